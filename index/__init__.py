@@ -1,0 +1,1 @@
+"""Records to a searchable index; answers "what is relevant?". Knows nothing of LLMs or agents."""

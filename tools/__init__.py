@@ -1,0 +1,1 @@
+"""The LIIF upscaler: model, inference, training, evaluation. Knows nothing of retrieval."""

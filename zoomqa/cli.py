@@ -1,0 +1,77 @@
+"""The ``zoomqa`` command: composes the command groups of index/, tools/ and agent/.
+
+Errors the user can fix (:class:`ZoomqaError`, bad configuration, unreadable files) end here
+in one line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from typer.core import TyperGroup
+
+from zoomqa import __version__
+from zoomqa.errors import ZoomqaError
+
+err = Console(stderr=True)
+
+
+def _config_problem(exc: ValidationError) -> str:
+    lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return "bad configuration: " + "; ".join(lines)
+
+
+class _FriendlyErrors(TyperGroup):
+    """Turns the errors a user can cause into a clean message and exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZoomqaError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(code=exc.exit_code) from None
+        except ValidationError as exc:
+            err.print(f"[bold red]error:[/] {_config_problem(exc)}", highlight=False)
+            raise typer.Exit(code=2) from None
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(code=130) from None
+
+
+app = typer.Typer(
+    cls=_FriendlyErrors,
+    name="zoomqa",
+    help="Ask about image super-resolution research; watch the answer work on your own picture.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Ask about image super-resolution research; watch the answer work on your own picture."""
+
+
+@app.command()
+def version() -> None:
+    """Print the zoomqa version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="zoomqa")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

