@@ -1,0 +1,87 @@
+"""Training runs are reproducible, resumable to the bit, and refuse to mix settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from zoomqa.errors import ZoomqaError
+from zoomqa.tools.checkpoints import load_checkpoint, read_metadata
+from zoomqa.tools.training import TrainConfig, Trainer, sample_batch, split_holdout
+
+
+@pytest.fixture()
+def photo_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((80, 64), Image.BICUBIC).save(folder / f"{i:02d}.png")
+    return folder
+
+
+def tiny_config(data: Path, **changes: object) -> TrainConfig:
+    base = dict(data=data, patch=12, batch=2, steps=4, queries=32, holdout_every=3, val_images=1,
+                val_every=2, save_every=2, lr_decay_every=3)
+    return TrainConfig(**{**base, **changes})
+
+
+def test_batches_have_the_recipe_shapes_and_ranges(photo_dir: Path) -> None:
+    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(photo_dir.iterdir())]
+    batch = sample_batch(photos, tiny_config(photo_dir), np.random.default_rng(0))
+    assert batch.inp.shape == (2, 3, 12, 12)
+    assert batch.coord.shape == batch.cell.shape == (2, 32, 2)
+    assert batch.target.shape == (2, 32, 3)
+    for tensor in (batch.inp, batch.target, batch.coord):
+        assert tensor.min() >= -1 and tensor.max() <= 1
+    # cell = 2 / HR side, and the HR side is round(12 s) with s in [1, 4]
+    sides = 2 / batch.cell[:, 0, 0]
+    assert torch.all((sides >= 12 - 1e-3) & (sides <= 48 + 1e-3))
+
+
+def test_constant_photo_gives_constant_targets(tmp_path: Path) -> None:
+    grey = np.full((64, 64, 3), 51, dtype=np.uint8)
+    batch = sample_batch([grey], tiny_config(tmp_path), np.random.default_rng(0))
+    expected = (51 / 255 - 0.5) / 0.5
+    assert torch.allclose(batch.target, torch.full_like(batch.target, expected))
+    assert torch.allclose(batch.inp, torch.full_like(batch.inp, expected), atol=1e-6)
+
+
+def test_holdout_split_is_deterministic_and_disjoint(photo_dir: Path) -> None:
+    files = sorted(photo_dir.iterdir())
+    train, held = split_holdout(files, 3)
+    assert held == [files[0], files[3]]
+    assert not set(train) & set(held) and len(train) + len(held) == len(files)
+
+
+def test_resume_continues_exactly_where_the_checkpoint_left(photo_dir: Path, tmp_path: Path) -> None:
+    straight = Trainer(tmp_path / "straight", tiny_config(photo_dir), device="cpu")
+    straight.train()
+    assert straight.step == 4
+
+    interrupted = Trainer(tmp_path / "resumed", tiny_config(photo_dir, steps=2), device="cpu")
+    interrupted.train()
+    resumed = Trainer(tmp_path / "resumed", tiny_config(photo_dir, steps=4), device="cpu")
+    assert resumed.step == 2
+    resumed.train()
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+    checkpoint = tmp_path / "resumed" / "model.safetensors"
+    assert read_metadata(checkpoint)["step"] == "4"
+    assert load_checkpoint(checkpoint).spec.encoder == "edsr-baseline"
+    log = (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()
+    assert any('"val_psnr_x4"' in line for line in log)
+
+
+def test_a_run_folder_refuses_other_settings(photo_dir: Path, tmp_path: Path) -> None:
+    Trainer(tmp_path / "run", tiny_config(photo_dir, steps=1), device="cpu").train()
+    with pytest.raises(ZoomqaError, match="other settings"):
+        Trainer(tmp_path / "run", tiny_config(photo_dir, lr=1e-3), device="cpu")
+    with pytest.raises(ZoomqaError, match="no training run"):
+        Trainer(tmp_path / "empty", None, device="cpu")

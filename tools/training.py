@@ -1,0 +1,324 @@
+"""Training LIIF on a folder of photos, following the paper's recipe by default.
+
+Each step cuts a random HR patch of side round(48 s), s ~ U(1, 4), makes its 48x48 LR
+counterpart with PIL bicubic, optionally degrades the LR like an old compressed photo (JPEG,
+noise, blur), and regresses 2304 random HR pixels with an L1 loss. Runs live in a folder:
+``config.json`` (what was asked), ``model.safetensors`` (fp32 weights + progress in the header),
+``optimizer.pt`` (Adam state and RNG states, read back with weights_only=True), ``log.jsonl``
+(the learning curve). A run resumes exactly where its last checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps
+from pydantic import BaseModel, ConfigDict, Field
+
+from zoomqa.errors import ZoomqaError
+from zoomqa.tools.checkpoints import load_checkpoint, save_safetensors
+from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
+from zoomqa.tools.metrics import psnr
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.pt"
+CONFIG_FILE = "config.json"
+LOG_FILE = "log.jsonl"
+
+
+class TrainConfig(BaseModel):
+    """What a run was asked to do; saved with the run so a resume needs no flags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path
+    encoder: Literal["edsr-baseline", "rdn"] = "edsr-baseline"
+    patch: int = Field(48, ge=8, le=256, description="LR patch side")
+    batch: int = Field(16, ge=1, le=256)
+    steps: int = Field(1_000_000, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    lr_decay_every: int = Field(200_000, ge=1, description="halve the learning rate every N steps")
+    lr_gamma: float = Field(0.5, gt=0, le=1)
+    scale_min: float = Field(1.0, ge=1)
+    scale_max: float = Field(4.0, ge=1)
+    queries: int = Field(2304, ge=1, description="random HR pixels regressed per patch")
+    degradation: bool = Field(False, description="JPEG, noise and blur on the LR, like old photos")
+    holdout_every: int = Field(20, ge=2, description="every Nth photo (sorted) is held out")
+    val_images: int = Field(8, ge=1)
+    val_every: int = Field(1000, ge=1)
+    save_every: int = Field(250, ge=1)
+    seed: int = 0
+    curve_data: Path | None = Field(
+        None, description="benchmark folder (e.g. Set5) whose x4 Y-PSNR is logged at each validation"
+    )
+    init: Path | None = Field(None, description="start from these weights (e.g. to fine-tune)")
+
+
+def list_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise ZoomqaError(f"training data folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ZoomqaError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
+    return files
+
+
+def split_holdout(files: list[Path], every: int) -> tuple[list[Path], list[Path]]:
+    """(train, held-out): every Nth file of the sorted list is held out, the same on every machine."""
+    held = files[::every]
+    return [f for i, f in enumerate(files) if i % every], held
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+def degrade(lr: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Mild blur, sensor-like noise and JPEG at a random quality, each with some probability."""
+    if rng.random() < 0.5:
+        lr = lr.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.2, 1.0))))
+    if rng.random() < 0.5:
+        noisy = np.asarray(lr, dtype=np.float32) + rng.normal(0, rng.uniform(1, 6), (lr.height, lr.width, 3))
+        lr = Image.fromarray(np.clip(noisy + 0.5, 0, 255).astype(np.uint8))
+    if rng.random() < 0.8:
+        buffer = io.BytesIO()
+        lr.save(buffer, format="JPEG", quality=int(rng.integers(30, 96)))
+        buffer.seek(0)
+        lr = Image.open(buffer).convert("RGB")
+    return lr
+
+
+@dataclass
+class Batch:
+    inp: torch.Tensor  # (B, 3, p, p), normalised
+    coord: torch.Tensor  # (B, Q, 2)
+    cell: torch.Tensor  # (B, Q, 2)
+    target: torch.Tensor  # (B, Q, 3), normalised
+
+
+def _to_unit(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255)
+
+
+def sample_batch(photos: list[np.ndarray], config: TrainConfig, rng: np.random.Generator) -> Batch:
+    """One training batch, drawn only from ``rng`` so that runs are reproducible."""
+    inputs, coords, cells, targets = [], [], [], []
+    for _ in range(config.batch):
+        photo = photos[int(rng.integers(len(photos)))]
+        scale = float(rng.uniform(config.scale_min, config.scale_max))
+        side = min(round(config.patch * scale), *photo.shape[:2])
+        y, x = int(rng.integers(photo.shape[0] - side + 1)), int(rng.integers(photo.shape[1] - side + 1))
+        hr = photo[y : y + side, x : x + side]
+        if rng.random() < 0.5:
+            hr = hr[:, ::-1]
+        if rng.random() < 0.5:
+            hr = hr[::-1]
+        if rng.random() < 0.5:
+            hr = hr.transpose(1, 0, 2)
+        hr = np.ascontiguousarray(hr)
+        lr = Image.fromarray(hr).resize((config.patch, config.patch), Image.BICUBIC)
+        if config.degradation:
+            lr = degrade(lr, rng)
+        picked = torch.from_numpy(rng.choice(side * side, size=min(config.queries, side * side), replace=False))
+        inputs.append(_to_unit(np.asarray(lr)).permute(2, 0, 1))
+        coords.append(make_coord(side, side)[picked])
+        cells.append(torch.tensor([2.0 / side, 2.0 / side]).expand(len(picked), 2))
+        targets.append(_to_unit(hr).view(-1, 3)[picked])
+    return Batch(
+        inp=(torch.stack(inputs) - 0.5) / 0.5,
+        coord=torch.stack(coords),
+        cell=torch.stack(cells),
+        target=(torch.stack(targets) - 0.5) / 0.5,
+    )
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ZoomqaError("--device cuda was asked for but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    """bf16 on CPU (AMX makes it several times faster), fp16/bf16 AMP on CUDA."""
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def predict(model: LIIF, lr: np.ndarray, height: int, width: int, chunk: int = 65536) -> np.ndarray:
+    """(height, width, 3) float prediction in [0, 1] for a small LR image (validation only)."""
+    device = next(model.parameters()).device
+    inp = ((_to_unit(lr).permute(2, 0, 1).unsqueeze(0) - 0.5) / 0.5).to(device)
+    feat = model.encode(inp)
+    table = model.latent_table(feat)
+    coord = make_coord(height, width, device).unsqueeze(0)
+    cell = torch.tensor([2.0 / height, 2.0 / width], device=device).expand_as(coord)
+    out = torch.cat(
+        [model.query(feat, coord[:, i : i + chunk], cell[:, i : i + chunk], table) for i in range(0, coord.shape[1], chunk)],
+        dim=1,
+    )
+    return (out * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).float().cpu().numpy()
+
+
+def mean_psnr(model: LIIF, images: list[np.ndarray], *, scale: int, benchmark: bool) -> float:
+    """Mean PSNR at one integer scale under the paper's protocol.
+
+    Benchmark sets: Y channel, shave = scale; photos: RGB, shave = scale + 6.
+    """
+    values = []
+    for image in images:
+        height, width = image.shape[0] - image.shape[0] % scale, image.shape[1] - image.shape[1] % scale
+        hr = image[:height, :width]
+        lr = np.asarray(Image.fromarray(hr).resize((width // scale, height // scale), Image.BICUBIC))
+        pred = predict(model, lr, height, width)
+        shave = scale if benchmark else scale + 6
+        values.append(psnr(pred, hr / 255.0, shave=shave, y_channel=benchmark))
+    return float(np.mean(values))
+
+
+def centre_crop(image: np.ndarray, side: int) -> np.ndarray:
+    top, left = max((image.shape[0] - side) // 2, 0), max((image.shape[1] - side) // 2, 0)
+    return image[top : top + side, left : left + side]
+
+
+def _save_atomic_torch(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Owns one run folder: starts it, resumes it, checkpoints it."""
+
+    def __init__(self, run_dir: Path, config: TrainConfig | None = None, device: str = "auto") -> None:
+        self.run_dir = Path(run_dir)
+        self.device = _device(device)
+        saved = self.run_dir / CONFIG_FILE
+        if saved.exists():
+            previous = TrainConfig.model_validate_json(saved.read_text())
+            # A resume may extend or shorten the run; everything else must stay as it was.
+            self.config = previous.model_copy(update={"steps": config.steps}) if config else previous
+            if config and config.model_dump(exclude={"steps"}) != previous.model_dump(exclude={"steps"}):
+                raise ZoomqaError(f"{self.run_dir} holds a run with other settings; use a new run folder")
+        elif config is None:
+            raise ZoomqaError(f"no training run in {self.run_dir} to resume")
+        else:
+            self.config = config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(json.loads(self.config.model_dump_json()), saved)
+
+        torch.manual_seed(self.config.seed)
+        self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
+        self.rng = np.random.default_rng(self.config.seed)
+        self.step = 0
+        self.seconds = 0.0  # training wall time over all sessions
+        if (self.run_dir / MODEL_FILE).exists():
+            self._resume()
+
+    def _initial_model(self) -> LIIF:
+        if self.config.init:
+            model = load_checkpoint(self.config.init)
+            if model.spec.encoder != self.config.encoder:
+                raise ZoomqaError(f"--init weights use the {model.spec.encoder} encoder, not {self.config.encoder}")
+            return model.train()
+        return LIIF(LiifSpec(encoder=self.config.encoder)).train()
+
+    def _resume(self) -> None:
+        weights = load_checkpoint(self.run_dir / MODEL_FILE)
+        self.model.load_state_dict(weights.state_dict())
+        state = torch.load(self.run_dir / OPTIMIZER_FILE, map_location=self.device, weights_only=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.seconds = float(state["seconds"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+
+    def learning_rate(self, step: int) -> float:
+        return self.config.lr * self.config.lr_gamma ** (step // self.config.lr_decay_every)
+
+    def save(self) -> None:
+        """Weights first, then optimizer state: a crash in between resumes from the older step."""
+        meta = {
+            "step": str(self.step),
+            "train_seconds": f"{self.seconds:.0f}",
+            "train_config": self.config.model_dump_json(),
+            "device": str(self.device),
+        }
+        save_safetensors(self.model, self.run_dir / MODEL_FILE, dtype=torch.float32, metadata=meta)
+        _save_atomic_torch(
+            {
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.step,
+                "seconds": self.seconds,
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            },
+            self.run_dir / OPTIMIZER_FILE,
+        )
+
+    def _log(self, entry: dict) -> None:
+        with open(self.run_dir / LOG_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    def train(self, on_step: Callable[[int, float, float], None] | None = None) -> None:
+        """Run until ``config.steps``; ``on_step(step, loss, its_per_s)`` reports progress."""
+        config = self.config
+        train_files, held_files = split_holdout(list_images(config.data), config.holdout_every)
+        photos = [read_rgb(f) for f in train_files]
+        held = [centre_crop(read_rgb(f), 240) for f in held_files[: config.val_images]]
+        curve = [read_rgb(f) for f in list_images(config.curve_data)] if config.curve_data else []
+        last = time.time()
+        while self.step < config.steps:
+            lr = self.learning_rate(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            batch = sample_batch(photos, config, self.rng)
+            inp = batch.inp.to(self.device).contiguous(memory_format=torch.channels_last)
+            with _autocast(self.device):
+                pred = self.model(inp, batch.coord.to(self.device), batch.cell.to(self.device))
+            loss = (pred.float() - batch.target.to(self.device)).abs().mean()
+            if not math.isfinite(loss.item()):
+                raise ZoomqaError(f"training diverged at step {self.step} (loss {loss.item()}); lower --lr")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            now = time.time()
+            self.seconds += now - last
+            if on_step:
+                on_step(self.step, loss.item(), 1.0 / max(now - last, 1e-9))
+            entry = {"step": self.step, "loss": round(loss.item(), 5), "lr": lr, "train_s": round(self.seconds)}
+            if self.step % config.val_every == 0 or self.step == config.steps:
+                self.model.eval()
+                entry["val_psnr_x4"] = round(mean_psnr(self.model, held, scale=4, benchmark=False), 3)
+                if curve:
+                    entry["curve_psnr_x4"] = round(mean_psnr(self.model, curve, scale=4, benchmark=True), 3)
+                self.model.train()
+            last = time.time()
+            if self.step % config.save_every == 0 or self.step == config.steps:
+                self.save()
+            if "val_psnr_x4" in entry or self.step % 50 == 0:
+                self._log(entry)
