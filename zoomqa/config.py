@@ -71,10 +71,13 @@ class UpscaleSettings(_Section):
     )
 
 
+WriterName = Literal["extractive", "local", "openai"]
+
+
 class AnswerSettings(_Section):
     """Which writer turns retrieved sources into an answer, and how it reaches its model."""
 
-    writer: Literal["extractive", "local", "openai"] | None = Field(
+    writer: WriterName | None = Field(
         None, description="None picks the measured default."
     )
     openai_model: str = "gpt-4o-mini"
@@ -84,6 +87,18 @@ class AnswerSettings(_Section):
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
     temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(320, ge=32, le=4096, description="Longest answer a generative writer may write.")
+    prompts_dir: Path | None = Field(
+        None, description="Folder of *.txt templates that replace the bundled prompts of the same name."
+    )
+    support_threshold: float | None = Field(
+        None, ge=0, le=1, description="Override the tuned cosine a sentence needs to count as supported."
+    )
+
+    @field_validator("gguf_path", "prompts_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
 
 class SlackSettings(_Section):
