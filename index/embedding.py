@@ -99,10 +99,12 @@ def load_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a weight-loading bar on every CLI call is noise
     try:
         model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ZoomqaError(f"cannot load embedding model from {directory}: {exc}") from None
-    dim = model.get_sentence_embedding_dimension()
+    dim = model.get_embedding_dimension()
     return Embedder(identity=identity, dim=int(dim), _model=model)

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from zoomqa import __version__
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.cli import eval_retrieval, index_app, search
 
 err = Console(stderr=True)
 
@@ -66,6 +67,17 @@ def _root() -> None:
 def version() -> None:
     """Print the zoomqa version."""
     typer.echo(__version__)
+
+
+app.add_typer(index_app)
+app.command("search")(search)
+
+
+# Quality measurements on a question set; each area registers its own command here.
+eval_app = typer.Typer(help="Measure retrieval and answer quality on a question set.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+eval_app.command("retrieval")(eval_retrieval)
 
 
 def main() -> None:

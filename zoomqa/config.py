@@ -55,6 +55,12 @@ class IndexSettings(_Section):
         None, description="Override the calibrated 'nothing relevant' threshold (cosine)."
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size for builds.")
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query",
+        pattern=r"^https?://[^\s?#]+$",
+        description="arXiv API endpoint used by `zoomqa index arxiv` (a mirror or a test server may replace it).",
+    )
+    arxiv_delay_s: float = Field(3.0, ge=0, le=60, description="Pause between arXiv API requests (arXiv asks for 3 s).")
 
 
 class UpscaleSettings(_Section):

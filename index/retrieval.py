@@ -1,0 +1,267 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) candidates, fused into one ranking.
+
+Each hit's score is ``w * cosine + (1 - w) * bm25 / best_bm25``: one scale for models and
+papers, so the blocks are two slices of a single ranking. Candidates are gathered per block
+(models and papers separately) so a handful of curated model cards is never crowded out by
+tens of thousands of papers. A question whose best dense match stays below a calibrated
+cosine threshold gets "nothing relevant": empty blocks plus the nearest topics the index
+covers, so an answer can say so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import Field, PrivateAttr
+
+from zoomqa.errors import ZoomqaError
+from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
+from zoomqa.index.manifest import Manifest
+from zoomqa.index.metadata import RowInfo
+from zoomqa.index.results import Hit, SearchResult
+from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
+from zoomqa.index.store import BUNDLED_SOURCE
+
+log = logging.getLogger(__name__)
+
+# Cosine similarity (question vs. nearest record) below which nothing in the index is
+# relevant; hits below it are never shown either. Obtained with `zoomqa eval retrieval
+# --calibrate` on tests/questions.jsonl (see README, "Index and search").
+CALIBRATED_MIN_RELEVANCE = 0.30
+# Weight of the cosine in the fused score (the rest is normalised BM25); chosen on the
+# question set, bundled corpus and bundled + 68k arXiv distractors (see README).
+DENSE_WEIGHT = 0.8
+CANDIDATES = 100  # per block and per retriever, before fusion
+MAX_QUESTION_CHARS = 4000
+EMBED_QUESTION_CHARS = 1000  # about the 256 word pieces the embedder reads; the rest is dropped
+NEAREST_TOPICS = 5
+BLOCKS = ("model", "paper")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    info: RowInfo
+    score: float
+    similarity: float
+
+    @property
+    def curated_rank(self) -> tuple[bool, bool]:
+        """Sorts bundled cards first, then records in our own schema, then mapped arXiv metadata."""
+        return (self.info.source != BUNDLED_SOURCE, self.info.id.startswith("arxiv:"))
+
+
+def clean_question(question: str) -> str:
+    """The question as searched: whitespace collapsed, bounded, cut to what the embedder reads."""
+    text = " ".join(question.split())
+    if not text:
+        raise ZoomqaError("the question is empty; ask something about image super-resolution")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ZoomqaError(f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}")
+    if len(text) > EMBED_QUESTION_CHARS:
+        log.warning("question truncated from %d to %d characters for search", len(text), EMBED_QUESTION_CHARS)
+        text = text[:EMBED_QUESTION_CHARS]
+    return text
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread: a single short question encodes in ~20 ms that way, while
+    intra-op threads only add synchronisation, which on a busy 2-core machine costs 40x."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _top_rows(scores: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Up to ``n`` of ``rows`` with the highest positive scores."""
+    values = scores[rows]
+    positive = np.flatnonzero(values > 0)
+    if len(positive) > n:
+        positive = positive[np.argpartition(-values[positive], n - 1)[:n]]
+    return rows[positive]
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever over a zoomqa index; :meth:`search` gives the structured result."""
+
+    embedder: Embedder
+    k: int = Field(5, ge=1, le=100)
+    min_relevance: float = CALIBRATED_MIN_RELEVANCE
+    dense_weight: float = Field(DENSE_WEIGHT, ge=0, le=1)
+
+    _snapshot: IndexSnapshot = PrivateAttr()
+    _blocks: dict[str, np.ndarray] = PrivateAttr()
+    _selectors: dict[str, Any] = PrivateAttr()
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        *,
+        embedder: str = DEFAULT_EMBEDDER,
+        k: int = 5,
+        min_relevance: float | None = None,
+    ) -> HybridRetriever:
+        """Load the index and its embedder; ZoomqaError when the index is missing, damaged or foreign."""
+        model = load_embedder(embedder)
+        snapshot = open_snapshot(Path(index_dir), embedder=model.identity)
+        retriever = cls(
+            embedder=model,
+            k=k,
+            min_relevance=CALIBRATED_MIN_RELEVANCE if min_relevance is None else min_relevance,
+        )
+        retriever._attach(snapshot)
+        return retriever
+
+    def _attach(self, snapshot: IndexSnapshot) -> None:
+        import faiss
+
+        is_model = np.zeros(snapshot.manifest.count, dtype=bool)
+        is_model[[info.row for info in snapshot.records.infos() if info.kind == "model"]] = True
+        self._snapshot = snapshot
+        self._blocks = {"model": np.flatnonzero(is_model), "paper": np.flatnonzero(~is_model)}
+        self._selectors = {
+            kind: faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows.astype(np.int64)))
+            for kind, rows in self._blocks.items()
+        }
+
+    @property
+    def manifest(self) -> Manifest:
+        """What the open generation holds (count, embedder, sources...)."""
+        return self._snapshot.manifest
+
+    def close(self) -> None:
+        self._snapshot.records.close()
+
+    def __enter__(self) -> HybridRetriever:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def search(self, question: str, k: int | None = None) -> SearchResult:
+        """Up to ``k`` models and ``k`` papers for ``question``, best first, or "nothing relevant"."""
+        text = clean_question(question)
+        k = self.k if k is None else k
+        if k < 1:
+            raise ZoomqaError("k must be at least 1")
+        query = self._encode(text)
+        dense = {kind: self._dense(query, CANDIDATES, kind) for kind in BLOCKS}
+        best = max((float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=0.0)
+        if best < self.min_relevance:
+            return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
+        ranked = self._fuse(query, dense, self._snapshot.keywords.scores(text))  # type: ignore[union-attr]
+        chosen = {kind: [c for c in ranked if c.info.kind == kind][:k] for kind in BLOCKS}
+        records = self._snapshot.records.records_of(c.info.row for block in chosen.values() for c in block)
+        models, papers = (
+            tuple(Hit(records[c.info.row], round(c.score, 4), round(c.similarity, 4)) for c in chosen[kind])
+            for kind in BLOCKS
+        )
+        return SearchResult(question=question, models=models, papers=papers)
+
+    def best_similarity(self, question: str) -> float:
+        """Cosine similarity of the record nearest to the question: what "nothing relevant" is decided on."""
+        _, similarities = self._dense(self._encode(clean_question(question)), 1)
+        return float(similarities[0]) if len(similarities) else 0.0
+
+    def _encode(self, text: str) -> np.ndarray:
+        with _one_thread():
+            return self.embedder.encode([text])
+
+    def _dense(self, query: np.ndarray, n: int, kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosine similarities of the ``n`` nearest vectors (of one block if ``kind``), best first."""
+        limit = min(n, self._snapshot.manifest.count if kind is None else len(self._blocks[kind]))
+        if limit == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params = self._selectors[kind] if kind else None
+        similarities, rows = self._snapshot.vectors.search(query, limit, params=params)  # type: ignore[attr-defined]
+        found = rows[0] >= 0
+        return rows[0][found], similarities[0][found]
+
+    def _fuse(
+        self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], keyword_scores: np.ndarray
+    ) -> list[_Candidate]:
+        """Every candidate of both blocks on one fused scale, best first, relevant and de-duplicated."""
+        similarity: dict[int, float] = {}
+        for rows, similarities in dense.values():
+            similarity.update(zip(rows.tolist(), similarities.tolist(), strict=True))
+        keyword_rows = [_top_rows(keyword_scores, self._blocks[kind], CANDIDATES) for kind in BLOCKS]
+        missing = sorted(set(np.concatenate(keyword_rows).tolist()) - similarity.keys())
+        if missing:
+            vectors = self._snapshot.vectors.reconstruct_batch(np.asarray(missing, dtype=np.int64))  # type: ignore[attr-defined]
+            similarity.update(zip(missing, (vectors @ query[0]).tolist(), strict=True))
+        best_keyword = float(keyword_scores.max(initial=0.0)) or 1.0
+        relevant = [row for row, cosine in similarity.items() if cosine >= self.min_relevance]
+        infos = self._snapshot.records.infos_of(relevant)
+        candidates = [
+            _Candidate(
+                infos[row],
+                self.dense_weight * similarity[row] + (1 - self.dense_weight) * float(keyword_scores[row]) / best_keyword,
+                similarity[row],
+            )
+            for row in relevant
+        ]
+        return _deduplicate(sorted(candidates, key=lambda c: (-c.score, c.info.row)))
+
+    def _nearest_topics(self, query: np.ndarray) -> tuple[str, ...]:
+        """Short names of what the index covers nearest to an unanswerable question."""
+        rows, _ = self._dense(query, 4 * NEAREST_TOPICS)
+        records = self._snapshot.records.records_of(rows)
+        topics: list[str] = []
+        for row in rows.tolist():
+            record = records[row]
+            topic = record.tasks[0] if record.tasks else _shorten(record.title)
+            if topic.lower() not in (t.lower() for t in topics):
+                topics.append(topic)
+        return tuple(topics[:NEAREST_TOPICS])
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [
+            Document(
+                page_content=hit.record.summary,
+                metadata={
+                    **hit.record.model_dump(mode="json"),
+                    "score": hit.score,
+                    "similarity": hit.similarity,
+                    "block": hit.record.kind,
+                },
+            )
+            for hit in self.search(query).hits
+        ]
+
+
+def _shorten(title: str, limit: int = 80) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _deduplicate(ranked: Iterable[_Candidate]) -> list[_Candidate]:
+    """One candidate per paper (arXiv id), at the best rank of its group, preferring curated records.
+
+    Model cards are never merged: two cards may implement one paper yet be different models.
+    """
+    groups: dict[object, list[_Candidate]] = {}
+    for candidate in ranked:
+        info = candidate.info
+        key = ("paper", info.arxiv_id) if info.kind == "paper" and info.arxiv_id else ("row", info.row)
+        groups.setdefault(key, []).append(candidate)
+    chosen = []
+    for group in groups.values():  # dicts keep insertion order: groups appear at their best rank
+        keeper = min(group, key=lambda c: c.curated_rank)
+        chosen.append(_Candidate(keeper.info, group[0].score, max(c.similarity for c in group)))
+    return chosen
