@@ -92,7 +92,11 @@ def load_gguf(path: Path, threads: int | None) -> Any:
     with _load_lock:
         try:
             return llama_cpp.Llama(
-                model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=threads, verbose=False
+                model_path=str(path),
+                n_ctx=CONTEXT_TOKENS,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
             raise ZoomqaError(f"cannot load GGUF model {path}: {exc}; is it a valid GGUF file?") from None

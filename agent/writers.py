@@ -25,9 +25,11 @@ WRITERS: tuple[WriterName, ...] = get_args(WriterName)
 # extractive met every target (support 1.00, p50 0.3 s); the 135M local model's drafts were
 # rejected by the grounding guard for most questions, and openai needs a server or a key.
 DEFAULT_WRITER: WriterName = "extractive"
-# Characters of each source's summary put in the prompt: enough for the gist, small enough
-# that the local model's first token stays under two seconds on two CPU cores.
-SOURCE_CHARS = 420
+# What the prompt shows of the sources: the explained method's records first, then the best
+# ranked others, each cut to its first sentences. Small enough that the 135M local model's
+# first token comes within about two seconds on two idle CPU cores.
+PROMPT_SOURCES = 4
+SOURCE_CHARS = 300
 NO_SOURCES = "(none)"
 
 _LABEL = re.compile(r"^[\s#>*_-]*(task|input|model|output|why)[\s*_]*[:\-–—][\s*_]*(.*)$", re.IGNORECASE)
@@ -51,11 +53,19 @@ def _excerpt(summary: str, limit: int = SOURCE_CHARS) -> str:
     return " ".join(kept)
 
 
-def source_block(evidence: Evidence, kind: str) -> str:
+def prompt_sources(evidence: Evidence) -> list[int]:
+    """Numbers of the sources the prompt shows, in citation order."""
+    explained = evidence.same_method(evidence.anchor())
+    ranked = sorted(explained) + [n for n in range(1, len(evidence.sources) + 1) if n not in explained]
+    return sorted(ranked[:PROMPT_SOURCES])
+
+
+def source_block(evidence: Evidence, numbers: list[int], kind: str) -> str:
     lines = [
-        f"[{source.number}] {source.title} ({source.year}): {_excerpt(record.summary)}"
-        for source, record in zip(evidence.sources, evidence.records, strict=True)
-        if record.kind == kind
+        f"[{n}] {evidence.sources[n - 1].title} ({evidence.sources[n - 1].year}): "
+        f"{_excerpt(evidence.records[n - 1].summary)}"
+        for n in numbers
+        if evidence.records[n - 1].kind == kind
     ]
     return "\n".join(lines) or NO_SOURCES
 
@@ -101,12 +111,13 @@ class ChatWriter:
     def messages(self, evidence: Evidence) -> list[Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
+        shown = prompt_sources(evidence)
         prompt = load_prompt(
             "answer",
             self.prompts_dir,
             question=evidence.question,
-            models=source_block(evidence, "model"),
-            papers=source_block(evidence, "paper"),
+            models=source_block(evidence, shown, "model"),
+            papers=source_block(evidence, shown, "paper"),
         )
         return [SystemMessage(load_prompt("system", self.prompts_dir)), HumanMessage(prompt)]
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from zoomqa import __version__
+from zoomqa.agent import cli as agent_cli
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.cli import eval_retrieval, index_app, search
 
@@ -77,6 +78,8 @@ app.command("search")(search)
 eval_app = typer.Typer(help="Measure retrieval and answer quality on a question set.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
+app.command("ask")(agent_cli.ask)
+eval_app.command("answers")(agent_cli.answers)
 eval_app.command("retrieval")(eval_retrieval)
 
 

@@ -1,0 +1,173 @@
+"""``zoomqa ask`` and ``zoomqa eval answers``: the answer path from the command line.
+
+Heavy libraries (torch, faiss, langchain, llama_cpp) are imported inside the commands so
+that ``zoomqa --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zoomqa.config import Settings, WriterName, get_settings
+
+if TYPE_CHECKING:
+    from zoomqa.agent.answering import Answerer
+    from zoomqa.index.embedding import Embedder
+
+out = Console()
+err = Console(stderr=True)
+
+WriterOption = Annotated[
+    WriterName | None,
+    typer.Option(
+        "--writer",
+        "-w",
+        help="extractive (quotes the sources), local (GGUF model in-process) or openai "
+        "(OpenAI-compatible server); default: the measured default.",
+        show_default=False,
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Model name for openai, or a GGUF file for local.", show_default=False
+    ),
+]
+KOption = Annotated[
+    int | None,
+    typer.Option(
+        "--k", "-k", min=1, max=100, help="Models and papers to retrieve (each).", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of Markdown.")]
+
+
+def _answerer(settings: Settings, writer: str | None, model: str | None, embedder: Embedder) -> Answerer:
+    from zoomqa.agent.answering import Answerer
+    from zoomqa.agent.grounding import SUPPORT_THRESHOLD, GroundingGuard
+    from zoomqa.agent.writers import build_writer
+
+    threshold = settings.answer.support_threshold
+    return Answerer(
+        build_writer(writer, settings.answer, model=model, threads=settings.threads),
+        embedder,
+        guard=GroundingGuard(SUPPORT_THRESHOLD if threshold is None else threshold),
+        prompts_dir=settings.answer.prompts_dir,
+    )
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in plain words.", show_default=False)],
+    writer: WriterOption = None,
+    model: ModelOption = None,
+    k: KOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question about image super-resolution from the local index, with sources."""
+    from rich.live import Live
+    from rich.markdown import Markdown
+
+    from zoomqa.agent.render import render_json, render_markdown, timing_line, writer_line
+    from zoomqa.index.cli import _open_retriever
+
+    settings = get_settings()
+    with _open_retriever(settings.index_dir, settings, k) as retriever:
+        answerer = _answerer(settings, writer, model, retriever.embedder)
+        started = time.perf_counter()
+        result = retriever.search(question)
+        retrieval_s = time.perf_counter() - started
+        if as_json:
+            typer.echo(render_json(answerer.answer(result, retrieval_s=retrieval_s)))
+            return
+        if answerer.writer.generative and result.relevant:
+            streamed: list[str] = []
+            with Live(console=out, transient=True, refresh_per_second=8) as live:
+
+                def show(text: str) -> None:
+                    streamed.append(text)
+                    live.update(Markdown("".join(streamed)))
+
+                answer = answerer.answer(result, on_token=show, retrieval_s=retrieval_s)
+        else:
+            answer = answerer.answer(result, retrieval_s=retrieval_s)
+    out.print(Markdown(render_markdown(answer)))
+    removed = len(answer.guard_notes)
+    notes = f"; the grounding guard removed {removed} item(s), see --json" if removed else ""
+    out.print(f"[dim]{writer_line(answer)}{notes} · {timing_line(answer)}[/]", highlight=False)
+
+
+def answers(
+    questions: Annotated[
+        Path, typer.Option("--questions", "-q", help="Question set (JSONL: id, question, relevant, expect).")
+    ],
+    writer: WriterOption = None,
+    model: ModelOption = None,
+    k: KOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score answers on a question set: structure, citations, links, support, refusals, latency.
+
+    Runs on the same cached index of the bundled records as ``zoomqa eval retrieval``.
+    """
+    from zoomqa.agent.evaluation import AnswerReport, score_answer
+    from zoomqa.index.cli import _eval_index, _open_retriever
+    from zoomqa.index.evaluation import read_questions
+
+    settings = get_settings()
+    question_set = read_questions(questions)
+    outcomes = []
+    with _open_retriever(_eval_index(settings, None), settings, k) as retriever:
+        answerer = _answerer(settings, writer, model, retriever.embedder)
+        for q in question_set:
+            started = time.perf_counter()
+            result = retriever.search(q.question)
+            answer = answerer.answer(result, retrieval_s=time.perf_counter() - started)
+            outcomes.append(score_answer(q, result, answer, retriever.embedder, answerer.guard.threshold))
+            if not as_json:
+                err.print(f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False)
+    report = AnswerReport(tuple(outcomes)).as_json()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    out.print(_report_table(report, answerer.writer.name))
+
+
+COLUMNS = (
+    "structure_ok",
+    "citation_precision",
+    "link_validity",
+    "support_rate",
+    "refusal_correct",
+    "latency_s",
+)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _report_table(report: dict[str, Any], writer: str) -> Table:
+    totals = {
+        **report,
+        "refusal_correct": report["refusal_accuracy"],
+        "latency_s": f"p50 {_fmt(report['latency_p50_s'])} / p95 {_fmt(report['latency_p95_s'])}",
+        "writer": f"fallback rate {_fmt(report['fallback_rate'])}",
+    }
+    table = Table(title=f"answers by the {writer} writer", show_footer=True)
+    table.add_column("question", footer=f"total ({report['n']})")
+    for column in (*COLUMNS, "writer"):
+        table.add_column(column.replace("_", " "), footer=_fmt(totals[column]), justify="right")
+    for row in report["per_question"]:
+        table.add_row(row["id"], *(_fmt(row[c]) for c in (*COLUMNS, "writer")))
+    return table
