@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # Cosine similarity (question vs. nearest record) below which nothing in the index is
 # relevant; hits below it are never shown either. Obtained with `zoomqa eval retrieval
 # --calibrate` on tests/questions.jsonl (see README, "Index and search").
-CALIBRATED_MIN_RELEVANCE = 0.30
+CALIBRATED_MIN_RELEVANCE = 0.20
 # Weight of the cosine in the fused score (the rest is normalised BM25); chosen on the
 # question set, bundled corpus and bundled + 68k arXiv distractors (see README).
 DENSE_WEIGHT = 0.8

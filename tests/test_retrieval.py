@@ -1,0 +1,136 @@
+"""HybridRetriever over the bundled knowledge base: the contract the answer writers rely on."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from langchain_core.retrievers import BaseRetriever
+
+from zoomqa.errors import ZoomqaError
+from zoomqa.index.embedding import Embedder, load_embedder
+from zoomqa.index.manifest import MANIFEST
+from zoomqa.index.metadata import Entry
+from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.retrieval import CALIBRATED_MIN_RELEVANCE, MAX_QUESTION_CHARS, HybridRetriever
+from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
+
+LIIF = "2012.09161"
+EDSR = "1707.02921"
+
+
+@pytest.fixture(scope="module")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("bundled") / "index"
+    entries = [Entry.of(r, BUNDLED_SOURCE) for r in read_bundled_corpus()]
+    IndexStore(index_dir).upsert(entries, load_embedder())
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def retriever(bundled_index: Path) -> HybridRetriever:
+    with HybridRetriever.open(bundled_index) as opened:
+        yield opened
+
+
+def test_it_is_a_langchain_retriever_that_exposes_its_embedder(retriever: HybridRetriever) -> None:
+    assert isinstance(retriever, BaseRetriever)
+    assert isinstance(retriever.embedder, Embedder)
+    assert retriever.min_relevance == CALIBRATED_MIN_RELEVANCE
+
+
+def test_the_flagship_question_finds_liif_in_both_blocks(retriever: HybridRetriever) -> None:
+    result = retriever.search("I blew up an old photo 10x and it stayed crisp - how?")
+    assert result.relevant and not result.nearest_topics
+    assert all(h.record.kind == "model" for h in result.models) and all(h.record.kind == "paper" for h in result.papers)
+    assert LIIF in {h.record.arxiv_id for h in result.papers[:3]}
+    assert any(h.record.arxiv_id == LIIF and h.record.tool for h in result.models)
+
+
+def test_blocks_are_ranked_bounded_relevant_and_unique(retriever: HybridRetriever) -> None:
+    result = retriever.search("residual network without batch normalization for 4x super-resolution", k=3)
+    assert 0 < len(result.models) <= 3 and 0 < len(result.papers) <= 3
+    for block in (result.models, result.papers):
+        scores = [h.score for h in block]
+        assert scores == sorted(scores, reverse=True)
+        assert all(h.similarity >= retriever.min_relevance for h in block)
+    ids = [h.record.id for h in result.hits]
+    assert len(ids) == len(set(ids))
+    assert EDSR in {h.record.arxiv_id for h in result.papers}
+
+
+def test_an_off_topic_question_is_refused_with_nearby_topics(retriever: HybridRetriever) -> None:
+    result = retriever.search("how long should I boil an egg so the yolk stays runny?")
+    assert not result.relevant
+    assert result.models == () and result.papers == ()
+    assert 1 <= len(result.nearest_topics) <= 5
+    assert all(0 < len(topic) <= 80 for topic in result.nearest_topics)
+
+
+def test_documents_follow_the_search_order_with_metadata(retriever: HybridRetriever) -> None:
+    question = "how does LIIF decode a pixel coordinate into a colour?"
+    result = retriever.search(question)
+    documents = retriever.invoke(question)
+    assert [d.metadata["id"] for d in documents] == [h.record.id for h in result.hits]
+    first = documents[0]
+    assert first.page_content == result.hits[0].record.summary
+    assert first.metadata["block"] == "model" and first.metadata["kind"] == "model"
+    assert {"score", "similarity", "title", "arxiv_id", "github", "year"} <= first.metadata.keys()
+    assert documents[-1].metadata["block"] == "paper"
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_an_empty_question_is_an_error(retriever: HybridRetriever, question: str) -> None:
+    with pytest.raises(ZoomqaError, match="empty"):
+        retriever.search(question)
+
+
+def test_a_long_question_is_truncated_and_a_huge_one_refused(
+    retriever: HybridRetriever, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_question = "How does arbitrary-scale super-resolution work? " * 40  # ~2,000 characters
+    with caplog.at_level(logging.WARNING, logger="zoomqa.index.retrieval"):
+        result = retriever.search(long_question)
+    assert result.relevant and "truncated" in caplog.text
+    with pytest.raises(ZoomqaError, match=str(MAX_QUESTION_CHARS)):
+        retriever.search("x" * (MAX_QUESTION_CHARS + 1))
+
+
+def test_opening_a_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(ZoomqaError, match="zoomqa index build"):
+        HybridRetriever.open(tmp_path / "nowhere")
+
+
+def test_opening_an_index_of_another_embedder_names_both(bundled_index: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(bundled_index, copy)
+    manifest = next(copy.glob(f"gen-*/{MANIFEST}"))
+    manifest.write_text(manifest.read_text().replace("all-MiniLM-L6-v2@", "paraphrase-MiniLM@"))
+    with pytest.raises(ZoomqaError, match=r"built with embedder paraphrase-MiniLM@\w+ but .*all-MiniLM-L6-v2@"):
+        HybridRetriever.open(copy)
+
+
+def test_the_same_paper_from_two_sources_appears_once_as_the_curated_card(tmp_path: Path) -> None:
+    card = Record(
+        id="paper:edsr", kind="paper", title="Enhanced Deep Residual Networks for Single Image Super-Resolution",
+        authors=["Bee Lim"], year=2017, arxiv_id=EDSR, github="https://github.com/sanghyun-son/EDSR-PyTorch",
+        summary="EDSR removes batch normalisation from residual blocks and wins the NTIRE 2017 super-resolution challenge.",
+    )
+    mapped = card.model_copy(update={"id": f"arxiv:{EDSR}", "github": None})
+    other = Record(
+        id="arxiv:1501.00092", kind="paper", title="Image Super-Resolution Using Deep Convolutional Networks",
+        authors=["Chao Dong"], year=2014, arxiv_id="1501.00092",
+        summary="SRCNN learns an end-to-end mapping from low- to high-resolution images with three convolutions.",
+    )
+    index_dir = tmp_path / "index"
+    store = IndexStore(index_dir)
+    embedder = load_embedder()
+    store.upsert([Entry.of(mapped, "arxiv_cv.jsonl.gz"), Entry.of(other, "arxiv_cv.jsonl.gz")], embedder)
+    store.upsert([Entry.of(card, BUNDLED_SOURCE)], embedder)
+    with HybridRetriever.open(index_dir, min_relevance=0.0) as retriever:
+        result = retriever.search("EDSR enhanced deep residual super-resolution without batch normalisation")
+    assert [h.record.id for h in result.papers].count("paper:edsr") == 1
+    assert f"arxiv:{EDSR}" not in [h.record.id for h in result.papers]
+    assert result.papers[0].record.id == "paper:edsr"
