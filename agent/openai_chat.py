@@ -60,8 +60,9 @@ def explain_openai_error(exc: Exception, *, model: str, base_url: str | None) ->
         )
     if isinstance(exc, openai.NotFoundError):
         return ZoomqaError(
-            f"{where} has no model {model!r} (HTTP 404): set --model or ZOOMQA_ANSWER__OPENAI_MODEL "
-            "to a model the server serves"
+            f"{where} has no model {model!r} or no such endpoint (HTTP 404): set --model or "
+            "ZOOMQA_ANSWER__OPENAI_MODEL to a model the server serves, and check that OPENAI_BASE_URL "
+            "ends in /v1"
         )
     if isinstance(exc, openai.RateLimitError):
         return ZoomqaError(f"{where} is still rate-limiting after the retries (HTTP 429): wait and try again")
