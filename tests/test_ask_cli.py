@@ -1,0 +1,135 @@
+"""`zoomqa ask` and `zoomqa eval answers` end to end: real index, real embedder, real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_writer_openai import Reply, ScriptedServer, error_body
+from typer.testing import CliRunner
+
+from zoomqa.cli import app
+from zoomqa.config import get_settings
+from zoomqa.index.embedding import load_embedder
+from zoomqa.index.metadata import Entry
+from zoomqa.index.records import read_bundled_corpus
+from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
+
+runner = CliRunner()
+TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
+EGG = "how long should I boil an egg so the yolk stays runny?"
+QUESTIONS = Path(__file__).parent / "fixtures" / "answer_questions.jsonl"
+KEY = "sk-cli-test-key-0987654321"
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("ask-home")
+    entries = [Entry.of(r, BUNDLED_SOURCE) for r in read_bundled_corpus()]
+    IndexStore(home / "index").upsert(entries, load_embedder())
+    return home
+
+
+@pytest.fixture
+def home(built_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ZOOMQA_HOME", str(built_home))
+    get_settings.cache_clear()
+    return built_home
+
+
+@pytest.fixture
+def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    get_settings.cache_clear()
+    yield server
+    server.close()
+
+
+def test_ask_answers_in_three_parts_through_the_installed_command(home: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", "ask", TEN_X],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    output = flat(completed.stdout)
+    assert output.index("Task") < output.index("How it works") < output.index("Papers and tools")
+    assert "Input:" in output and "Model:" in output and "Output:" in output
+    assert "https://arxiv.org/abs/2012.09161" in output and "https://github.com/yinboc/liif" in output
+    assert "written by extractive" in output
+    assert "Traceback" not in completed.stderr
+
+
+def test_ask_json_cites_only_retrieved_records_with_their_own_links(home: Path) -> None:
+    result = runner.invoke(app, ["ask", TEN_X, "--json", "--k", "3"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["relevant"] and answer["writer"] == answer["requested_writer"] == "extractive"
+    bundled = {r.id: r for r in read_bundled_corpus()}
+    assert 0 < len(answer["sources"]) <= 6
+    for source in answer["sources"]:
+        assert source["links"] == bundled[source["id"]].links
+    numbers = {s["number"] for s in answer["sources"]}
+    cited = {n for step in answer["steps"] for s in step["statements"] for n in s["sources"]}
+    assert cited and cited <= numbers
+    assert {"input", "model", "output"} <= {step["stage"] for step in answer["steps"]}
+    assert answer["timings"]["total_s"] >= answer["timings"]["retrieval_s"] > 0
+
+
+def test_a_question_off_topic_is_refused_without_calling_the_model(
+    home: Path, openai_server: ScriptedServer
+) -> None:
+    result = runner.invoke(app, ["ask", EGG, "--writer", "openai"])
+    assert result.exit_code == 0, result.output
+    output = flat(result.stdout)
+    assert "Nothing relevant found" in output and EGG in output
+    assert "nearest topics" in output
+    assert openai_server.requests == []
+
+
+def test_a_rejected_key_ends_in_one_line_not_a_traceback(home: Path, openai_server: ScriptedServer) -> None:
+    openai_server.replies = [Reply(401, body=error_body(f"bad key {KEY}", "invalid_request_error"))]
+    result = runner.invoke(app, ["ask", TEN_X, "--writer", "openai"])
+    assert result.exit_code == 2
+    assert "rejected the API key (HTTP 401)" in flat(result.output)
+    assert KEY not in result.output and "Traceback" not in result.output
+
+
+def test_ask_without_an_index_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOMQA_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["ask", TEN_X])
+    assert result.exit_code == 2
+    assert "zoomqa index build" in flat(result.output)
+
+
+def test_eval_answers_reports_every_metric(home: Path) -> None:
+    result = runner.invoke(app, ["eval", "answers", "--questions", str(QUESTIONS), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 4 and [q["id"] for q in report["per_question"]] == [
+        json.loads(line)["id"] for line in QUESTIONS.read_text().splitlines()
+    ]
+    assert report["structure_ok"] == 1.0
+    assert report["citation_precision"] == 1.0 and report["link_validity"] == 1.0
+    assert report["support_rate"] >= 0.95
+    assert report["refusal_accuracy"] == 1.0 and report["tool_accuracy"] is None
+    assert report["latency_p50_s"] > 0 and report["fallback_rate"] == 0.0
+
+    table = runner.invoke(app, ["eval", "answers", "--questions", str(QUESTIONS)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "cooking-egg" in table.stdout and "total (4)" in table.stdout
