@@ -109,6 +109,9 @@ class RecordTable:
         for values in self._query(f"SELECT {_COLUMNS} FROM records ORDER BY row"):
             yield RowInfo(*values)
 
+    def rows_of_kind(self, kind: str) -> list[int]:
+        return [row for (row,) in self._query("SELECT row FROM records WHERE kind = ? ORDER BY row", (kind,))]
+
     def infos_of(self, rows: Iterable[int]) -> dict[int, RowInfo]:
         wanted = sorted({int(r) for r in rows})
         if not wanted:

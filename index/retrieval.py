@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -74,25 +73,28 @@ def clean_question(question: str) -> str:
 
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    """Run torch on one thread: a single short question encodes in ~20 ms that way, while
-    intra-op threads only add synchronisation, which on a busy 2-core machine costs 40x."""
+    """Run torch and FAISS on one thread for a single question: it encodes in ~20 ms and scans
+    70k vectors in ~10 ms that way, while intra-op threads only add synchronisation, which on
+    a busy 2-core machine made both 2-40x slower (measured)."""
+    import faiss
     import torch
 
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
     torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
 
 
-def _top_rows(scores: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """Up to ``n`` of ``rows`` with the highest positive scores."""
-    values = scores[rows]
-    positive = np.flatnonzero(values > 0)
+def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` highest positive scores (in no particular order)."""
+    positive = np.flatnonzero(scores > 0)
     if len(positive) > n:
-        positive = positive[np.argpartition(-values[positive], n - 1)[:n]]
-    return rows[positive]
+        positive = positive[np.argpartition(-scores[positive], n - 1)[:n]]
+    return positive
 
 
 class HybridRetriever(BaseRetriever):
@@ -104,8 +106,9 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = Field(DENSE_WEIGHT, ge=0, le=1)
 
     _snapshot: IndexSnapshot = PrivateAttr()
-    _blocks: dict[str, np.ndarray] = PrivateAttr()
-    _selectors: dict[str, Any] = PrivateAttr()
+    _is_model: np.ndarray = PrivateAttr()
+    _model_rows: np.ndarray = PrivateAttr()
+    _model_vectors: np.ndarray = PrivateAttr()
 
     @classmethod
     def open(
@@ -128,16 +131,16 @@ class HybridRetriever(BaseRetriever):
         return retriever
 
     def _attach(self, snapshot: IndexSnapshot) -> None:
-        import faiss
-
-        is_model = np.zeros(snapshot.manifest.count, dtype=bool)
-        is_model[[info.row for info in snapshot.records.infos() if info.kind == "model"]] = True
+        """Keep the model cards' vectors at hand: they are few, and always all considered."""
         self._snapshot = snapshot
-        self._blocks = {"model": np.flatnonzero(is_model), "paper": np.flatnonzero(~is_model)}
-        self._selectors = {
-            kind: faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows.astype(np.int64)))
-            for kind, rows in self._blocks.items()
-        }
+        self._model_rows = np.asarray(snapshot.records.rows_of_kind("model"), dtype=np.int64)
+        self._is_model = np.zeros(snapshot.manifest.count, dtype=bool)
+        self._is_model[self._model_rows] = True
+        self._model_vectors = (
+            snapshot.vectors.reconstruct_batch(self._model_rows)  # type: ignore[attr-defined]
+            if len(self._model_rows)
+            else np.zeros((0, snapshot.manifest.dim), dtype=np.float32)
+        )
 
     @property
     def manifest(self) -> Manifest:
@@ -159,8 +162,12 @@ class HybridRetriever(BaseRetriever):
         k = self.k if k is None else k
         if k < 1:
             raise ZoomqaError("k must be at least 1")
-        query = self._encode(text)
-        dense = {kind: self._dense(query, CANDIDATES, kind) for kind in BLOCKS}
+        with _one_thread():
+            return self._search(question, text, k)
+
+    def _search(self, question: str, text: str, k: int) -> SearchResult:
+        query = self.embedder.encode([text])
+        dense = self._dense_candidates(query)
         best = max((float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=0.0)
         if best < self.min_relevance:
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
@@ -175,22 +182,28 @@ class HybridRetriever(BaseRetriever):
 
     def best_similarity(self, question: str) -> float:
         """Cosine similarity of the record nearest to the question: what "nothing relevant" is decided on."""
-        _, similarities = self._dense(self._encode(clean_question(question)), 1)
+        text = clean_question(question)
+        with _one_thread():
+            _, similarities = self._dense(self.embedder.encode([text]), 1)
         return float(similarities[0]) if len(similarities) else 0.0
 
-    def _encode(self, text: str) -> np.ndarray:
-        with _one_thread():
-            return self.embedder.encode([text])
-
-    def _dense(self, query: np.ndarray, n: int, kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and cosine similarities of the ``n`` nearest vectors (of one block if ``kind``), best first."""
-        limit = min(n, self._snapshot.manifest.count if kind is None else len(self._blocks[kind]))
-        if limit == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        params = self._selectors[kind] if kind else None
-        similarities, rows = self._snapshot.vectors.search(query, limit, params=params)  # type: ignore[attr-defined]
+    def _dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosine similarities of the ``n`` nearest vectors, best first (one exact FAISS scan)."""
+        limit = min(n, self._snapshot.manifest.count)
+        similarities, rows = self._snapshot.vectors.search(query, limit)  # type: ignore[attr-defined]
         found = rows[0] >= 0
         return rows[0][found], similarities[0][found]
+
+    def _dense_candidates(self, query: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The nearest papers from FAISS and the nearest model cards from their small in-memory matrix."""
+        rows, similarities = self._dense(query, CANDIDATES + len(self._model_rows))
+        papers = ~self._is_model[rows]
+        model_similarities = self._model_vectors @ query[0]
+        order = np.argsort(-model_similarities, kind="stable")[:CANDIDATES]
+        return {
+            "model": (self._model_rows[order], model_similarities[order]),
+            "paper": (rows[papers][:CANDIDATES], similarities[papers][:CANDIDATES]),
+        }
 
     def _fuse(
         self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], keyword_scores: np.ndarray
@@ -199,7 +212,10 @@ class HybridRetriever(BaseRetriever):
         similarity: dict[int, float] = {}
         for rows, similarities in dense.values():
             similarity.update(zip(rows.tolist(), similarities.tolist(), strict=True))
-        keyword_rows = [_top_rows(keyword_scores, self._blocks[kind], CANDIDATES) for kind in BLOCKS]
+        keyword_rows = [
+            self._model_rows[_top_rows(keyword_scores[self._model_rows], CANDIDATES)],
+            _top_rows(np.where(self._is_model, 0.0, keyword_scores), CANDIDATES),
+        ]
         missing = sorted(set(np.concatenate(keyword_rows).tolist()) - similarity.keys())
         if missing:
             vectors = self._snapshot.vectors.reconstruct_batch(np.asarray(missing, dtype=np.int64))  # type: ignore[attr-defined]
