@@ -26,7 +26,7 @@ install-test: $(VENV)/.installed-test
 
 demo: install
 	$(BIN)/zoomqa index build --if-missing
-	$(BIN)/zoomqa search "$(DEMO_QUESTION)"
+	$(BIN)/zoomqa ask "$(DEMO_QUESTION)"
 
 test: install-test
 	$(BIN)/python -m pytest -q

@@ -21,15 +21,17 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.prompts import load_prompt
 
 WRITERS: tuple[WriterName, ...] = get_args(WriterName)
-# Chosen by `zoomqa eval answers` on tests/questions.jsonl (see README, "Asking questions"):
-# extractive met every target (support 1.00, p50 0.3 s); the 135M local model's drafts were
-# rejected by the grounding guard for most questions, and openai needs a server or a key.
+# Chosen by `zoomqa eval answers` (see README, "Asking questions"): on tests/questions.jsonl the
+# extractive writer met every target (structure, citations, links, support 1.00; p50 0.11 s);
+# on a 25-question sample every draft of the 135M local model was rejected by the grounding
+# guard (off-format or unsupported), in-process and behind llama.cpp's server alike.
 DEFAULT_WRITER: WriterName = "extractive"
 # What the prompt shows of the sources: the explained method's records first, then the best
-# ranked others, each cut to its first sentences. Small enough that the 135M local model's
-# first token comes within about two seconds on two idle CPU cores.
-PROMPT_SOURCES = 4
-SOURCE_CHARS = 300
+# ranked others, each cut to its first sentences (about 400 tokens in all). The local model's
+# first token depends on that prompt: measured 3.6 s cold on one thread of this 2-core machine
+# at load average 7 (about 110 prompt tokens/s); 0.5 s for a 200-token prompt at load average 1.
+PROMPT_SOURCES = 3
+SOURCE_CHARS = 280
 NO_SOURCES = "(none)"
 
 _LABEL = re.compile(r"^[\s#>*_-]*(task|input|model|output|why)[\s*_]*[:\-–—][\s*_]*(.*)$", re.IGNORECASE)
