@@ -60,6 +60,11 @@ class WorkflowStep(_Frozen):
     statements: tuple[Statement, ...]
 
 
+def _in_order(task: tuple[Statement, ...], steps: tuple[WorkflowStep, ...]) -> tuple[Statement, ...]:
+    """Every sentence of parts 1 and 2, in reading order."""
+    return task + tuple(s for step in steps for s in step.statements)
+
+
 class Draft(_Frozen):
     """What a writer returns before the answer is assembled: parts 1 and 2."""
 
@@ -68,7 +73,7 @@ class Draft(_Frozen):
 
     @property
     def statements(self) -> tuple[Statement, ...]:
-        return self.task + tuple(s for step in self.steps for s in step.statements)
+        return _in_order(self.task, self.steps)
 
     def missing_parts(self) -> list[str]:
         """Names of the required parts that have no sentence (empty when the draft is complete)."""
@@ -104,4 +109,4 @@ class Answer(_Frozen):
 
     @property
     def statements(self) -> tuple[Statement, ...]:
-        return self.task + tuple(s for step in self.steps for s in step.statements)
+        return _in_order(self.task, self.steps)

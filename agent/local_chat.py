@@ -27,6 +27,7 @@ DEFAULT_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728
 CONTEXT_TOKENS = 2048
 
 _load_lock = threading.Lock()
+_run_lock = threading.Lock()  # a llama.cpp context serves one completion at a time (Slack answers in threads)
 
 
 def default_gguf_path() -> Path:
@@ -138,7 +139,8 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self._completion(messages, stop, stream=False)
+        with _run_lock:
+            reply = self._completion(messages, stop, stream=False)
         text = reply["choices"][0]["message"].get("content") or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
@@ -149,10 +151,11 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for part in self._completion(messages, stop, stream=True):
-            text = part["choices"][0]["delta"].get("content")
-            if text:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                if run_manager:
-                    run_manager.on_llm_new_token(text, chunk=chunk)
-                yield chunk
+        with _run_lock:
+            for part in self._completion(messages, stop, stream=True):
+                text = part["choices"][0]["delta"].get("content")
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
