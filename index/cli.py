@@ -317,7 +317,7 @@ def eval_retrieval(
         if key != "per_question":
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     out.print(table)
-    out.print(f"threshold in use: {retriever.min_relevance:.3f} (cosine of the nearest record)")
+    out.print(f"threshold in use: {retriever.min_relevance:.3f} (cosine of the nearest bundled card)")
     for miss in report.misses():
         why = "refused" if miss.refused else "not refused" if miss.expect == "refuse" else f"rank {miss.hit_rank}"
         out.print(f"  miss {miss.id} ({miss.expect}): {why}, nearest cosine {miss.best_similarity:.3f}")

@@ -112,6 +112,9 @@ class RecordTable:
     def rows_of_kind(self, kind: str) -> list[int]:
         return [row for (row,) in self._query("SELECT row FROM records WHERE kind = ? ORDER BY row", (kind,))]
 
+    def rows_of_source(self, source: str) -> list[int]:
+        return [row for (row,) in self._query("SELECT row FROM records WHERE source = ? ORDER BY row", (source,))]
+
     def infos_of(self, rows: Iterable[int]) -> dict[int, RowInfo]:
         wanted = sorted({int(r) for r in rows})
         if not wanted:

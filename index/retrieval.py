@@ -1,11 +1,15 @@
 """Hybrid retrieval: dense (FAISS) and keyword (BM25) candidates, fused into one ranking.
 
-Each hit's score is ``w * cosine + (1 - w) * bm25 / best_bm25``: one scale for models and
-papers, so the blocks are two slices of a single ranking. Candidates are gathered per block
-(models and papers separately) so a handful of curated model cards is never crowded out by
-tens of thousands of papers. A question whose best dense match stays below a calibrated
-cosine threshold gets "nothing relevant": empty blocks plus the nearest topics the index
-covers, so an answer can say so instead of guessing.
+Each hit's score is ``w * cosine + (1 - w) * bm25 / best_bm25 (+ a bonus for curated
+cards)``: one scale for models and papers, so the blocks are two slices of a single ranking.
+Candidates are gathered per block so a handful of model cards is never crowded out by tens
+of thousands of papers.
+
+"Is anything here relevant?" is decided on the bundled (curated) cards, which define what
+zoomqa is about: a question whose nearest card stays below a calibrated cosine gets "nothing
+relevant", with the nearest topics the index covers. Measured on the question set, the
+nearest record of *any* source is a worse signal: among 68k arXiv computer-vision abstracts
+almost any question finds a fairly similar one (a stock-market question reaches 0.35).
 """
 
 from __future__ import annotations
@@ -32,13 +36,16 @@ from zoomqa.index.store import BUNDLED_SOURCE
 
 log = logging.getLogger(__name__)
 
-# Cosine similarity (question vs. nearest record) below which nothing in the index is
+# Cosine similarity (question vs. nearest bundled card) below which nothing in the index is
 # relevant; hits below it are never shown either. Obtained with `zoomqa eval retrieval
-# --calibrate` on tests/questions.jsonl (see README, "Index and search").
+# --calibrate` on tests/questions.jsonl: the middle (0.196, rounded) of the widest gap between
+# refuse and other questions (README, "Index and search", has the numbers).
 CALIBRATED_MIN_RELEVANCE = 0.20
-# Weight of the cosine in the fused score (the rest is normalised BM25); chosen on the
-# question set, bundled corpus and bundled + 68k arXiv distractors (see README).
+# Weight of the cosine in the fused score (the rest is normalised BM25) and the bonus of a
+# curated card (verified links, plain-language summary) over a raw abstract; chosen on the
+# question set over the bundled corpus plus arXiv distractors (README).
 DENSE_WEIGHT = 0.8
+CURATED_BONUS = 0.1
 CANDIDATES = 100  # per block and per retriever, before fusion
 MAX_QUESTION_CHARS = 4000
 EMBED_QUESTION_CHARS = 1000  # about the 256 word pieces the embedder reads; the rest is dropped
@@ -104,11 +111,14 @@ class HybridRetriever(BaseRetriever):
     k: int = Field(5, ge=1, le=100)
     min_relevance: float = CALIBRATED_MIN_RELEVANCE
     dense_weight: float = Field(DENSE_WEIGHT, ge=0, le=1)
+    curated_bonus: float = Field(CURATED_BONUS, ge=0)
 
     _snapshot: IndexSnapshot = PrivateAttr()
     _is_model: np.ndarray = PrivateAttr()
     _model_rows: np.ndarray = PrivateAttr()
     _model_vectors: np.ndarray = PrivateAttr()
+    _curated: np.ndarray = PrivateAttr()
+    _curated_vectors: np.ndarray | None = PrivateAttr()
 
     @classmethod
     def open(
@@ -131,16 +141,22 @@ class HybridRetriever(BaseRetriever):
         return retriever
 
     def _attach(self, snapshot: IndexSnapshot) -> None:
-        """Keep the model cards' vectors at hand: they are few, and always all considered."""
+        """Keep the model cards' and curated cards' vectors at hand: they are few and always consulted."""
         self._snapshot = snapshot
         self._model_rows = np.asarray(snapshot.records.rows_of_kind("model"), dtype=np.int64)
         self._is_model = np.zeros(snapshot.manifest.count, dtype=bool)
         self._is_model[self._model_rows] = True
-        self._model_vectors = (
-            snapshot.vectors.reconstruct_batch(self._model_rows)  # type: ignore[attr-defined]
-            if len(self._model_rows)
-            else np.zeros((0, snapshot.manifest.dim), dtype=np.float32)
-        )
+        self._model_vectors = self._vectors_of(self._model_rows)
+        curated_rows = np.asarray(snapshot.records.rows_of_source(BUNDLED_SOURCE), dtype=np.int64)
+        self._curated = np.zeros(snapshot.manifest.count, dtype=bool)
+        self._curated[curated_rows] = True
+        # without bundled cards (a custom index), every record defines the topic
+        self._curated_vectors = self._vectors_of(curated_rows) if len(curated_rows) else None
+
+    def _vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, self._snapshot.manifest.dim), dtype=np.float32)
+        return self._snapshot.vectors.reconstruct_batch(rows)  # type: ignore[attr-defined]
 
     @property
     def manifest(self) -> Manifest:
@@ -168,8 +184,7 @@ class HybridRetriever(BaseRetriever):
     def _search(self, question: str, text: str, k: int) -> SearchResult:
         query = self.embedder.encode([text])
         dense = self._dense_candidates(query)
-        best = max((float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=0.0)
-        if best < self.min_relevance:
+        if self._relevance(query, dense) < self.min_relevance:
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
         ranked = self._fuse(query, dense, self._snapshot.keywords.scores(text))  # type: ignore[union-attr]
         chosen = {kind: [c for c in ranked if c.info.kind == kind][:k] for kind in BLOCKS}
@@ -181,11 +196,16 @@ class HybridRetriever(BaseRetriever):
         return SearchResult(question=question, models=models, papers=papers)
 
     def best_similarity(self, question: str) -> float:
-        """Cosine similarity of the record nearest to the question: what "nothing relevant" is decided on."""
+        """The signal "nothing relevant" is decided on: cosine of the nearest curated card."""
         text = clean_question(question)
         with _one_thread():
-            _, similarities = self._dense(self.embedder.encode([text]), 1)
-        return float(similarities[0]) if len(similarities) else 0.0
+            query = self.embedder.encode([text])
+            return self._relevance(query, self._dense_candidates(query))
+
+    def _relevance(self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+        if self._curated_vectors is not None:
+            return float((self._curated_vectors @ query[0]).max(initial=-1.0))
+        return max((float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=-1.0)
 
     def _dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosine similarities of the ``n`` nearest vectors, best first (one exact FAISS scan)."""
@@ -226,7 +246,9 @@ class HybridRetriever(BaseRetriever):
         candidates = [
             _Candidate(
                 infos[row],
-                self.dense_weight * similarity[row] + (1 - self.dense_weight) * float(keyword_scores[row]) / best_keyword,
+                self.dense_weight * similarity[row]
+                + (1 - self.dense_weight) * float(keyword_scores[row]) / best_keyword
+                + self.curated_bonus * bool(self._curated[row]),
                 similarity[row],
             )
             for row in relevant

@@ -134,3 +134,19 @@ def test_the_same_paper_from_two_sources_appears_once_as_the_curated_card(tmp_pa
     assert [h.record.id for h in result.papers].count("paper:edsr") == 1
     assert f"arxiv:{EDSR}" not in [h.record.id for h in result.papers]
     assert result.papers[0].record.id == "paper:edsr"
+
+
+def test_relevance_is_judged_on_the_curated_cards_not_on_any_abstract(bundled_index: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(bundled_index, copy)
+    stocks = Record(
+        id="arxiv:1901.00001", kind="paper", title="Which stocks to buy: predicting stock prices with CNNs",
+        authors=["x"], year=2019, arxiv_id="1901.00001",
+        summary="We predict which stocks will double in price next week from candlestick chart images.",
+    )
+    IndexStore(copy).upsert([Entry.of(stocks, "arxiv_cv.jsonl.gz")], load_embedder())
+    with HybridRetriever.open(copy) as retriever:
+        question = "which stocks should I buy this week to double my money?"
+        assert retriever.best_similarity(question) < retriever.min_relevance
+        assert not retriever.search(question).relevant
+        assert retriever.search("can LIIF enlarge an image by a non-integer factor?").relevant
