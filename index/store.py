@@ -253,12 +253,16 @@ class IndexStore:
         return vectors
 
     def _embed(self, texts: list[str], embedder: Embedder) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), EMBED_CHUNK):
-            parts.append(embedder.encode(texts[start : start + EMBED_CHUNK], batch_size=self.batch_size))
+        """Embed longest texts first, chunk by chunk: batches of similar length pad least, as in one
+        big ``encode`` call, while the chunks still report progress."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
+        for start in range(0, len(order), EMBED_CHUNK):
+            chunk = order[start : start + EMBED_CHUNK]
+            vectors[chunk] = embedder.encode([texts[i] for i in chunk], batch_size=self.batch_size)
             if self.progress:
-                self.progress(min(start + EMBED_CHUNK, len(texts)), len(texts))
-        return np.concatenate(parts)
+                self.progress(start + len(chunk), len(texts))
+        return vectors
 
 
 def _write_vectors(path: Path, vectors: np.ndarray) -> None:
