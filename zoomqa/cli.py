@@ -19,6 +19,7 @@ from zoomqa import __version__
 from zoomqa.agent import cli as agent_cli
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.cli import eval_retrieval, index_app, search
+from zoomqa.tools import cli as tools_cli
 
 err = Console(stderr=True)
 
@@ -72,6 +73,7 @@ def version() -> None:
 
 app.add_typer(index_app)
 app.command("search")(search)
+app.command("upscale")(tools_cli.upscale)
 
 
 # Quality measurements on a question set; each area registers its own command here.

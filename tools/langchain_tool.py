@@ -1,0 +1,145 @@
+"""The upscaler as a LangChain tool the agent can call on a user's picture.
+
+Arguments come from a language model reading a chat or Slack message, so nothing is trusted:
+the image must resolve (symlinks followed) to a file inside one of the allowed folders, the
+result is written beside it under a plain file name, nothing existing is overwritten, and
+the size limits of the settings apply. Refusals come back to the agent as one-line text it
+can pass on, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from langchain_core.tools import BaseTool, ToolException, tool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from zoomqa.config import UpscaleSettings
+from zoomqa.errors import ZoomqaError
+from zoomqa.tools.images import OUTPUT_FORMATS
+
+_OUTPUT_NAME = re.compile(r"^[\w][\w .()+-]{0,200}$")
+
+
+class UpscaleRequest(BaseModel):
+    """Enlarge one image: give ``path`` and either ``scale``, or ``width`` and/or ``height``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(
+        min_length=1, max_length=1024, description="The image: a file name or path inside the user's allowed folders."
+    )
+    scale: float | None = Field(None, gt=1, le=64, description="Enlarge by this factor, e.g. 2, 3.5 or 4.")
+    width: int | None = Field(None, gt=0, le=65536, description="Output width in pixels (alone: keeps the aspect ratio).")
+    height: int | None = Field(
+        None, gt=0, le=65536, description="Output height in pixels (alone: keeps the aspect ratio)."
+    )
+    output_name: str | None = Field(
+        None,
+        max_length=200,
+        description="File name for the result (no folder), e.g. cat_big.png; default <name>_x<scale>.png.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_size(self) -> UpscaleRequest:
+        if (self.scale is None) == (self.width is None and self.height is None):
+            raise ValueError("give either scale, or width and/or height (not both, not neither)")
+        return self
+
+
+def _refuse_validation(error: ValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in error.errors())
+    return f"upscale refused: {problems}"
+
+
+def resolve_allowed_image(path_text: str, allowed_dirs: Sequence[Path]) -> Path:
+    """The real path of an image inside an allowed folder, or ZoomqaError saying why not.
+
+    Relative paths are looked up in each allowed folder in turn; every candidate is resolved
+    (symlinks and ``..`` included) before the containment check.
+    """
+    roots = [Path(d).expanduser().resolve() for d in allowed_dirs]
+    if not roots:
+        raise ZoomqaError("no folder is allowed for upscaling: the user must set upscale.allowed_dirs first")
+    requested = Path(path_text).expanduser()
+    candidates = [requested] if requested.is_absolute() else [root / requested for root in roots]
+    outside = False
+    for candidate in candidates:
+        real = candidate.resolve()
+        if not any(real.is_relative_to(root) for root in roots):
+            outside = True
+            continue
+        if real.is_file():
+            if real.suffix.lower() not in OUTPUT_FORMATS:
+                raise ZoomqaError(f"{path_text} is not an image file ({', '.join(OUTPUT_FORMATS)})")
+            return real
+    if outside:
+        raise ZoomqaError(f"{path_text} is outside the folders the upscaler may use")
+    raise ZoomqaError(f"no image named {path_text} in the allowed folders")
+
+
+def _output_path(image: Path, output_name: str | None, tag: str) -> Path:
+    """A new file beside the image: the requested plain name, or the first free default name."""
+    if output_name is not None:
+        if not _OUTPUT_NAME.match(output_name) or Path(output_name).suffix.lower() not in OUTPUT_FORMATS:
+            raise ZoomqaError(
+                f"output name '{output_name}' must be a plain file name ending in {', '.join(OUTPUT_FORMATS)}"
+            )
+        target = image.parent / output_name
+        if target.exists() or target.is_symlink():
+            raise ZoomqaError(f"{output_name} already exists; choose another output name")
+        return target
+    for attempt in range(1, 1000):
+        target = image.with_name(f"{image.stem}_{tag}{'' if attempt == 1 else f'-{attempt}'}.png")
+        if not (target.exists() or target.is_symlink()):
+            return target
+    raise ZoomqaError(f"too many earlier results beside {image.name}; give an output name")
+
+
+def make_upscale_tool(settings: UpscaleSettings, *, model_dirs: tuple[Path, ...] = ()) -> BaseTool:
+    """The ``upscale_image`` tool, bound to the user's allowed folders, model and limits."""
+
+    @tool("upscale_image", args_schema=UpscaleRequest)
+    def upscale_image_tool(
+        path: str,
+        scale: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        output_name: str | None = None,
+    ) -> str:
+        """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, or to an
+        exact width/height) and save the result next to it. Use only when the user asks to enlarge,
+        upscale or super-resolve a specific image file."""
+        from zoomqa.tools.upscale import upscale_image
+
+        try:
+            image = resolve_allowed_image(path, settings.allowed_dirs)
+            sized = width is not None and height is not None
+            tag = f"x{scale:g}" if scale else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
+            result = upscale_image(
+                image,
+                _output_path(image, output_name, tag),
+                scale=scale,
+                width=None if sized else width,
+                height=None if sized else height,
+                size=(width, height) if sized else None,
+                model=settings.model,
+                model_dirs=model_dirs,
+                precision=settings.precision,
+                device=settings.device,
+                max_input_pixels=settings.max_input_pixels,
+                max_output_pixels=settings.max_output_pixels,
+            )
+        except ZoomqaError as exc:
+            raise ToolException(f"upscale refused: {exc}") from None
+        (w, h), (ow, oh) = result.input_size, result.output_size
+        return (
+            f"Enlarged {image.name} from {w}x{h} to {ow}x{oh} with {result.model} in {result.seconds:.1f} s; "
+            f"saved as {result.output_path}"
+        )
+
+    upscale_image_tool.handle_tool_error = True
+    upscale_image_tool.handle_validation_error = _refuse_validation
+    return upscale_image_tool
