@@ -24,17 +24,13 @@ class IndexSnapshot:
 
     path: Path
     manifest: Manifest
-    vectors: object  # faiss.IndexFlatIP, imported lazily
+    vectors: object  # a faiss index (exact inner product over fp16 vectors), imported lazily
     records: RecordTable
     keywords: KeywordIndex | None
 
     def vector_matrix(self) -> np.ndarray:
-        """All vectors as a (count, dim) float32 view of FAISS's own storage (no copy)."""
-        import faiss
-
-        index = self.vectors
-        flat = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)  # type: ignore[attr-defined]
-        return np.asarray(flat).reshape(index.ntotal, index.d)  # type: ignore[attr-defined]
+        """All vectors as a (count, dim) float32 array, decoded exactly from storage."""
+        return self.vectors.reconstruct_n(0, self.manifest.count)  # type: ignore[attr-defined]
 
 
 def missing_index_error(index_dir: Path) -> ZoomqaError:
