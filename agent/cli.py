@@ -75,10 +75,10 @@ def ask(
     from rich.markdown import Markdown
 
     from zoomqa.agent.render import render_json, render_markdown, timing_line, writer_line
-    from zoomqa.index.cli import _open_retriever
+    from zoomqa.index.cli import open_retriever
 
     settings = get_settings()
-    with _open_retriever(settings.index_dir, settings, k) as retriever:
+    with open_retriever(settings.index_dir, settings, k) as retriever:
         answerer = _answerer(settings, writer, model, retriever.embedder)
         started = time.perf_counter()
         result = retriever.search(question)
@@ -117,13 +117,13 @@ def answers(
     Runs on the same cached index of the bundled records as ``zoomqa eval retrieval``.
     """
     from zoomqa.agent.evaluation import AnswerReport, score_answer
-    from zoomqa.index.cli import _eval_index, _open_retriever
+    from zoomqa.index.cli import evaluation_index, open_retriever
     from zoomqa.index.evaluation import read_questions
 
     settings = get_settings()
     question_set = read_questions(questions)
     outcomes = []
-    with _open_retriever(_eval_index(settings, None), settings, k) as retriever:
+    with open_retriever(evaluation_index(settings, None), settings, k) as retriever:
         answerer = _answerer(settings, writer, model, retriever.embedder)
         for q in question_set:
             started = time.perf_counter()

@@ -27,7 +27,7 @@ from zoomqa.agent.evidence import Evidence
 from zoomqa.agent.grounding import SUPPORT_THRESHOLD
 from zoomqa.agent.sentences import split_sentences
 from zoomqa.config import get_settings
-from zoomqa.index.cli import _eval_index, _open_retriever
+from zoomqa.index.cli import evaluation_index, open_retriever
 from zoomqa.index.evaluation import read_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import SearchResult
@@ -52,7 +52,7 @@ def main() -> None:
     rng = random.Random(0)
     supported: list[float] = []
     unsupported: list[float] = []
-    with _open_retriever(_eval_index(settings, None), settings) as retriever:
+    with open_retriever(evaluation_index(settings, None), settings) as retriever:
         for question in read_questions(args.questions):
             result = retriever.search(question.question)
             if not result.relevant:

@@ -196,7 +196,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
     out.print(table)
 
 
-def _open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
+def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
     from zoomqa.index.retrieval import HybridRetriever
 
     _use_threads(settings)
@@ -251,7 +251,7 @@ def search(
 ) -> None:
     """Find the models and papers in the index that answer a question."""
     settings = get_settings()
-    retriever = _open_retriever(settings.index_dir, settings, k)
+    retriever = open_retriever(settings.index_dir, settings, k)
     with retriever:
         result = retriever.search(question)
     if as_json:
@@ -266,7 +266,7 @@ def search(
     _print_block("Papers", result.papers)
 
 
-def _eval_index(settings: Settings, extra_corpus: Path | None) -> Path:
+def evaluation_index(settings: Settings, extra_corpus: Path | None) -> Path:
     """A cached index of bundled (+ extra) records, synced incrementally; the user's index is untouched."""
     from zoomqa.index.embedding import load_embedder
     from zoomqa.index.metadata import Entry
@@ -305,7 +305,7 @@ def eval_retrieval(
 
     settings = get_settings()
     question_set = read_questions(questions)
-    retriever = _open_retriever(_eval_index(settings, extra_corpus), settings)
+    retriever = open_retriever(evaluation_index(settings, extra_corpus), settings)
     with retriever:
         report = evaluate(retriever, question_set, k=k)
     calibration = calibrate(report.outcomes) if calibrate_threshold else None
