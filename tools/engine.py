@@ -290,9 +290,8 @@ def upscale_array(
     if height < 1 or width < 1:
         raise ValueError(f"output size must be positive, got {height}x{width}")
     device = torch.device(device)
-    unit = _to_unit_float(image)
-    normalised = (unit - 0.5) / 0.5
-    h, w = unit.shape[-2:]
+    normalised = _to_unit_float(image).sub_(0.5).div_(0.5)  # in place: inputs may be large
+    h, w = normalised.shape[-2:]
     prepared = _PreparedLiif(model, precision, device)
     tile = tile or default_tile(model, precision, h, w)
     margin = prepared.radius + 1  # encoder receptive field + the 3x3 latent table
