@@ -26,7 +26,7 @@ from PIL import Image, ImageFilter, ImageOps
 from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.errors import ZoomqaError
-from zoomqa.tools.checkpoints import load_checkpoint, save_safetensors
+from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
 from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
 from zoomqa.tools.metrics import psnr
 
@@ -115,6 +115,7 @@ def _to_unit(image: np.ndarray) -> torch.Tensor:
 def sample_batch(photos: list[np.ndarray], config: TrainConfig, rng: np.random.Generator) -> Batch:
     """One training batch, drawn only from ``rng`` so that runs are reproducible."""
     inputs, coords, cells, targets = [], [], [], []
+    queries = min(config.queries, config.patch**2)  # every patch has at least patch^2 HR pixels
     for _ in range(config.batch):
         photo = photos[int(rng.integers(len(photos)))]
         scale = float(rng.uniform(config.scale_min, config.scale_max))
@@ -131,7 +132,7 @@ def sample_batch(photos: list[np.ndarray], config: TrainConfig, rng: np.random.G
         lr = Image.fromarray(hr).resize((config.patch, config.patch), Image.BICUBIC)
         if config.degradation:
             lr = degrade(lr, rng)
-        picked = torch.from_numpy(rng.choice(side * side, size=min(config.queries, side * side), replace=False))
+        picked = torch.from_numpy(rng.choice(side * side, size=queries, replace=False))
         inputs.append(_to_unit(np.asarray(lr)).permute(2, 0, 1))
         coords.append(make_coord(side, side)[picked])
         cells.append(torch.tensor([2.0 / side, 2.0 / side]).expand(len(picked), 2))
@@ -197,6 +198,17 @@ def centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
+def saved_config(run_dir: Path) -> TrainConfig | None:
+    """The settings a run folder was started with, or None when it holds no run."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return TrainConfig.model_validate_json(path.read_text())
+    except ValueError as exc:
+        raise ZoomqaError(f"{path} is not a training configuration ({exc.__class__.__name__}); use a new run folder") from None
+
+
 def _save_atomic_torch(obj: dict, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(obj, tmp)
@@ -216,12 +228,19 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.device = _device(device)
         saved = self.run_dir / CONFIG_FILE
-        if saved.exists():
-            previous = TrainConfig.model_validate_json(saved.read_text())
+        previous = saved_config(self.run_dir)
+        if previous is not None:
             # A resume may extend or shorten the run; everything else must stay as it was.
             self.config = previous.model_copy(update={"steps": config.steps}) if config else previous
-            if config and config.model_dump(exclude={"steps"}) != previous.model_dump(exclude={"steps"}):
-                raise ZoomqaError(f"{self.run_dir} holds a run with other settings; use a new run folder")
+            changed = [
+                key for key, value in (config.model_dump(exclude={"steps"}).items() if config else ())
+                if value != getattr(previous, key)
+            ]
+            if changed:
+                raise ZoomqaError(
+                    f"{self.run_dir} holds a run with other settings ({', '.join(changed)}); "
+                    "only --steps may change on resume: use a new run folder"
+                )
         elif config is None:
             raise ZoomqaError(f"no training run in {self.run_dir} to resume")
         else:
@@ -283,8 +302,17 @@ class Trainer:
         with open(self.run_dir / LOG_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
-    def train(self, on_step: Callable[[int, float, float], None] | None = None) -> None:
-        """Run until ``config.steps``; ``on_step(step, loss, its_per_s)`` reports progress."""
+    def train(
+        self,
+        on_step: Callable[[dict, float], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run until ``config.steps`` or until ``stop()`` says so between two steps.
+
+        ``on_step(entry, its_per_s)`` gets each step's log entry (step, loss, lr, train_s and,
+        on validation steps, val_psnr_x4 / curve_psnr_x4). A stop saves a checkpoint at the
+        step just finished, so the run resumes exactly there.
+        """
         config = self.config
         train_files, held_files = split_holdout(list_images(config.data), config.holdout_every)
         photos = [read_rgb(f) for f in train_files]
@@ -307,9 +335,8 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             now = time.time()
+            its = 1.0 / max(now - last, 1e-9)
             self.seconds += now - last
-            if on_step:
-                on_step(self.step, loss.item(), 1.0 / max(now - last, 1e-9))
             entry = {"step": self.step, "loss": round(loss.item(), 5), "lr": lr, "train_s": round(self.seconds)}
             if self.step % config.val_every == 0 or self.step == config.steps:
                 self.model.eval()
@@ -317,8 +344,24 @@ class Trainer:
                 if curve:
                     entry["curve_psnr_x4"] = round(mean_psnr(self.model, curve, scale=4, benchmark=True), 3)
                 self.model.train()
-            last = time.time()
-            if self.step % config.save_every == 0 or self.step == config.steps:
+            stopping = stop is not None and stop()
+            if stopping or self.step % config.save_every == 0 or self.step == config.steps:
                 self.save()
             if "val_psnr_x4" in entry or self.step % 50 == 0:
                 self._log(entry)
+            if on_step:
+                on_step(entry, its)
+            if stopping:
+                return
+            last = time.time()
+
+
+def export_weights(run_dir: Path, output: Path, *, dtype: torch.dtype = torch.float16, force: bool = False) -> Path:
+    """A run's latest weights as a compact file for ``zoomqa upscale --model`` (fp16: ~3 MB for EDSR)."""
+    source = Path(run_dir) / MODEL_FILE
+    if not source.is_file():
+        raise ZoomqaError(f"no trained weights in {run_dir} (expected {MODEL_FILE})")
+    if Path(output).exists() and not force:
+        raise ZoomqaError(f"{output} exists; pass --force to replace it")
+    metadata = {k: v for k, v in read_metadata(source).items() if k in ("step", "train_seconds", "train_config", "device")}
+    return save_safetensors(load_checkpoint(source), output, dtype=dtype, metadata=metadata)

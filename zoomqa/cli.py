@@ -74,15 +74,18 @@ def version() -> None:
 app.add_typer(index_app)
 app.command("search")(search)
 app.command("upscale")(tools_cli.upscale)
+app.command("train")(tools_cli.train)
+app.command("export-weights")(tools_cli.export_weights)
 
 
 # Quality measurements on a question set; each area registers its own command here.
-eval_app = typer.Typer(help="Measure retrieval and answer quality on a question set.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval, answer and upscaling quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
 app.command("ask")(agent_cli.ask)
 eval_app.command("answers")(agent_cli.answers)
 eval_app.command("retrieval")(eval_retrieval)
+eval_app.command("upscale")(tools_cli.eval_upscale)
 
 
 def main() -> None:

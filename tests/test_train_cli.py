@@ -1,0 +1,144 @@
+"""`zoomqa train`, `export-weights` and `eval upscale` end to end: real commands, real files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from zoomqa.cli import app
+from zoomqa.tools.checkpoints import load_checkpoint, read_metadata
+
+TINY = ("--patch", "12", "--batch", "2", "--val-every", "3", "--save-every", "2")
+
+
+@pytest.fixture()
+def photo_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(5):
+        small = rng.integers(0, 255, (16, 20, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((100, 80), Image.BICUBIC).save(folder / f"{i:02d}.png")
+    return folder
+
+
+def zoomqa(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zoomqa.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def log_entries(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_train_starts_validates_resumes_and_exports(tmp_path: Path, photo_dir: Path) -> None:
+    run = tmp_path / "run"
+    first = zoomqa("train", "--run", str(run), "--data", str(photo_dir), "--steps", "3", *TINY)
+    assert first.returncode == 0, first.stderr
+    assert "starting" in first.stderr and "finished at step 3" in first.stdout
+    assert "val_psnr_x4" in log_entries(run)[-1]
+    assert read_metadata(run / "model.safetensors")["step"] == "3"
+
+    # Resuming needs only the run folder; --steps may grow.
+    more = zoomqa("train", "--run", str(run), "--steps", "5")
+    assert more.returncode == 0, more.stderr
+    assert "resuming" in more.stderr and "at step 3" in more.stderr and "finished at step 5" in more.stdout
+    assert json.loads((run / "config.json").read_text())["data"] == str(photo_dir.resolve())
+
+    weights = tmp_path / "mine.safetensors"
+    code, output = invoke("export-weights", str(run), str(weights))
+    assert code == 0, output
+    exported, trained = load_checkpoint(weights), load_checkpoint(run / "model.safetensors")
+    assert next(iter(exported.state_dict().values())).dtype == torch.float32  # loads back as float32
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(exported.state_dict()[name], value.half().float())
+    assert read_metadata(weights)["step"] == "5"
+    assert weights.stat().st_size < (run / "model.safetensors").stat().st_size * 0.6
+
+    code, output = invoke("export-weights", str(run), str(weights))
+    assert code != 0 and "exists; pass --force" in output
+    code, output = invoke("export-weights", str(run), str(tmp_path / "mine.pth"))
+    assert code != 0 and "must end in .safetensors" in output
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(tmp_path: Path, photo_dir: Path) -> None:
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "zoomqa.cli", "train", "--run", str(run), "--data", str(photo_dir),
+            "--steps", "100000", "--patch", "12", "--batch", "2", "--val-every", "100000", "--save-every", "100000"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:  # not a terminal: a line every 50 steps
+        if line.startswith("step 50 "):
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    step = int(read_metadata(run / "model.safetensors")["step"])
+    assert 50 <= step < 100000 and f"stopped at step {step}" in stdout
+    assert torch.load(run / "optimizer.pt", weights_only=True)["step"] == step
+
+    resumed = zoomqa("train", "--run", str(run), "--steps", str(step + 1))
+    assert resumed.returncode == 0 and f"at step {step}" in resumed.stderr
+
+
+def test_train_refuses_bad_requests_in_one_line(tmp_path: Path, photo_dir: Path) -> None:
+    code, output = invoke("train", "--run", str(tmp_path / "new"))
+    assert code == 2 and "pass --data FOLDER" in output
+    code, output = invoke("train", "--run", str(tmp_path / "new"), "--data", str(photo_dir), "--batch", "0")
+    assert code == 2 and "bad training option: --batch" in output
+    code, output = invoke("train", "--run", str(tmp_path / "new"), "--data", str(tmp_path / "nowhere"), "--steps", "1")
+    assert code == 2 and "training data folder not found" in output
+
+    run = tmp_path / "run"
+    code, output = invoke("train", "--run", str(run), "--data", str(photo_dir), "--steps", "1", *TINY)
+    assert code == 0, output
+    code, output = invoke("train", "--run", str(run), "--steps", "2", "--batch", "4")
+    assert code == 2 and "other settings (batch)" in output
+    code, output = invoke("train", "--run", str(run), "--steps", "1")
+    assert code == 0 and "already at step 1" in output
+    (run / "config.json").write_text("{not json")
+    code, output = invoke("train", "--run", str(run))
+    assert code == 2 and "is not a training configuration" in output
+    assert "Traceback" not in output
+
+
+def test_eval_upscale_json_has_bicubic_and_the_model_per_set_and_scale(shared_dir: Path) -> None:
+    checkpoint = shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth"
+    code, output = invoke("eval", "upscale", "--data", str(shared_dir / "sr-bench" / "Set5"), "--scales", "2,3",
+                          "--model", str(checkpoint), "--limit", "1", "--crop", "96", "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["protocol"] == "benchmark" and report["encoder"] == "edsr-baseline"
+    rows = [(r["dataset"], r["scale"], r["method"]) for r in report["results"]]
+    label = "edsr-baseline-liif-random"
+    assert rows == [("Set5", 2, "bicubic"), ("Set5", 2, label), ("Set5", 3, "bicubic"), ("Set5", 3, label)]
+    assert all({"psnr", "ssim"} <= set(r) for r in report["results"])
+
+
+def test_eval_upscale_table_shows_the_papers_numbers_and_refuses_bad_scales(shared_dir: Path) -> None:
+    checkpoint = str(shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth")
+    set5 = str(shared_dir / "sr-bench" / "Set5")
+    code, output = invoke("eval", "upscale", "--data", set5, "--scales", "4", "--model", checkpoint,
+                          "--limit", "1", "--crop", "64", "--jpeg-quality", "40")
+    assert code == 0, output
+    assert "paper: RDN-LIIF" in output and "32.50" in output and "JPEG quality 40" in output
+    for bad in ("1.5", "0", "x4", ""):
+        code, output = invoke("eval", "upscale", "--data", set5, "--scales", bad, "--model", checkpoint)
+        assert code == 2 and "--scales" in output, bad
+    code, output = invoke("eval", "upscale", "--data", set5, "--data", set5, "--model", checkpoint)
+    assert code == 2 and "both named 'Set5'" in output
