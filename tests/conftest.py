@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from zoomqa.config import get_settings
+from zoomqa.index.embedding import Embedder, load_embedder
+from zoomqa.index.metadata import Entry
+from zoomqa.index.records import read_bundled_corpus
+from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,3 +44,43 @@ def shared_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder not found at {path} (set ZOOMQA_SHARED to its location)")
     return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The bundled MiniLM, loaded once: every test that embeds shares it."""
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def bundled_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A zoomqa home holding the bundled index, built once; tests read it and copy before writing."""
+    home = tmp_path_factory.mktemp("bundled-home")
+    IndexStore(home / "index").upsert([Entry.of(r, BUNDLED_SOURCE) for r in read_bundled_corpus()], embedder)
+    return home
+
+
+@pytest.fixture
+def indexed_home(bundled_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ZOOMQA_HOME pointed at the bundled index, for commands that search or answer."""
+    monkeypatch.setenv("ZOOMQA_HOME", str(bundled_home))
+    get_settings.cache_clear()
+    return bundled_home
+
+
+@pytest.fixture(scope="session")
+def edsr_checkpoint(shared_dir: Path) -> Path:
+    """The authors' checkpoint format with random weights (EDSR-baseline encoder)."""
+    return shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth"
+
+
+@pytest.fixture()
+def photo_dir(tmp_path: Path) -> Path:
+    """Six small smooth photos to train on (every 3rd or 20th is held out)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((80, 64), Image.BICUBIC).save(folder / f"{i:02d}.png")
+    return folder

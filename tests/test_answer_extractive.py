@@ -12,16 +12,11 @@ from zoomqa.agent.answering import Answerer
 from zoomqa.agent.extractive import ExtractiveWriter
 from zoomqa.agent.render import render_json, render_markdown, render_slack
 from zoomqa.agent.writers import ChatWriter
-from zoomqa.index.embedding import Embedder, load_embedder
+from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
 
 TEN_X = "I blew up an old photo 10x and it stayed crisp — how is that even possible?"
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return load_embedder()
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,7 @@ from typer.testing import CliRunner
 
 from zoomqa.cli import app
 from zoomqa.config import get_settings
-from zoomqa.index.embedding import load_embedder
-from zoomqa.index.metadata import Entry
 from zoomqa.index.records import read_bundled_corpus
-from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
 
 runner = CliRunner()
 TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
@@ -32,21 +29,6 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.fixture(scope="module")
-def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("ask-home")
-    entries = [Entry.of(r, BUNDLED_SOURCE) for r in read_bundled_corpus()]
-    IndexStore(home / "index").upsert(entries, load_embedder())
-    return home
-
-
-@pytest.fixture
-def home(built_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ZOOMQA_HOME", str(built_home))
-    get_settings.cache_clear()
-    return built_home
-
-
 @pytest.fixture
 def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
     server = ScriptedServer()
@@ -57,7 +39,7 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
     server.close()
 
 
-def test_ask_answers_in_three_parts_through_the_installed_command(home: Path) -> None:
+def test_ask_answers_in_three_parts_through_the_installed_command(indexed_home: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "zoomqa.cli", "ask", TEN_X],
         capture_output=True,
@@ -74,7 +56,7 @@ def test_ask_answers_in_three_parts_through_the_installed_command(home: Path) ->
     assert "Traceback" not in completed.stderr
 
 
-def test_ask_json_cites_only_retrieved_records_with_their_own_links(home: Path) -> None:
+def test_ask_json_cites_only_retrieved_records_with_their_own_links(indexed_home: Path) -> None:
     result = runner.invoke(app, ["ask", TEN_X, "--json", "--k", "3"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
@@ -91,7 +73,7 @@ def test_ask_json_cites_only_retrieved_records_with_their_own_links(home: Path) 
 
 
 def test_a_question_off_topic_is_refused_without_calling_the_model(
-    home: Path, openai_server: ScriptedServer
+    indexed_home: Path, openai_server: ScriptedServer
 ) -> None:
     result = runner.invoke(app, ["ask", EGG, "--writer", "openai"])
     assert result.exit_code == 0, result.output
@@ -101,7 +83,7 @@ def test_a_question_off_topic_is_refused_without_calling_the_model(
     assert openai_server.requests == []
 
 
-def test_a_rejected_key_ends_in_one_line_not_a_traceback(home: Path, openai_server: ScriptedServer) -> None:
+def test_a_rejected_key_ends_in_one_line_not_a_traceback(indexed_home: Path, openai_server: ScriptedServer) -> None:
     openai_server.replies = [Reply(401, body=error_body(f"bad key {KEY}", "invalid_request_error"))]
     result = runner.invoke(app, ["ask", TEN_X, "--writer", "openai"])
     assert result.exit_code == 2
@@ -117,7 +99,7 @@ def test_ask_without_an_index_says_how_to_build_it(tmp_path: Path, monkeypatch: 
     assert "zoomqa index build" in flat(result.output)
 
 
-def test_eval_answers_reports_every_metric(home: Path) -> None:
+def test_eval_answers_reports_every_metric(indexed_home: Path) -> None:
     result = runner.invoke(app, ["eval", "answers", "--questions", str(QUESTIONS), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -14,7 +14,7 @@ from zoomqa.agent.answer import Answer
 from zoomqa.agent.answering import Answerer
 from zoomqa.agent.grounding import GroundingGuard
 from zoomqa.agent.writers import ChatWriter
-from zoomqa.index.embedding import Embedder, load_embedder
+from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
 
@@ -29,11 +29,6 @@ Model: This builds on the DeepZoom network of Smith et al. (2019), which first s
 Model: It was refined in "Infinite Zoom Transformers for Gigapixel Photos", the state of the art.
 Output: The photo comes out at any size, even 10x, from one low-resolution image; code at https://github.com/yinboc/liif.
 Why: Because the output is a function of continuous coordinates rather than a fixed upsampling layer, one model serves every scale."""  # noqa: E501
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return load_embedder()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from zoomqa.errors import ZoomqaError
-from zoomqa.index.embedding import load_embedder
 from zoomqa.index.generations import POINTER, writer_lock
 from zoomqa.index.manifest import MANIFEST, records_digest
 from zoomqa.index.metadata import Entry
@@ -40,11 +39,6 @@ def paper(i: int, **changes: object) -> Record:
 
 def entries(records: list[Record], source: str = "test.jsonl") -> list[Entry]:
     return [Entry.of(r, source) for r in records]
-
-
-@pytest.fixture(scope="module")
-def embedder():  # noqa: ANN201
-    return load_embedder()
 
 
 class EmbedCounter:

@@ -13,7 +13,7 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder, load_embedder
 from zoomqa.index.manifest import MANIFEST
 from zoomqa.index.metadata import Entry
-from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.records import Record
 from zoomqa.index.retrieval import CALIBRATED_MIN_RELEVANCE, MAX_QUESTION_CHARS, HybridRetriever
 from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
 
@@ -22,11 +22,8 @@ EDSR = "1707.02921"
 
 
 @pytest.fixture(scope="module")
-def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    index_dir = tmp_path_factory.mktemp("bundled") / "index"
-    entries = [Entry.of(r, BUNDLED_SOURCE) for r in read_bundled_corpus()]
-    IndexStore(index_dir).upsert(entries, load_embedder())
-    return index_dir
+def bundled_index(bundled_home: Path) -> Path:
+    return bundled_home / "index"
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,7 @@ from typer.testing import CliRunner
 
 from zoomqa.cli import app
 from zoomqa.config import get_settings
-from zoomqa.index.embedding import load_embedder
-from zoomqa.index.metadata import Entry
-from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.snapshot import VECTORS
-from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
 
 runner = CliRunner()
 FLAGSHIP = "I blew up an old photo 10x and it stayed crisp - how?"
@@ -26,22 +22,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.fixture(scope="module")
-def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("search-home")
-    entries = [Entry.of(r, BUNDLED_SOURCE) for r in read_bundled_corpus()]
-    IndexStore(home / "index").upsert(entries, load_embedder())
-    return home
-
-
-@pytest.fixture
-def home(built_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ZOOMQA_HOME", str(built_home))
-    get_settings.cache_clear()
-    return built_home
-
-
-def test_search_prints_models_and_papers_with_links(home: Path) -> None:
+def test_search_prints_models_and_papers_with_links(indexed_home: Path) -> None:
     result = runner.invoke(app, ["search", FLAGSHIP])
     assert result.exit_code == 0, result.output
     output = flat(result.stdout)
@@ -52,7 +33,7 @@ def test_search_prints_models_and_papers_with_links(home: Path) -> None:
     assert "score 0." in output
 
 
-def test_search_json_is_one_object_with_both_blocks(home: Path) -> None:
+def test_search_json_is_one_object_with_both_blocks(indexed_home: Path) -> None:
     result = runner.invoke(app, ["search", FLAGSHIP, "--json", "--k", "2"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -63,7 +44,7 @@ def test_search_json_is_one_object_with_both_blocks(home: Path) -> None:
     assert "arxiv" in hit["links"]
 
 
-def test_search_says_nothing_relevant_and_names_nearby_topics(home: Path) -> None:
+def test_search_says_nothing_relevant_and_names_nearby_topics(indexed_home: Path) -> None:
     result = runner.invoke(app, ["search", "what documents do I need for a Schengen visa?"])
     assert result.exit_code == 0, result.output
     assert "Nothing relevant in the index." in result.stdout
@@ -73,7 +54,7 @@ def test_search_says_nothing_relevant_and_names_nearby_topics(home: Path) -> Non
 
 
 @pytest.mark.parametrize(("question", "message"), [("  ", "empty"), ("x" * 5000, "keep it under 4000")])
-def test_bad_questions_fail_cleanly(home: Path, question: str, message: str) -> None:
+def test_bad_questions_fail_cleanly(indexed_home: Path, question: str, message: str) -> None:
     result = runner.invoke(app, ["search", question])
     assert result.exit_code == 2
     assert message in flat(result.stderr) and "Traceback" not in result.output
@@ -88,9 +69,9 @@ def test_search_without_an_index_says_how_to_build_one(tmp_path: Path, monkeypat
 
 
 def test_search_on_a_truncated_index_fails_cleanly(
-    built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bundled_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copytree(built_home / "index", tmp_path / "index")
+    shutil.copytree(bundled_home / "index", tmp_path / "index")
     vectors = next((tmp_path / "index").glob(f"gen-*/{VECTORS}"))
     vectors.write_bytes(vectors.read_bytes()[:1000])
     monkeypatch.setenv("ZOOMQA_HOME", str(tmp_path))

@@ -8,27 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 from zoomqa.cli import app
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata
 
 TINY = ("--patch", "12", "--batch", "2", "--val-every", "3", "--save-every", "2")
-
-
-@pytest.fixture()
-def photo_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    rng = np.random.default_rng(2)
-    for i in range(5):
-        small = rng.integers(0, 255, (16, 20, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((100, 80), Image.BICUBIC).save(folder / f"{i:02d}.png")
-    return folder
 
 
 def zoomqa(*args: str) -> subprocess.CompletedProcess[str]:

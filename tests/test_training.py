@@ -14,17 +14,6 @@ from zoomqa.tools.checkpoints import load_checkpoint, read_metadata
 from zoomqa.tools.training import TrainConfig, Trainer, sample_batch, split_holdout
 
 
-@pytest.fixture()
-def photo_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(6):
-        small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((80, 64), Image.BICUBIC).save(folder / f"{i:02d}.png")
-    return folder
-
-
 def tiny_config(data: Path, **changes: object) -> TrainConfig:
     base = dict(data=data, patch=12, batch=2, steps=4, queries=32, holdout_every=3, val_images=1,
                 val_every=2, save_every=2, lr_decay_every=3)

@@ -14,11 +14,6 @@ from zoomqa.tools.checkpoints import load_checkpoint, save_safetensors
 from zoomqa.tools.upscale import default_output_path, parse_size, target_size, upscale_image
 
 
-@pytest.fixture(scope="module")
-def edsr_checkpoint(shared_dir: Path) -> Path:
-    return shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth"
-
-
 @pytest.fixture()
 def photo(tmp_path: Path) -> Path:
     pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)

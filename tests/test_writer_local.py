@@ -21,7 +21,7 @@ from zoomqa.agent.local_chat import DEFAULT_GGUF_NAME, default_gguf_path, load_g
 from zoomqa.agent.writers import build_writer
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
-from zoomqa.index.embedding import Embedder, load_embedder
+from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
 
@@ -29,11 +29,6 @@ pytest.importorskip("llama_cpp", reason="the local writer needs the 'local' extr
 
 SERVER_START_S = 120
 MAX_TOKENS = 48  # enough to show the format; keeps each completion to seconds on two cores
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return load_embedder()
 
 
 @pytest.fixture(scope="module")
