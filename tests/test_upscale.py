@@ -97,8 +97,8 @@ def test_limits_and_bad_requests_fail_before_anything_is_written(photo: Path, ed
         upscale_image(photo, photo.with_name("x.gif"), scale=2, model=str(edsr_checkpoint))
     with pytest.raises(ZoomqaError, match="image not found"):
         upscale_image(photo.with_name("nope.png"), scale=2, model=str(edsr_checkpoint))
-    with pytest.raises(ZoomqaError, match="no weights installed for model 'liif-edsr'"):
-        upscale_image(photo, scale=2, model="liif-edsr")
+    with pytest.raises(ZoomqaError, match="no weights installed for model 'liif-rdn'"):
+        upscale_image(photo, scale=2, model="liif-rdn")
     with pytest.raises(ZoomqaError, match="unknown model 'liif-swin'"):
         upscale_image(photo, scale=2, model="liif-swin")
     with pytest.raises(ZoomqaError, match="no CUDA GPU") if not torch.cuda.is_available() else pytest.raises(ZoomqaError):
@@ -108,10 +108,14 @@ def test_limits_and_bad_requests_fail_before_anything_is_written(photo: Path, ed
 
 def test_model_names_are_found_in_the_users_models_folder(photo: Path, edsr_checkpoint: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
-    save_safetensors(load_checkpoint(edsr_checkpoint), models / "liif-edsr.safetensors")
-    result = upscale_image(photo, width=45, model="liif-edsr", model_dirs=(models,))
+    save_safetensors(load_checkpoint(edsr_checkpoint), models / "liif-edsr.safetensors", dtype=torch.float32)
+    result = upscale_image(photo, width=45, model="liif-edsr", model_dirs=(models,), precision="exact")
     assert result.model == "liif-edsr" and result.output_size == (45, 30)
     assert result.output_path.name == "photo_45x30.png"
+    # The user's file wins over any weights shipped under the same name.
+    direct = upscale_image(photo, tmp_path / "direct.png", width=45, model=str(edsr_checkpoint), precision="exact")
+    with Image.open(result.output_path) as named, Image.open(direct.output_path) as explicit:
+        assert np.array_equal(np.asarray(named), np.asarray(explicit))
 
 
 def test_transparency_grayscale_depth_and_colour_profile_come_back(tmp_path: Path, edsr_checkpoint: Path) -> None:

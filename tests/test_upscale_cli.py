@@ -63,7 +63,7 @@ def test_sizes_models_and_outputs_from_the_command_line(photo: Path, edsr_checkp
         (("--scale", "0.5"), "only enlarges"),
         (("--scale", "2", "--width", "90"), "exactly one of --scale, --size, --width or --height"),
         (("--size", "big"), "is not WIDTHxHEIGHT"),
-        (("--scale", "2", "--model", "liif-edsr"), "no weights installed for model 'liif-edsr': pass --model PATH"),
+        (("--scale", "2", "--model", "liif-rdn"), "no weights installed for model 'liif-rdn': pass --model PATH"),
         (("--scale", "2", "--device", "cuda"), "no CUDA GPU"),
     ],
 )
