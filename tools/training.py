@@ -153,12 +153,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on CPU (AMX makes it several times faster) and on recent GPUs, else fp16."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
 def _autocast(device: torch.device) -> torch.autocast:
-    """bf16 on CPU (AMX makes it several times faster), fp16/bf16 AMP on CUDA."""
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast("cpu", dtype=torch.bfloat16)
+    return torch.autocast(device.type, dtype=_amp_dtype(device))
 
 
 @torch.no_grad()
@@ -251,6 +254,8 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
+        # fp16 gradients underflow without loss scaling; bf16 needs none (the scaler is then a no-op).
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=_amp_dtype(self.device) == torch.float16)
         self.rng = np.random.default_rng(self.config.seed)
         self.step = 0
         self.seconds = 0.0  # training wall time over all sessions
@@ -270,6 +275,8 @@ class Trainer:
         self.model.load_state_dict(weights.state_dict())
         state = torch.load(self.run_dir / OPTIMIZER_FILE, map_location=self.device, weights_only=True)
         self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self.seconds = float(state["seconds"])
         torch.set_rng_state(state["torch_rng"])
@@ -290,6 +297,7 @@ class Trainer:
         _save_atomic_torch(
             {
                 "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
                 "step": self.step,
                 "seconds": self.seconds,
                 "torch_rng": torch.get_rng_state(),
@@ -331,8 +339,9 @@ class Trainer:
             if not math.isfinite(loss.item()):
                 raise ZoomqaError(f"training diverged at step {self.step} (loss {loss.item()}); lower --lr")
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             self.step += 1
             now = time.time()
             its = 1.0 / max(now - last, 1e-9)
