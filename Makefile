@@ -31,8 +31,13 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -q
 
+# Benchmarks print numbers; each script's docstring shows its full-size options.
 bench: install
-	$(BIN)/python bench/run_all.py
+	$(PIP) -e '.[bench]'
+	$(BIN)/python bench/bench_index.py --limit 2000
+	$(BIN)/python bench/bench_upscale.py --parts speed,psnr
+	$(BIN)/python bench/bench_answers.py
+	$(BIN)/python bench/fidelity_report.py --parts bench,photos,jpeg
 
 clean:
 	rm -rf $(VENV) build *.egg-info
