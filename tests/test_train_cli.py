@@ -83,6 +83,25 @@ def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(tmp
     assert resumed.returncode == 0 and f"at step {step}" in resumed.stderr
 
 
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_checkpoint_and_its_log_forgets_the_lost_steps(tmp_path: Path, photo_dir: Path) -> None:
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "zoomqa.cli", "train", "--run", str(run), "--data", str(photo_dir),
+            "--steps", "100000", "--patch", "12", "--batch", "2", "--val-every", "100000", "--save-every", "60"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("step 100 "):
+            break
+    process.kill()  # no chance to checkpoint: the last one is step 60
+    process.communicate(timeout=60)
+    assert [entry["step"] for entry in log_entries(run)][-1] >= 100
+
+    resumed = zoomqa("train", "--run", str(run), "--steps", "70")
+    assert resumed.returncode == 0 and "at step 60" in resumed.stderr, resumed.stderr
+    assert [entry["step"] for entry in log_entries(run)] == [50, 70]  # every 50th step and the last
+
+
 def test_train_refuses_bad_requests_in_one_line(tmp_path: Path, photo_dir: Path) -> None:
     code, output = invoke("train", "--run", str(tmp_path / "new"))
     assert code == 2 and "pass --data FOLDER" in output

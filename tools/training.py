@@ -281,6 +281,19 @@ class Trainer:
         self.seconds = float(state["seconds"])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+        self._forget_log_after(self.step)
+
+    def _forget_log_after(self, step: int) -> None:
+        """Steps a killed run logged past its last checkpoint are redone, so their lines must go."""
+        log = self.run_dir / LOG_FILE
+        if not log.exists():
+            return
+        lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+        if len(kept) != len(lines):
+            tmp = log.with_name(f".{log.name}.tmp")
+            tmp.write_text("".join(kept), encoding="utf-8")
+            os.replace(tmp, log)
 
     def learning_rate(self, step: int) -> float:
         return self.config.lr * self.config.lr_gamma ** (step // self.config.lr_decay_every)
