@@ -1,4 +1,4 @@
-"""upscale_image: sizes as people ask for them, limits, and the user's files kept safe."""
+"""upscale: sizes as people ask for them, limits, and the user's files kept safe."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image, ImageCms
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.checkpoints import load_checkpoint, save_safetensors
-from zoomqa.tools.upscale import default_output_path, parse_size, target_size, upscale_image
+from zoomqa.tools.upscale import default_output_path, parse_size, target_size, upscale
 
 
 @pytest.fixture()
@@ -57,7 +57,7 @@ def test_default_output_sits_beside_the_input() -> None:
 
 
 def test_upscale_writes_the_requested_size(photo: Path, edsr_checkpoint: Path) -> None:
-    result = upscale_image(photo, scale=2.5, model=str(edsr_checkpoint), precision="exact", device="cpu")
+    result = upscale(photo, scale=2.5, model=str(edsr_checkpoint), precision="exact", device="cpu")
     assert result.output_path == photo.with_name("photo_x2.5.png")
     assert result.input_size == (30, 20) and result.output_size == (75, 50)
     assert result.device == "cpu" and result.model == edsr_checkpoint.name and result.seconds > 0
@@ -70,50 +70,50 @@ def test_existing_outputs_and_the_input_are_never_overwritten(photo: Path, edsr_
     output = photo.with_name("big.png")
     output.write_bytes(b"keep me")
     with pytest.raises(ZoomqaError, match="already exists: pass --force"):
-        upscale_image(photo, output, scale=2, model=str(edsr_checkpoint))
+        upscale(photo, output, scale=2, model=str(edsr_checkpoint))
     assert output.read_bytes() == b"keep me"
-    upscale_image(photo, output, scale=2, model=str(edsr_checkpoint), force=True)
+    upscale(photo, output, scale=2, model=str(edsr_checkpoint), force=True)
     with Image.open(output) as out:
         assert out.size == (60, 40)
     original = photo.read_bytes()
     for target in (photo, photo.parent / "." / photo.name):
         with pytest.raises(ZoomqaError, match="over the input"):
-            upscale_image(photo, target, scale=2, model=str(edsr_checkpoint), force=True)
+            upscale(photo, target, scale=2, model=str(edsr_checkpoint), force=True)
     link = photo.with_name("link.jpg")
     link.symlink_to(photo)
     with pytest.raises(ZoomqaError, match="over the input"):
-        upscale_image(photo, link, scale=2, model=str(edsr_checkpoint), force=True)
+        upscale(photo, link, scale=2, model=str(edsr_checkpoint), force=True)
     assert photo.read_bytes() == original
 
 
 def test_limits_and_bad_requests_fail_before_anything_is_written(photo: Path, edsr_checkpoint: Path) -> None:
     with pytest.raises(ZoomqaError, match="above the output limit"):
-        upscale_image(photo, scale=10, model=str(edsr_checkpoint), max_output_pixels=10_000)
+        upscale(photo, scale=10, model=str(edsr_checkpoint), max_output_pixels=10_000)
     with pytest.raises(ZoomqaError, match="above the limit of 100"):
-        upscale_image(photo, scale=2, model=str(edsr_checkpoint), max_input_pixels=100)
+        upscale(photo, scale=2, model=str(edsr_checkpoint), max_input_pixels=100)
     with pytest.raises(ZoomqaError, match="output folder does not exist"):
-        upscale_image(photo, photo.parent / "missing" / "x.png", scale=2, model=str(edsr_checkpoint))
+        upscale(photo, photo.parent / "missing" / "x.png", scale=2, model=str(edsr_checkpoint))
     with pytest.raises(ZoomqaError, match="cannot tell the image format"):
-        upscale_image(photo, photo.with_name("x.gif"), scale=2, model=str(edsr_checkpoint))
+        upscale(photo, photo.with_name("x.gif"), scale=2, model=str(edsr_checkpoint))
     with pytest.raises(ZoomqaError, match="image not found"):
-        upscale_image(photo.with_name("nope.png"), scale=2, model=str(edsr_checkpoint))
+        upscale(photo.with_name("nope.png"), scale=2, model=str(edsr_checkpoint))
     with pytest.raises(ZoomqaError, match="no weights installed for model 'liif-rdn'"):
-        upscale_image(photo, scale=2, model="liif-rdn")
+        upscale(photo, scale=2, model="liif-rdn")
     with pytest.raises(ZoomqaError, match="unknown model 'liif-swin'"):
-        upscale_image(photo, scale=2, model="liif-swin")
+        upscale(photo, scale=2, model="liif-swin")
     with pytest.raises(ZoomqaError, match="no CUDA GPU") if not torch.cuda.is_available() else pytest.raises(ZoomqaError):
-        upscale_image(photo, scale=2, model=str(edsr_checkpoint), device="cuda")
+        upscale(photo, scale=2, model=str(edsr_checkpoint), device="cuda")
     assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.jpg"]
 
 
 def test_model_names_are_found_in_the_users_models_folder(photo: Path, edsr_checkpoint: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     save_safetensors(load_checkpoint(edsr_checkpoint), models / "liif-edsr.safetensors", dtype=torch.float32)
-    result = upscale_image(photo, width=45, model="liif-edsr", model_dirs=(models,), precision="exact")
+    result = upscale(photo, width=45, model="liif-edsr", model_dirs=(models,), precision="exact")
     assert result.model == "liif-edsr" and result.output_size == (45, 30)
     assert result.output_path.name == "photo_45x30.png"
     # The user's file wins over any weights shipped under the same name.
-    direct = upscale_image(photo, tmp_path / "direct.png", width=45, model=str(edsr_checkpoint), precision="exact")
+    direct = upscale(photo, tmp_path / "direct.png", width=45, model=str(edsr_checkpoint), precision="exact")
     with Image.open(result.output_path) as named, Image.open(direct.output_path) as explicit:
         assert np.array_equal(np.asarray(named), np.asarray(explicit))
 
@@ -125,7 +125,7 @@ def test_transparency_grayscale_depth_and_colour_profile_come_back(tmp_path: Pat
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     logo = tmp_path / "logo.png"
     Image.fromarray(rgba).save(logo, icc_profile=profile)
-    result = upscale_image(logo, scale=3, model=str(edsr_checkpoint))
+    result = upscale(logo, scale=3, model=str(edsr_checkpoint))
     with Image.open(result.output_path) as out:
         assert out.mode == "RGBA" and out.size == (30, 36)
         assert out.info.get("icc_profile") == profile
@@ -134,13 +134,13 @@ def test_transparency_grayscale_depth_and_colour_profile_come_back(tmp_path: Pat
 
     scan = tmp_path / "scan.png"
     Image.fromarray((rng.integers(0, 65536, (12, 10))).astype(np.uint16)).save(scan)
-    result = upscale_image(scan, size=(25, 30), model=str(edsr_checkpoint))
+    result = upscale(scan, size=(25, 30), model=str(edsr_checkpoint))
     with Image.open(result.output_path) as out:
         assert out.mode == "I;16" and out.size == (25, 30)
 
 
 def test_compare_writes_a_labelled_side_by_side(photo: Path, edsr_checkpoint: Path) -> None:
-    result = upscale_image(photo, scale=4, model=str(edsr_checkpoint), compare=True)
+    result = upscale(photo, scale=4, model=str(edsr_checkpoint), compare=True)
     assert result.compare_path == photo.with_name("photo_x4_compare.png")
     with Image.open(result.compare_path) as picture:
         assert picture.width > 2 * 600 and picture.height > 2 * 600

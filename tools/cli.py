@@ -63,7 +63,8 @@ def upscale(
     """Enlarge an image with LIIF, at any scale (also non-integer or to an exact size)."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-    from zoomqa.tools.upscale import parse_size, upscale_image
+    from zoomqa.tools.upscale import parse_size
+    from zoomqa.tools.upscale import upscale as upscale_file
 
     settings = _apply_threads()
     columns = (TextColumn("upscaling"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
@@ -73,7 +74,7 @@ def upscale(
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, visible=total >= _PROGRESS_FROM_PIXELS)
 
-        result = upscale_image(
+        result = upscale_file(
             image,
             output,
             scale=scale,

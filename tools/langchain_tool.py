@@ -112,13 +112,13 @@ def make_upscale_tool(settings: UpscaleSettings, *, model_dirs: tuple[Path, ...]
         """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, or to an
         exact width/height) and save the result next to it. Use only when the user asks to enlarge,
         upscale or super-resolve a specific image file."""
-        from zoomqa.tools.upscale import upscale_image
+        from zoomqa.tools.upscale import upscale
 
         try:
             image = resolve_allowed_image(path, settings.allowed_dirs)
             sized = width is not None and height is not None
             tag = f"x{scale:g}" if scale else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
-            result = upscale_image(
+            result = upscale(
                 image,
                 _output_path(image, output_name, tag),
                 scale=scale,

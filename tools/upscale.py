@@ -107,7 +107,7 @@ def _check_writable(path: Path, input_path: Path, force: bool) -> None:
         raise ZoomqaError(f"{path} already exists: pass --force to replace it, or choose another name with -o")
 
 
-def upscale_image(
+def upscale(
     path: Path,
     output: Path | None = None,
     *,
