@@ -31,6 +31,18 @@ def log_entries(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 
 
+def train_until(run: Path, photo_dir: Path, *, step: int, save_every: int) -> subprocess.Popen[str]:
+    """A long tiny-patch training process, returned once it has logged ``step`` (a line every 50 steps)."""
+    args = [sys.executable, "-m", "zoomqa.cli", "train", "--run", str(run), "--data", str(photo_dir), "--steps", "100000",
+            "--patch", "12", "--batch", "2", "--val-every", "100000", "--save-every", str(save_every)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith(f"step {step} "):
+            return process
+    raise AssertionError(f"training ended before step {step}: {process.communicate()}")
+
+
 @pytest.mark.slow
 def test_train_starts_validates_resumes_and_exports(tmp_path: Path, photo_dir: Path) -> None:
     run = tmp_path / "run"
@@ -65,13 +77,7 @@ def test_train_starts_validates_resumes_and_exports(tmp_path: Path, photo_dir: P
 @pytest.mark.slow
 def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(tmp_path: Path, photo_dir: Path) -> None:
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "zoomqa.cli", "train", "--run", str(run), "--data", str(photo_dir),
-            "--steps", "100000", "--patch", "12", "--batch", "2", "--val-every", "100000", "--save-every", "100000"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    for line in process.stderr:  # not a terminal: a line every 50 steps
-        if line.startswith("step 50 "):
-            break
+    process = train_until(run, photo_dir, step=50, save_every=100000)
     process.send_signal(signal.SIGTERM)
     stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 0
@@ -86,13 +92,7 @@ def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(tmp
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_checkpoint_and_its_log_forgets_the_lost_steps(tmp_path: Path, photo_dir: Path) -> None:
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "zoomqa.cli", "train", "--run", str(run), "--data", str(photo_dir),
-            "--steps", "100000", "--patch", "12", "--batch", "2", "--val-every", "100000", "--save-every", "60"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if line.startswith("step 100 "):
-            break
+    process = train_until(run, photo_dir, step=100, save_every=60)
     process.kill()  # no chance to checkpoint: the last one is step 60
     process.communicate(timeout=60)
     assert [entry["step"] for entry in log_entries(run)][-1] >= 100
