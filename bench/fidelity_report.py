@@ -2,7 +2,7 @@
 benchmark sets, a photo set held out from training, JPEG-compressed inputs, and the learning
 curve of the run that made the weights.
 
-    .venv/bin/python bench/fidelity_report.py --model liif-edsr --run runs/edsr-clean
+    .venv/bin/python bench/fidelity_report.py --model liif-edsr --run runs/edsr-clean --run runs/edsr-clean-decay
 
 Data come from the shared folder (``--shared``, else the ``shared`` setting, else ../shared).
 """
@@ -52,7 +52,8 @@ def main() -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="liif-edsr")
-    parser.add_argument("--run", type=Path, help="training run folder: adds its learning curve")
+    parser.add_argument("--run", type=Path, action="append", default=[],
+                        help="training run folder whose learning curve to add (repeat for runs chained with --init)")
     parser.add_argument("--shared", type=Path, default=settings.shared or REPO.parent / "shared")
     parser.add_argument("--scales", default="2,3,4,6,8,12")
     parser.add_argument("--jpeg-quality", type=int, default=40)
@@ -87,8 +88,8 @@ def main() -> None:
         results = evaluate(model, "ours", datasets, job_scales, protocol=protocol, precision=args.precision,
                            jpeg_quality=quality)
         print(f"### {title}\n\n{markdown(results, encoder, protocol)}\n\n({time.perf_counter() - started:.0f} s)\n")
-    if "curve" in parts and args.run:
-        print(f"### Learning curve ({args.run.name})\n\n{learning_curve(args.run)}\n")
+    for run in args.run if "curve" in parts else ():
+        print(f"### Learning curve ({run.name})\n\n{learning_curve(run)}\n")
 
 
 if __name__ == "__main__":
