@@ -7,7 +7,7 @@ values do not mix. Variants:
   (chunks of 30,000 queries; for each ensemble member unfold, nearest sampling, concatenation
   and the full 580-input MLP);
 * ``exact``: zoomqa's engine in float32 (must equal the baseline to 1e-5);
-* ``fast``: zoomqa's engine in bfloat16 (the default).
+* ``fast``: zoomqa's engine in bfloat16 where the CPU has it natively (the default).
 
 It also reports the PSNR change of fast vs exact on Set5 and Set14 at x4 and the time and
 peak RSS of a 1024^2 -> 8192^2 job::

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from zoomqa.tools.checkpoints import load_checkpoint
-from zoomqa.tools.engine import _Axis, receptive_radius, upscale_array
+from zoomqa.tools.engine import _Axis, compute_dtype, receptive_radius, upscale_array
 from zoomqa.tools.liif_model import LIIF, make_coord
 
 
@@ -63,7 +63,10 @@ def test_fast_mode_stays_close_to_the_reference(conformance_dir: Path, case_inde
     model, image, size, expected = _conformance_case(conformance_dir, case_index)
     fast = upscale_array(model, image, size, precision="fast", out_dtype=np.float32)
     assert np.abs(fast - expected).max() <= 2e-3  # about half an 8-bit level
-    assert np.abs(fast - expected).max() > 1e-6  # and really the reduced-precision path
+    if compute_dtype("fast", torch.device("cpu")) == torch.bfloat16:
+        assert np.abs(fast - expected).max() > 1e-6  # and really the reduced-precision path
+    else:  # no native bf16 on this CPU: fast mode is the float32 engine
+        assert np.abs(fast - expected).max() <= 1e-5
 
 
 def test_receptive_radius_counts_every_3x3_convolution(edsr: LIIF, rdn: LIIF) -> None:

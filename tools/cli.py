@@ -51,7 +51,7 @@ def upscale(
     ] = None,
     precision: Annotated[
         Literal["fast", "exact"] | None,
-        typer.Option(help="fast: bfloat16/half precision; exact: float32. Default: the upscale.precision setting.", show_default=False),
+        typer.Option(help="fast: bfloat16/half precision where the hardware has it natively; exact: float32. Default: the upscale.precision setting.", show_default=False),
     ] = None,
     device: Annotated[
         Device | None,
@@ -129,7 +129,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed of every random choice. (default: 0)", show_default=False)] = None,
     curve_data: Annotated[Path | None, typer.Option(help="Benchmark folder (e.g. Set5) scored at x4 at each validation.", show_default=False)] = None,
     init: Annotated[Path | None, typer.Option(help="Start from these weights (fine-tuning).", show_default=False)] = None,
-    device: Annotated[Device, typer.Option(help="auto: CUDA with mixed precision when present, else CPU with bfloat16.")] = "auto",
+    device: Annotated[Device, typer.Option(help="auto: CUDA with mixed precision when present, else CPU (bfloat16 where it is native).")] = "auto",
 ) -> None:
     """Train LIIF on a folder of photos with the paper's recipe; Ctrl-C checkpoints, rerunning resumes."""
     from pydantic import ValidationError

@@ -14,8 +14,9 @@ first layer is therefore a gather from the latent table (:meth:`LIIF.latent_tabl
 row term and a column term, and the ensemble weights are products of row and column areas.
 
 ``exact`` computes in float32 and reproduces the reference outputs; ``fast`` runs the encoder
-and the decoder MLP in bfloat16 on CPU (AMX) or half precision on CUDA, while coordinates,
-ensemble weights and the final weighted sum stay float32.
+and the decoder MLP in bfloat16 on a CPU with native bf16 (AMX, AVX512-BF16; float32 on
+others) or half precision on CUDA, while coordinates, ensemble weights and the final weighted
+sum stay float32.
 """
 
 from __future__ import annotations
@@ -57,12 +58,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16: without them torch emulates bf16 and runs ~3x slower than float32."""
+    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+
+
 def compute_dtype(precision: Precision, device: torch.device) -> torch.dtype:
+    """The network's dtype: ``fast`` takes the quickest one the hardware runs natively."""
     if precision == "exact":
         return torch.float32
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
 def receptive_radius(encoder: nn.Module) -> int:
@@ -76,9 +83,9 @@ def receptive_radius(encoder: nn.Module) -> int:
     )
 
 
-def default_tile(model: LIIF, precision: Precision, height: int, width: int) -> int:
+def default_tile(model: LIIF, dtype: torch.dtype, height: int, width: int) -> int:
     """Input pixels per side the encoder sees at once (halo excluded), within a memory budget."""
-    value_bytes = 4 if precision == "exact" else 2
+    value_bytes = dtype.itemsize
     per_pixel = (_ENCODER_VALUES_PER_PIXEL[model.spec.encoder] + 2 * model.imnet.layers[0].out_features) * value_bytes
     if height * width * per_pixel <= _ENCODER_BUDGET_BYTES:
         return max(height, width)
@@ -293,7 +300,7 @@ def upscale_array(
     normalised = _to_unit_float(image).sub_(0.5).div_(0.5)  # in place: inputs may be large
     h, w = normalised.shape[-2:]
     prepared = _PreparedLiif(model, precision, device)
-    tile = tile or default_tile(model, precision, h, w)
+    tile = tile or default_tile(model, prepared.dtype, h, w)
     margin = prepared.radius + 1  # encoder receptive field + the 3x3 latent table
     ys, xs = _Axis(height, h), _Axis(width, w)
     # Along an axis where a tile plus its halo already spans the image, one tile does it all.

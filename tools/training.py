@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
+from zoomqa.tools.engine import compute_dtype
 from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
 from zoomqa.tools.metrics import psnr
 
@@ -153,15 +154,10 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _amp_dtype(device: torch.device) -> torch.dtype:
-    """bf16 on CPU (AMX makes it several times faster) and on recent GPUs, else fp16."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
-
-
 def _autocast(device: torch.device) -> torch.autocast:
-    return torch.autocast(device.type, dtype=_amp_dtype(device))
+    """Mixed precision where the hardware runs it natively (the upscaler's fast dtype), else float32."""
+    dtype = compute_dtype("fast", device)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
 
 @torch.no_grad()
@@ -255,7 +251,7 @@ class Trainer:
         self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
         # fp16 gradients underflow without loss scaling; bf16 needs none (the scaler is then a no-op).
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=_amp_dtype(self.device) == torch.float16)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=compute_dtype("fast", self.device) == torch.float16)
         self.rng = np.random.default_rng(self.config.seed)
         self.step = 0
         self.seconds = 0.0  # training wall time over all sessions
