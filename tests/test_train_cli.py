@@ -66,6 +66,7 @@ def test_train_starts_validates_resumes_and_exports(tmp_path: Path, photo_dir: P
     for name, value in trained.state_dict().items():
         torch.testing.assert_close(exported.state_dict()[name], value.half().float())
     assert read_metadata(weights)["step"] == "5"
+    assert json.loads(read_metadata(weights)["train_config"])["data"] == photo_dir.name  # no local paths ship
     assert weights.stat().st_size < (run / "model.safetensors").stat().st_size * 0.6
 
     code, output = invoke("export-weights", str(run), str(weights))

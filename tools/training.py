@@ -374,6 +374,15 @@ class Trainer:
             last = time.time()
 
 
+def _without_local_paths(config_json: str) -> str:
+    """A training config fit to ship: folder names stay, the trainer's absolute paths do not."""
+    config = json.loads(config_json)
+    for key in ("data", "curve_data", "init"):
+        if config.get(key):
+            config[key] = Path(config[key]).name
+    return json.dumps(config)
+
+
 def export_weights(run_dir: Path, output: Path, *, dtype: torch.dtype = torch.float16, force: bool = False) -> Path:
     """A run's latest weights as a compact file for ``zoomqa upscale --model`` (fp16: ~3 MB for EDSR)."""
     source = Path(run_dir) / MODEL_FILE
@@ -382,4 +391,6 @@ def export_weights(run_dir: Path, output: Path, *, dtype: torch.dtype = torch.fl
     if Path(output).exists() and not force:
         raise ZoomqaError(f"{output} exists; pass --force to replace it")
     metadata = {k: v for k, v in read_metadata(source).items() if k in ("step", "train_seconds", "train_config", "device")}
+    if "train_config" in metadata:
+        metadata["train_config"] = _without_local_paths(metadata["train_config"])
     return save_safetensors(load_checkpoint(source), output, dtype=dtype, metadata=metadata)
