@@ -2,7 +2,7 @@
 benchmark sets, a photo set held out from training, JPEG-compressed inputs, and the learning
 curve of the run that made the weights.
 
-    .venv/bin/python bench/fidelity_report.py --model liif-edsr --run runs/edsr-clean --run runs/edsr-clean-decay
+    .venv/bin/python bench/fidelity_report.py --model liif-edsr --run runs/edsr
 
 Data come from the shared folder (``--shared``, else the ``shared`` setting, else ../shared).
 """
