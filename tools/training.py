@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
-from zoomqa.tools.engine import compute_dtype
+from zoomqa.tools.engine import compute_dtype, resolve_device
 from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
 from zoomqa.tools.metrics import psnr
 
@@ -146,20 +146,6 @@ def sample_batch(photos: list[np.ndarray], config: TrainConfig, rng: np.random.G
     )
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ZoomqaError("--device cuda was asked for but no CUDA GPU is available")
-    return torch.device(name)
-
-
-def _autocast(device: torch.device) -> torch.autocast:
-    """Mixed precision where the hardware runs it natively (the upscaler's fast dtype), else float32."""
-    dtype = compute_dtype("fast", device)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-
-
 @torch.no_grad()
 def predict(model: LIIF, lr: np.ndarray, height: int, width: int, chunk: int = 65536) -> np.ndarray:
     """(height, width, 3) float prediction in [0, 1] for a small LR image (validation only)."""
@@ -225,7 +211,7 @@ class Trainer:
 
     def __init__(self, run_dir: Path, config: TrainConfig | None = None, device: str = "auto") -> None:
         self.run_dir = Path(run_dir)
-        self.device = _device(device)
+        self.device = resolve_device(device)
         saved = self.run_dir / CONFIG_FILE
         previous = saved_config(self.run_dir)
         if previous is not None:
@@ -251,7 +237,9 @@ class Trainer:
         self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
         # fp16 gradients underflow without loss scaling; bf16 needs none (the scaler is then a no-op).
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=compute_dtype("fast", self.device) == torch.float16)
+        # Mixed precision where the hardware runs it natively (the upscaler's fast dtype), else float32.
+        self.amp_dtype = compute_dtype("fast", self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.rng = np.random.default_rng(self.config.seed)
         self.step = 0
         self.seconds = 0.0  # training wall time over all sessions
@@ -342,7 +330,7 @@ class Trainer:
                 group["lr"] = lr
             batch = sample_batch(photos, config, self.rng)
             inp = batch.inp.to(self.device).contiguous(memory_format=torch.channels_last)
-            with _autocast(self.device):
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype != torch.float32):
                 pred = self.model(inp, batch.coord.to(self.device), batch.cell.to(self.device))
             loss = (pred.float() - batch.target.to(self.device)).abs().mean()
             if not math.isfinite(loss.item()):
