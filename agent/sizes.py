@@ -1,0 +1,109 @@
+"""Scales and pixel sizes as people write them: "3x", "x2.5", "twice as big", "1920x1080", "1080 px tall".
+
+One parser for the whole agent: the question analysis reads the scale a person asks about
+("why does 10x stay crisp?"), the request parser reads the size an image should become.
+Both functions only read the text; whether a value is allowed is the upscaler's decision.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "sixteen": 16, "twenty": 20, "thirty": 30,
+}  # fmt: skip
+_WORD = "|".join(_WORDS)
+_MULTIPLIERS = {"twice": 2, "double": 2, "doubled": 2, "triple": 3, "tripled": 3, "quadruple": 4, "quadrupled": 4}
+_MULTIPLIER = "|".join(_MULTIPLIERS)
+# The largest bare number read as a scale in "enlarge by 4"; "1920 by 1080" is a size.
+_BARE_SCALE_LIMIT = 64
+# Sides below this are kernel sizes ("a 3x3 convolution"), not image sizes.
+MIN_SIDE = 8
+
+# Each pattern's first group is the factor (a number or a word); the order is the order tried.
+_SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        # 3x, 2.5 x, 4×, 3X bigger -- but not the 3 of "3x3" or "1920x1080"
+        rf"(?<![\w.]){_NUMBER}\s?[x×](?![\w.]|\s*\d)",
+        # x2.5, ×4, x 3 -- but not the x of "1920x1080"
+        rf"(?<![\w.])[x×]\s?{_NUMBER}(?![\w.]|\s*[x×]\s*\d)",
+        # 10 times, ten times, 3-fold, threefold
+        rf"(?<![\w.])({_NUMBER[1:-1]}|{_WORD})[\s-]?(?:times\b|fold\b)",
+        # twice as big, double the size, quadruple it
+        rf"\b({_MULTIPLIER})\b",
+        # scale 3, scale of 3, scale factor 2.5, factor of 4, by a factor 4
+        rf"\b(?:scale(?:\s+factor)?|factor)\s*(?:of|=|:)?\s*{_NUMBER}(?![\d.]|\s*[x×%]|\s*(?:px|pixels)\b)",
+        # by 300%, to 250 %, at 400%
+        rf"\b(?:by|to|at)\s+{_NUMBER}\s?%",
+        # enlarge by 4 (not "1920 by 1080")
+        rf"(?<!\d)(?<!\d\s)\bby\s+{_NUMBER}(?![\d.]|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
+    )
+)
+
+_PX = r"(?:\s*(?:-\s*)?(?:px|pixels?|pixel)\b)?"
+_WIDTH_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|in\s+width|width)\b", r"\bwidth\s*(?:of|=|:|to)?\s*(\d{2,5})\b")
+)
+_HEIGHT_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|in\s+height|height)\b",
+        r"\bheight\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
+        r"\b(\d{3,4})p\b",  # 1080p, 720p
+    )
+)
+_PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
+_TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of)\s*$", re.IGNORECASE)
+
+
+def _factor(token: str) -> float:
+    token = token.lower()
+    return float(_WORDS.get(token) or _MULTIPLIERS.get(token) or token)
+
+
+def parse_scale(text: str) -> float | None:
+    """The enlargement factor a text names, or None.
+
+    "3x", "x2.5", "10 times", "threefold", "twice as big", "scale of 4", "by 300%" (3.0),
+    "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales.
+    """
+    for pattern in _SCALE_PATTERNS:
+        for match in pattern.finditer(text):
+            value = _factor(match.group(1))
+            if match.group(0).rstrip().endswith("%"):
+                value /= 100
+            elif match.group(0).lower().startswith("by") and value > _BARE_SCALE_LIMIT:
+                continue
+            if value > 0:
+                return value
+    return None
+
+
+def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def parse_size(text: str) -> tuple[int | None, int | None] | None:
+    """The (width, height) in pixels a text names, either of them None when not given, or None.
+
+    "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p".
+    With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at" wins,
+    else the last. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") are not image sizes.
+    """
+    pairs = [m for m in _PAIR.finditer(text) if min(int(m[1]), int(m[2])) >= MIN_SIDE]
+    if pairs:
+        targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
+        chosen = (targets or pairs)[-1]
+        return int(chosen[1]), int(chosen[2])
+    width, height = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
+    if width is None and height is None:
+        return None
+    return width, height

@@ -1,0 +1,76 @@
+"""Scales and sizes as people write them, read by the one parser the agent uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoomqa.agent.sizes import parse_scale, parse_size
+
+
+@pytest.mark.parametrize(
+    ("text", "scale"),
+    [
+        ("upscale it 3x", 3.0),
+        ("make it 4X bigger", 4.0),
+        ("2.5 x please", 2.5),
+        ("x2.5", 2.5),
+        ("zoom ×4", 4.0),
+        ("zoom x 3", 3.0),
+        ("and at 8x?", 8.0),
+        ("what about 12×?", 12.0),
+        ("the LIIF-x2 model", 2.0),
+        ("10 times bigger", 10.0),
+        ("ten times as large", 10.0),
+        ("threefold", 3.0),
+        ("a 3-fold enlargement", 3.0),
+        ("twice as big", 2.0),
+        ("double the size", 2.0),
+        ("quadruple it", 4.0),
+        ("scale of 4", 4.0),
+        ("scale factor 2.5", 2.5),
+        ("by a factor of 6", 6.0),
+        ("by 300%", 3.0),
+        ("enlarge to 250 %", 2.5),
+        ("enlarge by 4", 4.0),
+        ("how does upscaling 3x work?", 3.0),
+    ],
+)
+def test_scales(text: str, scale: float) -> None:
+    assert parse_scale(text) == scale
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1920x1080", "a 3x3 convolution", "1920 by 1080", "resize by 1080", "xray of my cat", "max 2.5x3.5 cm", ""],
+)
+def test_not_scales(text: str) -> None:
+    assert parse_scale(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("1920x1080", (1920, 1080)),
+        ("to 1920 × 1080 please", (1920, 1080)),
+        ("1920 by 1080 pixels", (1920, 1080)),
+        ("from 640x480 to 1920x1080", (1920, 1080)),
+        ("to 1280x720 from 640x360", (1280, 720)),
+        ("to 1920 wide", (1920, None)),
+        ("1920px wide", (1920, None)),
+        ("a 1920-pixel-wide print", (1920, None)),
+        ("width 800", (800, None)),
+        ("800 pixels in width", (800, None)),
+        ("1080 px tall", (None, 1080)),
+        ("600 pixels high", (None, 600)),
+        ("height: 600", (None, 600)),
+        ("in 1080p", (None, 1080)),
+        ("1920 wide and 1080 tall", (1920, 1080)),
+    ],
+)
+def test_sizes(text: str, size: tuple[int | None, int | None]) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["3x upscale", "a 3x3 kernel", "twice as big", "1080px", "photo.png", ""])
+def test_not_sizes(text: str) -> None:
+    assert parse_size(text) is None
