@@ -35,6 +35,8 @@ _FOREIGN_ENV = {
     "SLACK_BOT_TOKEN": ("slack", "bot_token"),
     "SLACK_APP_TOKEN": ("slack", "app_token"),
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    # The documented flat spelling of ZOOMQA_SLACK__API_URL.
+    "ZOOMQA_SLACK_API_URL": ("slack", "api_url"),
 }
 
 
@@ -108,9 +110,25 @@ class AnswerSettings(_Section):
 
 
 class SlackSettings(_Section):
-    bot_token: SecretStr | None = None
-    app_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
+    """The Slack bot (`zoomqa slack`): tokens, where the Web API is, and how much work it takes on."""
+
+    bot_token: SecretStr | None = Field(None, description="Bot User OAuth Token (xoxb-...), both transports.")
+    app_token: SecretStr | None = Field(
+        None, description="App-Level Token (xapp-...) with connections:write, for Socket Mode."
+    )
+    signing_secret: SecretStr | None = Field(None, description="Signing Secret, for HTTP mode.")
+    api_url: str = Field(
+        "https://slack.com/api/",
+        pattern=r"^https?://[^\s?#]+$",
+        description="Web API base URL for every call the bot makes (a stand-in may replace it).",
+    )
+    workers: int = Field(4, ge=1, le=64, description="Messages answered at the same time; more wait in a queue.")
+    max_file_bytes: int = Field(20_000_000, ge=1, description="Largest image file the bot downloads from a message.")
+
+    @field_validator("api_url")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"  # method names are joined onto it
 
 
 class Settings(BaseSettings):
