@@ -1,5 +1,7 @@
 """The record schema of the knowledge base and the readers that turn files into records.
 
+Bundled cards also carry schema-v2 fields (``task``, ``workflow``, ``explains``, ``facts``):
+short plain sentences that an answer quotes one by one, so each is checked on its own.
 A file is imported whole or not at all: every problem is reported as ``file:line: what``
 and nothing is returned until all lines are valid.
 """
@@ -12,10 +14,19 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from zoomqa.agent.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})$")
@@ -24,6 +35,11 @@ _ARXIV_VERSION = re.compile(r"v\d+$")
 GITHUB_REPO = re.compile(r"^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$")
 MAX_ERRORS_SHOWN = 10
+MAX_SENTENCE_CHARS = 300
+MAX_CARD_ITEMS = 20
+V2_FIELDS = ("task", "workflow", "explains", "facts")  # structured card fields, optional
+_SENTENCE_ENDS = (".", "!", ")")
+_MARKDOWN = re.compile(r"\*\*|__|`|\]\(|^\s*([#>*+-]|\d+[.)])\s")
 
 
 def normalise_arxiv_id(value: str) -> str:
@@ -36,6 +52,48 @@ def normalise_arxiv_id(value: str) -> str:
 
 def arxiv_url(arxiv_id: str) -> str:
     return f"https://arxiv.org/abs/{arxiv_id}"
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of ``text``, each plain prose that an answer can quote on its own."""
+    if not text:
+        raise ValueError("must not be blank")
+    if "\n" in text or _MARKDOWN.search(text):
+        raise ValueError(f"must be plain prose on one line, no markdown: {text[:60]!r}")
+    sentences = split_sentences(text)
+    for sentence in sentences:
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            raise ValueError(f"sentence longer than {MAX_SENTENCE_CHARS} characters: {sentence[:60]!r}...")
+        if not sentence.endswith(_SENTENCE_ENDS):
+            raise ValueError(f"sentence must end with '.', '!' or ')': {sentence[-60:]!r}")
+    return sentences
+
+
+def _at_most(limit: int | None) -> AfterValidator:
+    """Plain prose of at most ``limit`` sentences (any number with None), whitespace collapsed."""
+
+    def check(text: str) -> str:
+        count = len(_sentences(text))
+        if limit is not None and count > limit:
+            wanted = "one sentence" if limit == 1 else f"at most {limit} sentences"
+            raise ValueError(f"must be {wanted}, found {count}: {text[:60]!r}")
+        return " ".join(text.split())
+
+    return AfterValidator(check)
+
+
+Prose = Annotated[str, _at_most(None)]
+Sentence = Annotated[str, _at_most(1)]
+
+
+class Workflow(BaseModel):
+    """How one work turns its input into its output, as an answer's Input / Model / Output."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    input: Prose
+    model: Annotated[str, _at_most(4)]
+    output: Prose
 
 
 class Record(BaseModel):
@@ -60,6 +118,13 @@ class Record(BaseModel):
     tasks: list[str] = Field(default_factory=list)
     implements: str | None = None
     tool: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # Schema v2, written for bundled cards (records imported from arXiv have none):
+    task: Sentence | None = Field(None, description="The task in plain words: what a person uses it for.")
+    workflow: Workflow | None = None
+    explains: list[Sentence] = Field(default_factory=list, max_length=MAX_CARD_ITEMS,
+                                     description="'Why you saw X' sentences.")
+    facts: list[Sentence] = Field(default_factory=list, max_length=MAX_CARD_ITEMS,
+                                  description="Atomic claims, each naming its subject.")
 
     @field_validator("arxiv_id")
     @classmethod
@@ -90,6 +155,12 @@ class Record(BaseModel):
             raise ValueError("a model record must name the paper it implements ('implements')")
         if self.kind == "paper" and (self.implements or self.tool):
             raise ValueError("'implements' and 'tool' belong to model records only")
+        seen: set[str] = set()
+        for sentence in (*self.explains, *self.facts):
+            key = sentence.casefold()
+            if key in seen:
+                raise ValueError(f"sentence appears twice in explains/facts: {sentence[:60]!r}")
+            seen.add(key)
         return self
 
     @property
@@ -110,8 +181,14 @@ class Record(BaseModel):
         return f"{self.title}. {tasks}. {self.summary}" if tasks else f"{self.title}. {self.summary}"
 
     def content_hash(self) -> str:
-        """Changes whenever any field changes; stable across runs and machines."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """Changes whenever any field changes; stable across runs and machines.
+
+        Unset schema-v2 fields are left out, so records without them (everything imported from
+        arXiv) keep the hash they had before those fields existed and an index needs no rewrite.
+        """
+        unset = {name for name in V2_FIELDS if not getattr(self, name)}
+        fields = self.model_dump(mode="json", exclude=unset)
+        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

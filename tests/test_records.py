@@ -25,6 +25,18 @@ GOOD = {
     "tool": "liif-edsr",
 }
 
+V2 = {
+    "task": "Enlarging a photo to any size, including non-integer factors like 3.7x.",
+    "workflow": {
+        "input": "A low-resolution RGB image and the wanted output size.",
+        "model": "An EDSR-baseline encoder turns the image into a feature grid. An MLP predicts each "
+        "output pixel's colour from nearby features, its coordinate and its size (cell).",
+        "output": "An image of exactly the requested size.",
+    },
+    "explains": ["LIIF serves every scale because it predicts colours at continuous coordinates."],
+    "facts": ["LIIF is trained with an L1 loss on DIV2K.", "LIIF-EDSR runs on a CPU (slowly)."],
+}
+
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:
     path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
@@ -59,6 +71,54 @@ def test_bad_lines_are_all_reported_and_nothing_imported(tmp_path: Path) -> None
         assert f"{path}:{line}:" in message
     assert "duplicate id 'SISR-Any-LIIF-EDSR' (first on line 1)" in message
     assert "not a GitHub repository URL" in message
+
+
+def test_v2_card_fields_import(tmp_path: Path) -> None:
+    spaced = {**V2, "facts": ["  LIIF is trained with an L1 loss\ton DIV2K.  ", *V2["facts"][1:]]}
+    (card,) = read_records(write_jsonl(tmp_path / "card.jsonl", [{**GOOD, **spaced}]))
+    assert card.task == V2["task"]
+    assert card.workflow is not None and card.workflow.output == "An image of exactly the requested size."
+    assert card.explains == V2["explains"]
+    assert card.facts == V2["facts"]  # whitespace collapsed
+    assert card.embedding_text() == Record.model_validate(GOOD).embedding_text()
+    bare = Record.model_validate(GOOD)
+    assert (bare.task, bare.workflow, bare.explains, bare.facts) == (None, None, [], [])
+
+
+def test_bad_v2_fields_are_reported_by_line_and_field(tmp_path: Path) -> None:
+    flow = V2["workflow"]
+    rows = [
+        {**GOOD, **V2},
+        {**GOOD, "id": "t2", "task": "Two sentences. Here is the second."},
+        {**GOOD, "id": "t3", "facts": ["A fact.", "   "]},
+        {**GOOD, "id": "t4", "explains": ["No full stop at the end"]},
+        {**GOOD, "id": "t5", "facts": ["A" * 300 + "."]},
+        {**GOOD, "id": "t6", "workflow": {**flow, "model": "One. Two. Three. Four. Five."}},
+        {**GOOD, "id": "t7", "workflow": {**flow, "output": ""}},
+        {**GOOD, "id": "t8", "workflow": {**flow, "weights": "x."}},
+        {**GOOD, "id": "t9", "facts": ["LIIF is **fast**."]},
+        {**GOOD, "id": "t10", "explains": ["LIIF is fast."], "facts": ["liif is fast."]},
+        {**GOOD, "id": "t11", "explains": "LIIF is fast."},
+    ]
+    path = write_jsonl(tmp_path / "cards.jsonl", rows)
+    with pytest.raises(ZoomqaError) as info:
+        read_records(path)
+    message = str(info.value)
+    assert "10 invalid line(s); nothing was imported" in message
+    expected = {
+        2: "task: must be one sentence, found 2",
+        3: "facts.1: must not be blank",
+        4: "explains.0: sentence must end with '.', '!' or ')'",
+        5: "facts.0: sentence longer than 300 characters",
+        6: "workflow.model: must be at most 4 sentences, found 5",
+        7: "workflow.output: must not be blank",
+        8: "workflow.weights: Extra inputs are not permitted",
+        9: "facts.0: must be plain prose on one line, no markdown",
+        10: "sentence appears twice in explains/facts: 'liif is fast.'",
+        11: "explains: Input should be a valid list",
+    }
+    for line, what in expected.items():
+        assert f"{path}:{line}: {what}" in message
 
 
 def test_model_must_name_its_paper(tmp_path: Path) -> None:
@@ -112,6 +172,16 @@ def test_content_hash_tracks_every_field() -> None:
     a = Record.model_validate(GOOD)
     assert a.content_hash() == Record.model_validate(dict(GOOD)).content_hash()
     assert a.content_hash() != Record.model_validate({**GOOD, "year": 2020}).content_hash()
+    card = Record.model_validate({**GOOD, **V2})
+    unset = {"task": None, "workflow": None, "explains": [], "facts": []}
+    for field, empty in unset.items():
+        assert card.content_hash() != Record.model_validate({**GOOD, **V2, field: empty}).content_hash()
+
+
+def test_content_hash_of_records_without_v2_fields_is_unchanged() -> None:
+    """Pinned to the hash before schema v2: existing indexes need no metadata rewrite."""
+    expected = "7db34b6a35ffa53c07282e55ac66cc49261ecbbbc07a421812ac5f2c8a209ab9"
+    assert Record.model_validate(GOOD).content_hash() == expected
 
 
 def test_bundled_corpus_is_valid() -> None:
