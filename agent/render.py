@@ -1,4 +1,4 @@
-"""An :class:`Answer` as terminal Markdown, Slack mrkdwn or JSON.
+"""An :class:`Answer` as terminal Markdown, Slack mrkdwn (text or Block Kit) or JSON.
 
 Renderers only lay out what the answer holds; every link comes from ``Source.links``.
 """
@@ -11,7 +11,7 @@ STAGE_NAMES: dict[Stage, str] = {
     "input": "Input",
     "model": "Model",
     "output": "Output",
-    "why": "Why you saw that",
+    "why": "What answers your question",
 }
 LINK_NAMES = {"arxiv": "arXiv", "github": "GitHub", "url": "Home page"}
 
@@ -70,23 +70,58 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_slack(answer: Answer) -> str:
-    """Slack mrkdwn: *bold*, <url|label> links, escaped user text."""
+def _slack_parts(answer: Answer) -> list[str]:
+    """The answer's parts in Slack mrkdwn (*bold*, <url|label> links, escaped user text)."""
     if not answer.relevant:
-        return "*Nothing relevant found*\n" + _slack_escape(_sentences(answer.task))
-    lines = ["*Task*", _slack_escape(_sentences(answer.task)), "", "*How it works*"]
-    lines += [
+        return ["*Nothing relevant found*\n" + _slack_escape(_sentences(answer.task))]
+    how = ["*How it works*"] + [
         f"{i}. *{STAGE_NAMES[step.stage]}*: {_slack_escape(_sentences(step.statements))}"
         for i, step in enumerate(answer.steps, 1)
     ]
-    lines += ["", "*Papers and tools*"]
+    papers = ["*Papers and tools*"]
     for source in answer.sources:
         links = " · ".join(f"<{url}|{LINK_NAMES.get(k, k)}>" for k, url in source.links.items())
         title = _slack_escape(source.title)
-        lines.append(f"[{source.number}] *{title}* ({source.year}; {_source_tags(source)}) {links}")
-        lines.append(f"      _{_slack_escape(source.why)}_")
-    lines += ["", f"_{_slack_escape(writer_line(answer))} · {timing_line(answer)}_"]
-    return "\n".join(lines)
+        papers.append(f"[{source.number}] *{title}* ({source.year}; {_source_tags(source)}) {links}")
+        papers.append(f"      _{_slack_escape(source.why)}_")
+    return ["*Task*\n" + _slack_escape(_sentences(answer.task)), "\n".join(how), "\n".join(papers)]
+
+
+def slack_context(answer: Answer) -> str:
+    """The writer and the timing, for the small print under a Slack answer."""
+    return f"{_slack_escape(writer_line(answer))} · {timing_line(answer)}"
+
+
+def render_slack(answer: Answer) -> str:
+    """Slack mrkdwn as one text: the parts, then the writer and timing in italics."""
+    parts = _slack_parts(answer)
+    return "\n\n".join(parts if not answer.relevant else [*parts, f"_{slack_context(answer)}_"])
+
+
+SLACK_SECTION_CHARS = 3000  # Block Kit's limit for one section's text
+
+
+def _sections(part: str) -> list[str]:
+    """A part cut at line ends into pieces that each fit one section."""
+    pieces, current = [], ""
+    for line in part.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > SLACK_SECTION_CHARS and current:
+            pieces.append(current)
+            candidate = line
+        current = candidate[:SLACK_SECTION_CHARS]
+    return [*pieces, current]
+
+
+def render_slack_blocks(answer: Answer) -> list[dict[str, object]]:
+    """Block Kit: a section per part, a divider before the sources, a context line with writer and timing."""
+    blocks: list[dict[str, object]] = []
+    for i, part in enumerate(_slack_parts(answer)):
+        if i == 2:
+            blocks.append({"type": "divider"})
+        blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in _sections(part)]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_context(answer)}]})
+    return blocks
 
 
 def render_json(answer: Answer) -> str:
