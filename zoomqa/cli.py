@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from zoomqa import __version__
 from zoomqa.agent import cli as agent_cli
+from zoomqa.agent import slack_cli
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.cli import eval_retrieval, index_app, search
 from zoomqa.tools import cli as tools_cli
@@ -83,6 +84,7 @@ eval_app = typer.Typer(help="Measure retrieval, answer and upscaling quality.", 
 app.add_typer(eval_app, name="eval")
 
 app.command("ask")(agent_cli.ask)
+app.command("slack")(slack_cli.slack)
 eval_app.command("answers")(agent_cli.answers)
 eval_app.command("retrieval")(eval_retrieval)
 eval_app.command("upscale")(tools_cli.eval_upscale)
