@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,8 +36,14 @@ class Question(BaseModel):
     expect: Literal["answer", "refuse", "tool"]
 
 
-def read_questions(path: Path) -> list[Question]:
-    """Every question of a JSONL file, or a ZoomqaError naming each bad line."""
+QuestionT = TypeVar("QuestionT", bound=Question)
+
+
+def read_questions(path: Path, schema: type[QuestionT] = Question) -> list[QuestionT]:  # type: ignore[assignment]
+    """Every question of a JSONL file, or a ZoomqaError naming each bad line.
+
+    ``schema`` lets the answer evaluation read the same file with its extra keys (anchor, nuggets).
+    """
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -47,7 +53,7 @@ def read_questions(path: Path) -> list[Question]:
         if not line.strip():
             continue
         try:
-            questions.append(Question.model_validate_json(line))
+            questions.append(schema.model_validate_json(line))
         except ValidationError as exc:
             problems.append(f"{path}:{number}: {exc.errors()[0]['msg']}")
     if problems:

@@ -1,7 +1,9 @@
 """The evaluation question set (tests/questions.jsonl) is well formed and points at real records.
 
-Retrieval and agent evaluations trust this file blindly, so a typo in an id or a tool question
-without a size would silently skew every number they report.
+Retrieval and agent evaluations trust this file blindly, so a typo in an id, an anchor that is
+not among the relevant works or a tool question without a size would silently skew every
+number they report. The counts are those issue 11 asks for: >= 110 answer/tool questions with
+an anchor and nuggets, every seed paper an anchor, >= 70 off-topic ones, >= 25 near-domain.
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from zoomqa.agent.evaluation import Works
 from zoomqa.index.records import normalise_arxiv_id, read_bundled_corpus
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 LIIF_ARXIV_ID = "2012.09161"
 FIXED_RECORD_ID = re.compile(r"^(dataset|metric):[a-z0-9]+$")
 TOOL_KEYS = ("path", "scale", "width", "height")
+KINDS = (
+    "lay", "how", "why", "which-tool", "compare", "data", "metric", "expert", "seed-paper", "tool",
+    "near-domain", "off-topic",
+)
+REFUSE_KINDS = ("near-domain", "off-topic")
 
 
 def _is_well_formed(reference: str) -> bool:
@@ -42,6 +50,9 @@ class Question(BaseModel):
     question: str = Field(min_length=3, max_length=1000)
     relevant: list[str] = Field(max_length=4)
     expect: Literal["answer", "refuse", "tool"]
+    anchor: str | None = Field(None, min_length=1)
+    nuggets: list[str] = Field(default_factory=list, max_length=4)
+    kind: Literal[KINDS] | None = None  # type: ignore[valid-type]
     path: str | None = Field(None, min_length=1)
     scale: float | None = Field(None, gt=1)
     width: int | None = Field(None, gt=0)
@@ -57,10 +68,28 @@ class Question(BaseModel):
             raise ValueError("an id is listed twice")
         return value
 
+    @field_validator("nuggets")
+    @classmethod
+    def _nuggets_are_sentences(cls, value: list[str]) -> list[str]:
+        bad = [n for n in value if not (n.endswith(".") and 3 <= len(n.split()) <= 30)]
+        if bad:
+            raise ValueError(f"a nugget is one short sentence (3-30 words, final period): {bad}")
+        return value
+
     @model_validator(mode="after")
     def _expectation_rules(self) -> Question:
         if (self.expect == "refuse") != (not self.relevant):
             raise ValueError("'relevant' must be empty exactly when expect is 'refuse'")
+        if self.expect == "refuse":
+            if self.anchor or self.nuggets:
+                raise ValueError("a refuse question has no anchor and no nuggets")
+            if self.kind not in REFUSE_KINDS:
+                raise ValueError(f"a refuse question's kind is one of {REFUSE_KINDS}")
+        else:
+            if not self.anchor or not self.nuggets:
+                raise ValueError("an answer or tool question needs an anchor and 1-4 nuggets")
+            if self.kind is None or self.kind in REFUSE_KINDS:
+                raise ValueError("an answer or tool question needs an answer kind")
         given = {key for key in TOOL_KEYS if getattr(self, key) is not None}
         if self.expect != "tool":
             if given:
@@ -106,10 +135,13 @@ def test_questions_are_not_repeated(questions: list[Question]) -> None:
 
 def test_enough_questions_of_each_kind(questions: list[Question]) -> None:
     counts = Counter(q.expect for q in questions)
-    assert len(questions) >= 40, counts
-    assert counts["refuse"] >= 10, counts
+    kinds = Counter(q.kind for q in questions)
+    assert counts["answer"] + counts["tool"] >= 110, counts
     assert counts["tool"] >= 5, counts
-    assert counts["answer"] >= 25, counts
+    assert counts["refuse"] >= 70, counts
+    assert kinds["near-domain"] >= 25, kinds
+    for kind in ("lay", "why", "which-tool", "compare", "data", "metric", "seed-paper"):
+        assert kinds[kind] >= 5, kinds
 
 
 def test_every_relevant_id_is_in_the_bundled_corpus(questions: list[Question]) -> None:
@@ -119,17 +151,50 @@ def test_every_relevant_id_is_in_the_bundled_corpus(questions: list[Question]) -
     assert not missing, f"relevant ids with no bundled record (by id or arxiv_id): {missing}"
 
 
+def test_every_anchor_is_a_bundled_work_among_the_relevant_ones(questions: list[Question]) -> None:
+    corpus = read_bundled_corpus()
+    known = {r.id for r in corpus} | {r.arxiv_id for r in corpus if r.arxiv_id}
+    works = Works(corpus)
+    problems = [
+        q.id
+        for q in questions
+        if q.anchor is not None
+        and (q.anchor not in known or not any(works.same(q.anchor, ref) for ref in q.relevant))
+    ]
+    assert not problems, f"anchor unknown or not the same work as any relevant id: {problems}"
+
+
+def test_every_seed_paper_is_the_anchor_of_a_question(questions: list[Question], shared_dir: Path) -> None:
+    seeds = [json.loads(line)["arxiv_id"] for line in (shared_dir / "corpus" / "seed_papers.jsonl").open()]
+    works = Works(read_bundled_corpus())
+    missing = [s for s in seeds if not any(q.anchor and works.same(q.anchor, s) for q in questions)]
+    assert len(seeds) >= 16 and not missing, f"seed papers no question is anchored on: {missing}"
+
+
 GOOD_ANSWER: dict[str, Any] = {
     "id": "a",
     "question": "what does PSNR measure?",
     "relevant": ["metric:psnr"],
     "expect": "answer",
+    "anchor": "metric:psnr",
+    "nuggets": ["A higher PSNR means the result is closer to the reference."],
+    "kind": "metric",
+}
+GOOD_REFUSE: dict[str, Any] = {
+    "id": "r",
+    "question": "how do I sharpen a kitchen knife?",
+    "relevant": [],
+    "expect": "refuse",
+    "kind": "near-domain",
 }
 GOOD_TOOL: dict[str, Any] = {
     "id": "t",
     "question": "make cat.png 2x bigger",
     "relevant": [LIIF_ARXIV_ID],
     "expect": "tool",
+    "anchor": LIIF_ARXIV_ID,
+    "nuggets": ["LIIF can enlarge an image 2x."],
+    "kind": "tool",
     "path": "cat.png",
     "scale": 2,
 }
@@ -140,7 +205,7 @@ GOOD_TOOL: dict[str, Any] = {
     [
         GOOD_ANSWER,
         {**GOOD_ANSWER, "relevant": ["1707.02921", "dataset:div2k"], "note": "extra keys are fine"},
-        {**GOOD_ANSWER, "expect": "refuse", "relevant": []},
+        GOOD_REFUSE,
         GOOD_TOOL,
         {**GOOD_TOOL, "scale": None, "width": 1920, "height": 1080},
         {**GOOD_TOOL, "scale": None, "height": 1080},
@@ -163,6 +228,15 @@ def test_validator_accepts_good_lines(line: dict[str, Any]) -> None:
         {**GOOD_ANSWER, "id": "Has Spaces"},
         {**GOOD_ANSWER, "path": "cat.png"},
         {**GOOD_ANSWER, "expect": "refuse"},
+        {**GOOD_ANSWER, "anchor": None},
+        {**GOOD_ANSWER, "nuggets": []},
+        {**GOOD_ANSWER, "nuggets": ["a higher psnr is closer"]},
+        {**GOOD_ANSWER, "nuggets": ["One one one.", "Two two two.", "Three three three.", "Four four four.", "Five five five."]},
+        {**GOOD_ANSWER, "kind": "near-domain"},
+        {**GOOD_ANSWER, "kind": "trivia"},
+        {**GOOD_REFUSE, "anchor": "metric:psnr"},
+        {**GOOD_REFUSE, "nuggets": ["A higher PSNR means the result is closer."]},
+        {**GOOD_REFUSE, "kind": "lay"},
         {**GOOD_TOOL, "path": None},
         {**GOOD_TOOL, "scale": None},
         {**GOOD_TOOL, "width": 1920},

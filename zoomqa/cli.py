@@ -86,6 +86,7 @@ app.add_typer(eval_app, name="eval")
 app.command("ask")(agent_cli.ask)
 app.command("slack")(slack_cli.slack)
 eval_app.command("answers")(agent_cli.answers)
+eval_app.command("nuggets")(agent_cli.nuggets)
 eval_app.command("retrieval")(eval_retrieval)
 eval_app.command("upscale")(tools_cli.eval_upscale)
 
