@@ -196,6 +196,44 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
     out.print(table)
 
 
+_TRAINING_GROUPS = {
+    "question": "in-domain questions (false refusals)",
+    "card": "card sentences (false refusals)",
+    "near-domain": "near-domain off-topic (false answers)",
+    "general": "general off-topic (false answers)",
+}
+
+
+@index_app.command("train-relevance")
+def train_relevance(
+    destination: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
+    ] = None,
+) -> None:
+    """Re-train the relevance classifier on the bundled cards and the texts in index/data/relevance/."""
+    from zoomqa.index.embedding import load_embedder
+    from zoomqa.index.relevance import SHIPPED_WEIGHTS
+    from zoomqa.index.relevance_training import train_relevance as train
+
+    settings = get_settings()
+    _use_threads(settings)
+    target = SHIPPED_WEIGHTS if destination is None else destination.expanduser()
+    if not target.parent.is_dir():
+        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    with err.status("embedding the training texts and cross-validating"):
+        model = train(load_embedder(settings.index.embedder))
+    model.save(target)
+    table = Table(f"{model.report['folds']}-fold cross-validation", "texts", "decided wrongly", box=None)
+    for group, label in _TRAINING_GROUPS.items():
+        counts = model.report[group]
+        table.add_row(label, str(counts["n"]), str(counts["wrong"]))
+    out.print(table)
+    for kind in ("false_refusals", "false_answers"):
+        for text in model.report[kind]:
+            out.print(f"  {kind.replace('_', ' ')[:-1]}: {escape(text)}")
+    out.print(f"wrote {escape(str(target))} (digest {model.digest[:12]})")
+
+
 def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
     from zoomqa.index.retrieval import HybridRetriever
 
@@ -205,6 +243,7 @@ def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) ->
         embedder=settings.index.embedder,
         k=k or settings.index.k,
         min_relevance=settings.index.min_relevance,
+        relevance_weights=settings.index.relevance_weights,
     )
 
 
@@ -317,7 +356,8 @@ def eval_retrieval(
         if key != "per_question":
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     out.print(table)
-    out.print(f"threshold in use: {retriever.min_relevance:.3f} (cosine of the nearest bundled card)")
+    decided = "" if retriever.classifier is None else ", then the relevance classifier"
+    out.print(f"threshold in use: {retriever.min_relevance:.3f} (cosine of the nearest bundled card){decided}")
     for miss in report.misses():
         why = "refused" if miss.refused else "not refused" if miss.expect == "refuse" else f"rank {miss.hit_rank}"
         out.print(f"  miss {miss.id} ({miss.expect}): {why}, nearest cosine {miss.best_similarity:.3f}")

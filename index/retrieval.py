@@ -5,11 +5,15 @@ cards)``: one scale for models and papers, so the blocks are two slices of a sin
 Candidates are gathered per block so a handful of model cards is never crowded out by tens
 of thousands of papers.
 
-"Is anything here relevant?" is decided on the bundled (curated) cards, which define what
-zoomqa is about: a question whose nearest card stays below a calibrated cosine gets "nothing
-relevant", with the nearest topics the index covers. Measured on the question set, the
-nearest record of *any* source is a worse signal: among 68k arXiv computer-vision abstracts
-almost any question finds a fairly similar one (a stock-market question reaches 0.35).
+"Is anything here relevant?" is decided against the bundled (curated) cards, which define
+what zoomqa is about, in two steps: the nearest card must reach a cosine floor, and the
+relevance classifier (:mod:`zoomqa.index.relevance`, trained on card sentences and
+in-domain questions against off-topic ones that share words with the domain) must accept
+the question. Otherwise the answer is "nothing relevant", with the nearest topics the index
+covers. The nearest record of *any* source is a worse signal: among 68k arXiv
+computer-vision abstracts almost any question finds a fairly similar one (a stock-market
+question reaches 0.35). An index without bundled cards is about whatever it holds: there
+the floor alone decides, on all its records.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.metadata import RowInfo
+from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
 from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
 from zoomqa.index.store import BUNDLED_SOURCE
@@ -39,7 +44,8 @@ log = logging.getLogger(__name__)
 # Cosine similarity (question vs. nearest bundled card) below which nothing in the index is
 # relevant; hits below it are never shown either. Obtained with `zoomqa eval retrieval
 # --calibrate` on tests/questions.jsonl: the middle (0.196, rounded) of the widest gap between
-# refuse and other questions (README, "Index and search", has the numbers).
+# refuse and other questions (README, "Index and search", has the numbers). Above it the
+# relevance classifier decides.
 CALIBRATED_MIN_RELEVANCE = 0.20
 # Weight of the cosine in the fused score (the rest is normalised BM25) and the bonus of a
 # curated card (verified links, plain-language summary) over a raw abstract; chosen on the
@@ -119,6 +125,7 @@ class HybridRetriever(BaseRetriever):
     _model_vectors: np.ndarray = PrivateAttr()
     _curated: np.ndarray = PrivateAttr()
     _curated_vectors: np.ndarray | None = PrivateAttr()
+    _classifier: RelevanceModel | None = PrivateAttr(None)
 
     @classmethod
     def open(
@@ -128,8 +135,11 @@ class HybridRetriever(BaseRetriever):
         embedder: str = DEFAULT_EMBEDDER,
         k: int = 5,
         min_relevance: float | None = None,
+        relevance_weights: Path | None = None,
     ) -> HybridRetriever:
-        """Load the index and its embedder; ZoomqaError when the index is missing, damaged or foreign."""
+        """Load the index, its embedder and (for an index with bundled cards) the relevance
+        classifier, the shipped one unless ``relevance_weights`` names another; ZoomqaError
+        when the index is missing, damaged or foreign, or the weights unusable."""
         model = load_embedder(embedder)
         snapshot = open_snapshot(Path(index_dir), embedder=model.identity)
         retriever = cls(
@@ -138,6 +148,9 @@ class HybridRetriever(BaseRetriever):
             min_relevance=CALIBRATED_MIN_RELEVANCE if min_relevance is None else min_relevance,
         )
         retriever._attach(snapshot)
+        if retriever._curated_vectors is not None:
+            weights = SHIPPED_WEIGHTS if relevance_weights is None else Path(relevance_weights)
+            retriever._classifier = load_relevance(weights, embedder=model.identity)
         return retriever
 
     def _attach(self, snapshot: IndexSnapshot) -> None:
@@ -184,7 +197,7 @@ class HybridRetriever(BaseRetriever):
     def _search(self, question: str, text: str, k: int) -> SearchResult:
         query = self.embedder.encode([text])
         dense = self._dense_candidates(query)
-        if self._relevance(query, dense) < self.min_relevance:
+        if not self._is_relevant(query, dense):
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
         ranked = self._fuse(query, dense, self._snapshot.keywords.scores(text))  # type: ignore[union-attr]
         chosen = {kind: [c for c in ranked if c.info.kind == kind][:k] for kind in BLOCKS}
@@ -196,11 +209,21 @@ class HybridRetriever(BaseRetriever):
         return SearchResult(question=question, models=models, papers=papers)
 
     def best_similarity(self, question: str) -> float:
-        """The signal "nothing relevant" is decided on: cosine of the nearest curated card."""
+        """The floor's signal: cosine of the nearest curated card."""
         text = clean_question(question)
         with _one_thread():
             query = self.embedder.encode([text])
             return self._relevance(query, self._dense_candidates(query))
+
+    @property
+    def classifier(self) -> RelevanceModel | None:
+        """The relevance classifier in use (None for an index without bundled cards)."""
+        return self._classifier
+
+    def _is_relevant(self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> bool:
+        if self._relevance(query, dense) < self.min_relevance:
+            return False
+        return self._classifier is None or self._classifier.is_relevant(query[0])
 
     def _relevance(self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
         if self._curated_vectors is not None:

@@ -54,7 +54,14 @@ class IndexSettings(_Section):
     )
     k: int = Field(5, ge=1, le=100, description="Results per block (models, papers).")
     min_relevance: float | None = Field(
-        None, description="Override the calibrated 'nothing relevant' threshold (cosine)."
+        None,
+        description="Override the calibrated cosine floor: a question whose nearest bundled card stays below it "
+        "is refused, and records below it are never shown (the relevance classifier decides above it).",
+    )
+    relevance_weights: Path | None = Field(
+        None,
+        description="Relevance classifier weights (.npz written by `zoomqa index train-relevance --out FILE`); "
+        "None uses the shipped ones.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size for builds.")
     arxiv_api_url: str = Field(
@@ -63,6 +70,11 @@ class IndexSettings(_Section):
         description="arXiv API endpoint used by `zoomqa index arxiv` (a mirror or a test server may replace it).",
     )
     arxiv_delay_s: float = Field(3.0, ge=0, le=60, description="Pause between arXiv API requests (arXiv asks for 3 s).")
+
+    @field_validator("relevance_weights")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
 
 class UpscaleSettings(_Section):

@@ -1,0 +1,172 @@
+"""Training the relevance classifier (:mod:`zoomqa.index.relevance`) from texts kept in the repo.
+
+In-domain: the questions in ``data/relevance/in_domain.txt`` and every sentence of the
+bundled cards (titles, summaries, tasks, workflows, explains, facts). Off-topic: the
+questions in ``data/relevance/off_topic*.txt``, many of them sharing a word with the domain
+("sharpen a knife", "blur my background in Zoom", "monitor resolution"). The evaluation
+question set (tests/questions.jsonl) is never read here, so it stays a held-out check.
+
+Ten-fold cross-validation reports false refusals (in-domain questions refused) and false
+answers (off-topic questions answered) separately; the numbers travel in the weights file.
+scikit-learn is imported here only: answering questions needs numpy alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from zoomqa.agent.sentences import split_sentences
+from zoomqa.errors import ZoomqaError
+from zoomqa.index.embedding import Embedder
+from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.relevance import RelevanceModel, mean_of_nearest
+
+TEXTS_DIR = Path(str(files("zoomqa.index") / "data" / "relevance"))
+IN_DOMAIN_FILE = "in_domain.txt"
+OFF_TOPIC_FILES = {"near-domain": "off_topic_near_domain.txt", "general": "off_topic.txt"}
+# Chosen by cross-validation on these texts (the module docstring says how it is measured).
+NEIGHBOURS = 5  # k of the nearest-neighbour features
+NEIGHBOUR_SCALE = 3.0  # the two neighbour features are multiplied by this before the L2-penalised fit
+REGULARISATION_C = 10.0  # inverse L2 penalty of the logistic regression
+CARD_WEIGHT = 0.5  # sample weight of a card sentence relative to a written question
+THRESHOLD = 0.0  # logit at which a question counts as relevant (classes are balanced in the fit)
+FOLDS = 10
+
+
+@dataclass(frozen=True)
+class TrainingTexts:
+    """Every training text with its group: 'question' or 'card' (in-domain), 'near-domain' or 'general'."""
+
+    texts: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([group in ("question", "card") for group in self.groups], dtype=np.int64)
+
+    def of(self, group: str) -> list[str]:
+        return [text for text, g in zip(self.texts, self.groups, strict=True) if g == group]
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """One text per line; blank lines and '#' comments skipped, whitespace collapsed."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZoomqaError(f"cannot read relevance training texts {path}: {exc}") from None
+    return [" ".join(line.split()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def card_texts(records: Iterable[Record]) -> list[str]:
+    """The sentences and phrases of the cards that define what zoomqa is about."""
+    texts: list[str] = []
+    for record in records:
+        texts += [record.title, *split_sentences(record.summary), *record.tasks]
+        if record.task:
+            texts.append(record.task)
+        if record.workflow:
+            workflow = record.workflow
+            texts += [*split_sentences(workflow.input), *split_sentences(workflow.model), *split_sentences(workflow.output)]
+        texts += [*record.explains, *record.facts]
+    return texts
+
+
+def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None = None) -> TrainingTexts:
+    """The texts of ``directory`` and the cards (the bundled ones by default), each once."""
+    groups: dict[str, str] = {}
+    sources = [
+        ("question", read_text_lines(directory / IN_DOMAIN_FILE)),
+        ("card", card_texts(read_bundled_corpus() if records is None else records)),
+        *((group, read_text_lines(directory / name)) for group, name in OFF_TOPIC_FILES.items()),
+    ]
+    for group, texts in sources:
+        for text in texts:
+            groups.setdefault(text, group)  # a text twice keeps its first group; in-domain comes first
+    return TrainingTexts(tuple(groups), tuple(groups.values()))
+
+
+def training_digest(texts: TrainingTexts, embedder: str) -> str:
+    """What the weights depend on: the texts, their groups, the embedder and the fit's settings."""
+    settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT, THRESHOLD]
+    payload = json.dumps([embedder, settings, texts.texts, texts.groups], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _neighbour_features(reference: np.ndarray, labels: np.ndarray, queries: np.ndarray, *, self_rows: bool) -> np.ndarray:
+    """(n, 2) mean cosine of each query to its NEIGHBOURS nearest in-domain and off-topic references.
+
+    With ``self_rows`` the queries are the references, and each one's own similarity is left out.
+    """
+    similarities = queries @ reference.T
+    if self_rows:
+        np.fill_diagonal(similarities, -np.inf)  # never among the nearest: each group keeps NEIGHBOURS others
+    return np.stack([mean_of_nearest(similarities[:, labels == label], NEIGHBOURS) for label in (1, 0)], axis=1)
+
+
+def _fit(vectors: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """Coefficients over [vector, neighbour features] (scale folded in) and intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.hstack([vectors, NEIGHBOUR_SCALE * _neighbour_features(vectors, labels, vectors, self_rows=True)])
+    model = LogisticRegression(C=REGULARISATION_C, class_weight="balanced", max_iter=5000)
+    model.fit(features, labels, sample_weight=weights)
+    coef = model.coef_[0].astype(np.float32)
+    coef[-2:] *= NEIGHBOUR_SCALE
+    return coef, float(model.intercept_[0])
+
+
+def _logits(coef: np.ndarray, intercept: float, reference: np.ndarray, labels: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    features = np.hstack([queries, _neighbour_features(reference, labels, queries, self_rows=False)])
+    return features @ coef + intercept
+
+
+def cross_validate(texts: TrainingTexts, vectors: np.ndarray) -> dict[str, object]:
+    """Out-of-fold decisions: how many of each group were refused or answered wrongly."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels, groups = texts.labels, np.array(texts.groups)
+    weights = np.where(groups == "card", CARD_WEIGHT, 1.0)
+    logits = np.zeros(len(labels))
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+    for train, test in folds.split(vectors, groups):
+        coef, intercept = _fit(vectors[train], labels[train], weights[train])
+        logits[test] = _logits(coef, intercept, vectors[train], labels[train], vectors[test])
+    relevant = logits >= THRESHOLD
+    wrong = relevant != labels.astype(bool)
+    report: dict[str, object] = {"folds": FOLDS}
+    for group in ("question", "card", "near-domain", "general"):
+        members = groups == group
+        report[group] = {"n": int(members.sum()), "wrong": int(wrong[members].sum())}
+    report["false_refusals"] = [t for t, w, g in zip(texts.texts, wrong, groups, strict=True) if w and g == "question"]
+    report["false_answers"] = [t for t, w, g in zip(texts.texts, wrong, groups, strict=True) if w and g not in ("question", "card")]
+    return report
+
+
+def train_relevance(embedder: Embedder, texts: TrainingTexts | None = None, *, validate: bool = True) -> RelevanceModel:
+    """Embed the texts, cross-validate (unless told not to) and fit on all of them."""
+    texts = training_texts() if texts is None else texts
+    labels = texts.labels
+    if labels.min() == labels.max():
+        raise ZoomqaError("relevance training needs both in-domain and off-topic texts")
+    vectors = embedder.encode(list(texts.texts))
+    report = cross_validate(texts, vectors) if validate else {}
+    weights = np.where(np.array(texts.groups) == "card", CARD_WEIGHT, 1.0)
+    coef, intercept = _fit(vectors, labels, weights)
+    return RelevanceModel(
+        embedder=embedder.identity,
+        digest=training_digest(texts, embedder.identity),
+        coef=coef,
+        intercept=intercept,
+        threshold=THRESHOLD,
+        neighbours=NEIGHBOURS,
+        in_domain=vectors[labels == 1],
+        off_topic=vectors[labels == 0],
+        report=report,
+    )

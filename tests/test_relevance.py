@@ -1,0 +1,198 @@
+"""The relevance decision: off-topic questions that share words with the domain are refused,
+terse on-topic ones answered; the shipped weights are current; unusable weights fail clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from zoomqa.cli import app
+from zoomqa.errors import ZoomqaError
+from zoomqa.index.embedding import Embedder
+from zoomqa.index.relevance import SHIPPED_WEIGHTS, load_relevance
+from zoomqa.index.relevance_training import (
+    IN_DOMAIN_FILE,
+    OFF_TOPIC_FILES,
+    TEXTS_DIR,
+    read_text_lines,
+    train_relevance,
+    training_digest,
+    training_texts,
+)
+from zoomqa.index.retrieval import HybridRetriever
+
+# Phrasings that are in none of the training files (a test below checks that).
+NEAR_DOMAIN_OFF_TOPIC = [
+    "how do I sharpen my garden shears?",
+    "blur background on teams",
+    "set the display resolution on my mac",
+    "my new year's resolution is to run a 10k",
+    "zoom into a google sheet",
+    "which sharp cheddar melts best on toast?",
+    "tips for workplace conflict resolution",
+    "fancy upscale bars in chicago",
+    "where can I get my holiday pictures printed tonight?",
+    "which camera should I buy for travelling?",
+    "is it legal to post someone else's photo on my website?",
+]
+TERSE_ON_TOPIC = [
+    "liif cell size?",
+    "esrgan vs real-esrgan",
+    "x4 anime",
+    "restormer?",
+    "upscale 8x",
+    "remove compression artifacts",
+    "fix my grandpa's old photo",
+    "PSNR vs LPIPS",
+    "make pic.jpg 2.5x bigger",
+]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def retriever(bundled_home: Path) -> HybridRetriever:
+    with HybridRetriever.open(bundled_home / "index") as opened:
+        yield opened
+
+
+def test_the_probe_questions_are_not_training_texts() -> None:
+    seen = {text.lower() for text in training_texts().texts}
+    assert not [q for q in NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC if q.lower() in seen]
+
+
+@pytest.mark.parametrize("question", NEAR_DOMAIN_OFF_TOPIC)
+def test_near_domain_off_topic_questions_are_refused(retriever: HybridRetriever, question: str) -> None:
+    result = retriever.search(question)
+    assert not result.relevant and result.hits == ()
+    assert result.nearest_topics
+
+
+@pytest.mark.parametrize("question", TERSE_ON_TOPIC)
+def test_terse_on_topic_questions_are_answered(retriever: HybridRetriever, question: str) -> None:
+    result = retriever.search(question)
+    assert result.relevant and result.hits
+
+
+def test_the_cosine_floor_still_refuses_above_the_classifier(bundled_home: Path) -> None:
+    with HybridRetriever.open(bundled_home / "index", min_relevance=0.99) as strict:
+        assert not strict.search("esrgan vs real-esrgan").relevant
+
+
+def _search_json(question: str) -> dict[str, object]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", "search", "--json", question],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+@pytest.mark.slow
+def test_search_json_refuses_knife_sharpening_and_answers_liif_cell_size(indexed_home: Path) -> None:
+    refused = _search_json("what angle do I sharpen a pocket knife at?")
+    assert refused["relevant"] is False and refused["models"] == [] and refused["nearest_topics"]
+    answered = _search_json("liif cell size?")
+    assert answered["relevant"] is True
+    assert "2012.09161" in json.dumps(answered["papers"])
+
+
+def test_the_shipped_weights_are_trained_on_the_current_texts(embedder: Embedder) -> None:
+    shipped = load_relevance(SHIPPED_WEIGHTS, embedder=embedder.identity)
+    assert shipped.digest == training_digest(training_texts(), embedder.identity), (
+        "the relevance weights are stale (cards or index/data/relevance/*.txt changed): run `zoomqa index train-relevance`"
+    )
+
+
+def test_the_digest_sees_every_training_text_and_its_group(tmp_path: Path, embedder: Embedder) -> None:
+    for name in (IN_DOMAIN_FILE, *OFF_TOPIC_FILES.values()):
+        (tmp_path / name).write_text((TEXTS_DIR / name).read_text())
+    before = training_digest(training_texts(tmp_path), embedder.identity)
+    with open(tmp_path / OFF_TOPIC_FILES["general"], "a") as handle:
+        handle.write("How do I descale a kettle?\n")
+    after = training_digest(training_texts(tmp_path), embedder.identity)
+    assert before != after
+    assert read_text_lines(tmp_path / OFF_TOPIC_FILES["general"])[-1] == "How do I descale a kettle?"
+
+
+def test_the_training_sets_are_large_enough_and_the_shipped_cross_validation_meets_the_targets(
+    embedder: Embedder,
+) -> None:
+    texts = training_texts()
+    assert len(texts.of("question")) >= 150 and len(texts.of("near-domain")) >= 60
+    assert len(texts.of("near-domain")) + len(texts.of("general")) >= 150
+    report = load_relevance(SHIPPED_WEIGHTS, embedder=embedder.identity).report
+    questions, near, general = report["question"], report["near-domain"], report["general"]
+    assert questions["wrong"] / questions["n"] <= 0.03  # false refusals
+    assert (near["wrong"] + general["wrong"]) / (near["n"] + general["n"]) <= 0.03  # false answers
+
+
+@pytest.mark.slow
+def test_retraining_reproduces_the_shipped_decisions(embedder: Embedder) -> None:
+    shipped = load_relevance(SHIPPED_WEIGHTS, embedder=embedder.identity)
+    texts = training_texts()
+    retrained = train_relevance(embedder, texts, validate=False)
+    assert retrained.digest == shipped.digest
+    probes = embedder.encode(NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC + list(texts.texts))
+    decisions = [(shipped.is_relevant(v), retrained.is_relevant(v)) for v in probes]
+    assert all(a == b for a, b in decisions[: len(NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC)])
+    assert np.mean([a == b for a, b in decisions]) >= 0.995
+    assert [retrained.is_relevant(v) for v in probes[: len(NEAR_DOMAIN_OFF_TOPIC)]] == [False] * len(NEAR_DOMAIN_OFF_TOPIC)
+
+
+def test_saved_weights_load_back_with_the_same_decisions(tmp_path: Path, embedder: Embedder) -> None:
+    shipped = load_relevance(SHIPPED_WEIGHTS, embedder=embedder.identity)
+    copy = tmp_path / "relevance.npz"
+    shipped.save(copy)
+    loaded = load_relevance(copy, embedder=embedder.identity)
+    vector = embedder.encode(["liif cell size?"])[0]
+    assert loaded.logit(vector) == pytest.approx(shipped.logit(vector), abs=1e-4)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def _corrupt(tmp_path: Path, how: str) -> Path:
+    path = tmp_path / "weights.npz"
+    if how == "missing":
+        return tmp_path / "nowhere.npz"
+    if how == "garbage":
+        path.write_bytes(b"not a zip file at all")
+        return path
+    with np.load(SHIPPED_WEIGHTS, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    if how == "no-coef":
+        del arrays["coef"]
+    elif how == "short-coef":
+        arrays["coef"] = arrays["coef"][:10]
+    elif how == "pickled":
+        arrays["meta"] = np.array([{"format": 1}], dtype=object)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("how", ["missing", "garbage", "no-coef", "short-coef", "pickled"])
+def test_unusable_weights_are_one_clear_error(tmp_path: Path, embedder: Embedder, how: str) -> None:
+    with pytest.raises(ZoomqaError, match=r"relevance weights .*zoomqa index train-relevance"):
+        load_relevance(_corrupt(tmp_path, how), embedder=embedder.identity)
+
+
+def test_weights_of_another_embedder_are_refused(embedder: Embedder) -> None:
+    with pytest.raises(ZoomqaError, match="trained for embedder all-MiniLM-L6-v2@.* but the index uses other@1234"):
+        load_relevance(SHIPPED_WEIGHTS, embedder="other@1234")
+
+
+def test_configured_bad_weights_stop_search_with_one_line(
+    indexed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoomqa.config import get_settings
+
+    monkeypatch.setenv("ZOOMQA_INDEX__RELEVANCE_WEIGHTS", str(_corrupt(tmp_path, "garbage")))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["search", "liif cell size?"])
+    assert result.exit_code == 2
+    assert "unreadable relevance weights" in result.output and "Traceback" not in result.output
