@@ -66,30 +66,31 @@ def render_markdown(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
+    """Text as Slack shows it literally: no links, mentions or formatting from user text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack_parts(answer: Answer) -> list[str]:
     """The answer's parts in Slack mrkdwn (*bold*, <url|label> links, escaped user text)."""
     if not answer.relevant:
-        return ["*Nothing relevant found*\n" + _slack_escape(_sentences(answer.task))]
+        return ["*Nothing relevant found*\n" + slack_escape(_sentences(answer.task))]
     how = ["*How it works*"] + [
-        f"{i}. *{STAGE_NAMES[step.stage]}*: {_slack_escape(_sentences(step.statements))}"
+        f"{i}. *{STAGE_NAMES[step.stage]}*: {slack_escape(_sentences(step.statements))}"
         for i, step in enumerate(answer.steps, 1)
     ]
     papers = ["*Papers and tools*"]
     for source in answer.sources:
         links = " · ".join(f"<{url}|{LINK_NAMES.get(k, k)}>" for k, url in source.links.items())
-        title = _slack_escape(source.title)
+        title = slack_escape(source.title)
         papers.append(f"[{source.number}] *{title}* ({source.year}; {_source_tags(source)}) {links}")
-        papers.append(f"      _{_slack_escape(source.why)}_")
-    return ["*Task*\n" + _slack_escape(_sentences(answer.task)), "\n".join(how), "\n".join(papers)]
+        papers.append(f"      _{slack_escape(source.why)}_")
+    return ["*Task*\n" + slack_escape(_sentences(answer.task)), "\n".join(how), "\n".join(papers)]
 
 
 def slack_context(answer: Answer) -> str:
     """The writer and the timing, for the small print under a Slack answer."""
-    return f"{_slack_escape(writer_line(answer))} · {timing_line(answer)}"
+    return f"{slack_escape(writer_line(answer))} · {timing_line(answer)}"
 
 
 def render_slack(answer: Answer) -> str:

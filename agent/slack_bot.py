@@ -49,7 +49,7 @@ REPLY_EVENT = "zoomqa_reply"  # message metadata naming the message a bot reply 
 HISTORY_TURNS = 20
 RATE_LIMIT_RETRIES = 3
 PROGRESS_INTERVAL_S = 2.0  # chat.update allows about one call a second per channel
-_MENTION = re.compile(r"<@[A-Z0-9]+>")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
 class Respond(Protocol):
@@ -97,10 +97,8 @@ def agent_responder(settings: Settings, *, writer: str | None = None) -> Respond
     return respond
 
 
-def _plain(text: str, bot_user_id: str | None) -> str:
-    """A Slack message's text as a person wrote it: our mention removed, Slack's escapes undone."""
-    if bot_user_id:
-        text = text.replace(f"<@{bot_user_id}>", " ")
+def _plain(text: str) -> str:
+    """A Slack message's text as a person wrote it: mentions removed, Slack's escapes undone."""
     text = _MENTION.sub(" ", text)
     return " ".join(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
 
@@ -116,12 +114,12 @@ class Incoming:
     files: tuple[dict[str, Any], ...] = ()
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], bot_user_id: str | None) -> Incoming:
+    def from_event(cls, event: dict[str, Any]) -> Incoming:
         return cls(
             channel=event["channel"],
             ts=event["ts"],
             thread_ts=event.get("thread_ts") or event["ts"],
-            text=_plain(event.get("text") or "", bot_user_id),
+            text=_plain(event.get("text") or ""),
             files=tuple(event.get("files") or ()),
         )
 
@@ -210,14 +208,14 @@ class SlackBot:
         return next()
 
     def on_mention(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
-        self.answer(Incoming.from_event(event, context.get("bot_user_id")), client, context)
+        self.answer(Incoming.from_event(event), client, context)
 
     def on_direct_message(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id"):
             return
         if event.get("subtype") not in (None, "file_share"):  # edits, deletions, joins...
             return
-        self.answer(Incoming.from_event(event, context.get("bot_user_id")), client, context)
+        self.answer(Incoming.from_event(event), client, context)
 
     # The work --------------------------------------------------------------------------
 
@@ -284,7 +282,7 @@ class SlackBot:
                     if item.get("text") and item["text"] != PLACEHOLDER:
                         turns.append(Turn(role="assistant", text=item["text"]))
                     continue
-                text = _plain(item.get("text") or "", bot_user_id)
+                text = _plain(item.get("text") or "")
                 if text:
                     turns.append(Turn(role="user", text=text))
                 if item.get("files"):
@@ -310,29 +308,45 @@ class SlackBot:
     def _deliver(
         self, client: WebClient, message: Incoming, placeholder: str, reply: Reply, notes: list[str]
     ) -> None:
-        """The answer in place of the placeholder, then the pictures the tool made."""
+        """The answer in place of the placeholder, then the pictures the tool made below it.
+
+        A failed upload is added to the answer as a note, so the answer itself stays.
+        """
         answer = _shown_names(reply.answer, reply.tool_calls)
-        blocks, text = render_slack_blocks(answer), render_slack(answer)
-        if notes:
-            top = slack_escape("\n".join(notes))
-            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": top[:3000]}}, *blocks]
-            text = f"{top}\n\n{text}"
-        client.chat_update(channel=message.channel, ts=placeholder, text=text, blocks=blocks)
-        for call in reply.tool_calls:
-            if not call.ok or not call.output_path:
-                continue
-            size = "×".join(map(str, call.output_size)) if call.output_size else "enlarged"
-            uploads = [{"file": call.output_path, "filename": Path(call.output_path).name, "title": f"LIIF, {size}"}]
-            if call.comparison_path:
-                name = Path(call.comparison_path).name
-                uploads.append({"file": call.comparison_path, "filename": name, "title": "bicubic and LIIF side by side"})
-            client.files_upload_v2(file_uploads=uploads, channel=message.channel, thread_ts=message.thread_ts)
+        client.chat_update(channel=message.channel, ts=placeholder, **_message(answer, notes))
+        try:
+            for call in reply.tool_calls:
+                if call.ok and call.output_path:
+                    client.files_upload_v2(
+                        file_uploads=_uploads(call), channel=message.channel, thread_ts=message.thread_ts
+                    )
+        except SlackClientError as exc:
+            log.warning("upload failed: %s", _slack_reason(exc))
+            notes = [*notes, f"I could not upload the enlarged picture ({_slack_reason(exc)}); please ask again."]
+            client.chat_update(channel=message.channel, ts=placeholder, **_message(answer, notes))
 
     def _say_failure(self, client: WebClient, channel: str, placeholder: str, text: str) -> None:
         try:
             client.chat_update(channel=channel, ts=placeholder, text=text, blocks=[])
         except SlackClientError as exc:
             log.warning("cannot tell the thread about the failure: %s", _slack_reason(exc))
+
+
+def _message(answer: Answer, notes: Sequence[str]) -> dict[str, Any]:
+    """``text`` (notifications, history) and ``blocks`` (what Slack shows) of an answer."""
+    blocks, text = render_slack_blocks(answer), render_slack(answer)
+    if notes:
+        top = slack_escape("\n".join(notes))
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": top[:3000]}}, *blocks]
+        text = f"{top}\n\n{text}"
+    return {"text": text, "blocks": blocks}
+
+
+def _uploads(call: ToolCall) -> list[dict[str, Any]]:
+    """The enlarged picture and the comparison, as files_upload_v2 takes them."""
+    size = "×".join(map(str, call.output_size)) if call.output_size else "enlarged"
+    paths = [(call.output_path, f"LIIF, {size}"), (call.comparison_path, "bicubic and LIIF side by side")]
+    return [{"file": path, "filename": Path(path).name, "title": title} for path, title in paths if path]
 
 
 class _Progress:

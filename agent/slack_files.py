@@ -50,7 +50,7 @@ def _safe_stem(name: str, file_id: str) -> str:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e6:.3g} MB"
 
 
 class SlackImageFetcher:
