@@ -51,17 +51,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def _answerer(settings: Settings, writer: str | None, model: str | None, embedder: Embedder) -> Answerer:
-    from zoomqa.agent.answering import Answerer
-    from zoomqa.agent.grounding import SUPPORT_THRESHOLD, GroundingGuard
-    from zoomqa.agent.writers import build_writer
+    from zoomqa.agent.assistant import build_answerer
 
-    threshold = settings.answer.support_threshold
-    return Answerer(
-        build_writer(writer, settings.answer, model=model, threads=settings.threads),
-        embedder,
-        guard=GroundingGuard(SUPPORT_THRESHOLD if threshold is None else threshold),
-        prompts_dir=settings.answer.prompts_dir,
-    )
+    return build_answerer(settings, writer, model, embedder)
 
 
 def ask(

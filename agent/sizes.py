@@ -57,7 +57,7 @@ _HEIGHT_PATTERNS = tuple(
     )
 )
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
-_TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of)\s*$", re.IGNORECASE)
+_TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of|exactly|need|want|get)\s*$", re.IGNORECASE)
 
 
 def _factor(token: str) -> float:
@@ -65,8 +65,8 @@ def _factor(token: str) -> float:
     return float(_WORDS.get(token) or _MULTIPLIERS.get(token) or token)
 
 
-def parse_scale(text: str) -> float | None:
-    """The enlargement factor a text names, or None.
+def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
+    """The enlargement factor a text names and where it is written (start, end), or None.
 
     "3x", "x2.5", "10 times", "threefold", "twice as big", "scale of 4", "by 300%" (3.0),
     "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales.
@@ -79,8 +79,14 @@ def parse_scale(text: str) -> float | None:
             elif match.group(0).lower().startswith("by") and value > _BARE_SCALE_LIMIT:
                 continue
             if value > 0:
-                return value
+                return value, match.span()
     return None
+
+
+def parse_scale(text: str) -> float | None:
+    """The enlargement factor a text names ("3x", "twice as big", "by 300%"...), or None."""
+    found = find_scale(text)
+    return found[0] if found else None
 
 
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
@@ -95,7 +101,7 @@ def parse_size(text: str) -> tuple[int | None, int | None] | None:
     """The (width, height) in pixels a text names, either of them None when not given, or None.
 
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p".
-    With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at" wins,
+    With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at"/"exactly" wins,
     else the last. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") are not image sizes.
     """
     pairs = [m for m in _PAIR.finditer(text) if min(int(m[1]), int(m[2])) >= MIN_SIDE]

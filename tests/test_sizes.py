@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoomqa.agent.sizes import parse_scale, parse_size
+from zoomqa.agent.sizes import find_scale, parse_scale, parse_size
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,10 @@ def test_sizes(text: str, size: tuple[int | None, int | None]) -> None:
 @pytest.mark.parametrize("text", ["3x upscale", "a 3x3 kernel", "twice as big", "1080px", "photo.png", ""])
 def test_not_sizes(text: str) -> None:
     assert parse_size(text) is None
+
+
+def test_find_scale_says_where_the_scale_is_written() -> None:
+    text = "I blew up an old photo 10x and it stayed crisp"
+    value, (start, end) = find_scale(text)
+    assert value == 10.0 and text[start:end] == "10x"
+    assert find_scale("a 3x3 kernel") is None

@@ -4,7 +4,8 @@ Arguments come from a language model reading a chat or Slack message, so nothing
 the image must resolve (symlinks followed) to a file inside one of the allowed folders, the
 result is written beside it under a plain file name, nothing existing is overwritten, and
 the size limits of the settings apply. Refusals come back to the agent as one-line text it
-can pass on, never as exceptions.
+can pass on, never as exceptions. The tool's artifact is the :class:`UpscaleResult` (None
+when refused), so a program gets the files and sizes without reading the text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.tools import BaseTool, ToolException, tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,6 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from zoomqa.config import UpscaleSettings
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.images import OUTPUT_FORMATS
+
+if TYPE_CHECKING:  # the upscaler (torch) is imported when the tool first runs
+    from zoomqa.tools.engine import Progress
+    from zoomqa.tools.upscale import UpscaleResult
 
 _OUTPUT_NAME = re.compile(r"^[\w][\w .()+-]{0,200}$")
 
@@ -80,35 +86,57 @@ def resolve_allowed_image(path_text: str, allowed_dirs: Sequence[Path]) -> Path:
     raise ZoomqaError(f"no image named {path_text} in the allowed folders")
 
 
-def _output_path(image: Path, output_name: str | None, tag: str) -> Path:
-    """A new file beside the image: the requested plain name, or the first free default name."""
+def _taken(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _comparison_of(output: Path) -> Path:
+    from zoomqa.tools.upscale import compare_path_for
+
+    return compare_path_for(output)
+
+
+def _output_path(image: Path, output_name: str | None, tag: str, folder: Path) -> Path:
+    """A new file in ``folder``: the requested plain name, or the first default name that is
+    free together with its comparison picture."""
     if output_name is not None:
         if not _OUTPUT_NAME.match(output_name) or Path(output_name).suffix.lower() not in OUTPUT_FORMATS:
             raise ZoomqaError(
                 f"output name '{output_name}' must be a plain file name ending in {', '.join(OUTPUT_FORMATS)}"
             )
-        target = image.parent / output_name
-        if target.exists() or target.is_symlink():
+        target = folder / output_name
+        if _taken(target) or _taken(_comparison_of(target)):
             raise ZoomqaError(f"{output_name} already exists; choose another output name")
         return target
     for attempt in range(1, 1000):
-        target = image.with_name(f"{image.stem}_{tag}{'' if attempt == 1 else f'-{attempt}'}.png")
-        if not (target.exists() or target.is_symlink()):
+        target = folder / f"{image.stem}_{tag}{'' if attempt == 1 else f'-{attempt}'}.png"
+        if not (_taken(target) or _taken(_comparison_of(target))):
             return target
     raise ZoomqaError(f"too many earlier results beside {image.name}; give an output name")
 
 
-def make_upscale_tool(settings: UpscaleSettings, *, model_dirs: tuple[Path, ...] = ()) -> BaseTool:
-    """The ``upscale_image`` tool, bound to the user's allowed folders, model and limits."""
+def make_upscale_tool(
+    settings: UpscaleSettings,
+    *,
+    model_dirs: tuple[Path, ...] = (),
+    output_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> BaseTool:
+    """The ``upscale_image`` tool, bound to the user's allowed folders, model and limits.
 
-    @tool("upscale_image", args_schema=UpscaleRequest)
+    Results (and the bicubic-vs-LIIF comparison picture) go beside the image, or into
+    ``output_dir`` when the front door keeps them apart (Slack downloads); ``progress``
+    receives (done, total) while a large image renders.
+    """
+
+    @tool("upscale_image", args_schema=UpscaleRequest, response_format="content_and_artifact")
     def upscale_image_tool(
         path: str,
         scale: float | None = None,
         width: int | None = None,
         height: int | None = None,
         output_name: str | None = None,
-    ) -> str:
+    ) -> tuple[str, UpscaleResult]:
         """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, or to an
         exact width/height) and save the result next to it. Use only when the user asks to enlarge,
         upscale or super-resolve a specific image file."""
@@ -120,7 +148,7 @@ def make_upscale_tool(settings: UpscaleSettings, *, model_dirs: tuple[Path, ...]
             tag = f"x{scale:g}" if scale else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
             result = upscale(
                 image,
-                _output_path(image, output_name, tag),
+                _output_path(image, output_name, tag, output_dir or image.parent),
                 scale=scale,
                 width=None if sized else width,
                 height=None if sized else height,
@@ -131,14 +159,17 @@ def make_upscale_tool(settings: UpscaleSettings, *, model_dirs: tuple[Path, ...]
                 device=settings.device,
                 max_input_pixels=settings.max_input_pixels,
                 max_output_pixels=settings.max_output_pixels,
+                compare=True,
+                progress=progress,
             )
         except ZoomqaError as exc:
             raise ToolException(f"upscale refused: {exc}") from None
         (w, h), (ow, oh) = result.input_size, result.output_size
-        return (
+        text = (
             f"Enlarged {image.name} from {w}x{h} to {ow}x{oh} with {result.model} in {result.seconds:.1f} s; "
-            f"saved as {result.output_path}"
+            f"saved as {result.output_path}; bicubic-vs-LIIF comparison: {result.compare_path}"
         )
+        return text, result
 
     upscale_image_tool.handle_tool_error = True
     upscale_image_tool.handle_validation_error = _refuse_validation
