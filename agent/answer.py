@@ -53,6 +53,9 @@ class Statement(_Frozen):
 
     text: str
     sources: tuple[int, ...] = ()
+    field: str | None = Field(
+        None, description="Where the sentence came from: 'record-id:field' of a card, or 'question'."
+    )
 
 
 class WorkflowStep(_Frozen):

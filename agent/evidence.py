@@ -11,30 +11,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
-
 import numpy as np
 
+from zoomqa.agent.anchor import anchor_scores, choose_anchor
 from zoomqa.agent.answer import Source
-from zoomqa.agent.sentences import split_clauses, split_sentences
+from zoomqa.agent.question import Analysis, analyse
+from zoomqa.index.sentences import split_clauses, split_sentences
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 
 WHY_MAX_CHARS = 220
 MIN_QUOTE_WORDS = 5
-MODEL_PREFERENCE = 0.05  # cosine head start of model cards when choosing what to explain
+
+
+# Where a passage comes from in its record; ``field`` of a statement names one of these.
+FIELD_SUMMARY = "summary"
+FIELD_LABEL = "label"
+FIELD_QUESTION = "question"  # a sentence that restates the person's own question
+WORKFLOW_FIELDS = ("workflow.input", "workflow.model", "workflow.output")
+POINT_FIELDS = ("explains", "facts")
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A quotable piece of a source: a whole summary sentence, one of its clauses, or its label.
+    """A quotable piece of a source: a card field's sentence, a summary sentence or clause, or its label.
 
-    ``span`` names the clauses it covers, so a sentence and its own clauses are never both quoted.
+    ``span`` names the clauses it covers, so a sentence and its own clauses are never both
+    quoted; ``field`` says which field of the record it was taken from.
     """
 
     text: str
     source: int
     span: frozenset[str]
+    field: str = FIELD_SUMMARY
     quotable: bool = True
 
 
@@ -42,6 +52,7 @@ class Passage:
 class Support:
     similarity: float
     source: int
+    field: str | None = None
 
 
 def _quotable(text: str) -> bool:
@@ -49,16 +60,36 @@ def _quotable(text: str) -> bool:
     return not text.endswith("?") and len(text.split()) >= MIN_QUOTE_WORDS
 
 
+def _card_passages(record: Record, number: int) -> list[Passage]:
+    """The structured fields of a bundled card, one passage per field or list item."""
+    items: list[tuple[str, str]] = []
+    if record.task:
+        items.append(("task", record.task))
+    if record.workflow is not None:
+        items += [
+            ("workflow.input", record.workflow.input),
+            ("workflow.model", record.workflow.model),
+            ("workflow.output", record.workflow.output),
+        ]
+    items += [("explains", text) for text in record.explains]
+    items += [("facts", text) for text in record.facts]
+    return [
+        Passage(text, number, frozenset({f"{number}:{name}:{i}"}), name)
+        for i, (name, text) in enumerate(items)
+    ]
+
+
 def _passages_of(record: Record, number: int) -> list[Passage]:
     label = f"{record.title}. {'; '.join(record.tasks)}" if record.tasks else record.title
-    passages = [Passage(label, number, frozenset({f"{number}:label"}), quotable=False)]
+    passages = [Passage(label, number, frozenset({f"{number}:label"}), FIELD_LABEL, quotable=False)]
+    passages += _card_passages(record, number)
     for i, sentence in enumerate(split_sentences(record.summary)):
         clauses = split_clauses(sentence)
         ids = [f"{number}:{i}.{j}" for j in range(len(clauses))]
-        passages.append(Passage(sentence, number, frozenset(ids), _quotable(sentence)))
+        passages.append(Passage(sentence, number, frozenset(ids), FIELD_SUMMARY, _quotable(sentence)))
         if len(clauses) > 1:
             passages.extend(
-                Passage(c, number, frozenset({cid}), _quotable(c))
+                Passage(c, number, frozenset({cid}), FIELD_SUMMARY, _quotable(c))
                 for c, cid in zip(clauses, ids, strict=True)
             )
     return passages
@@ -97,8 +128,9 @@ def _shorten(text: str, limit: int = WHY_MAX_CHARS) -> str:
 
 
 def _closest(passages: list[Passage], closeness: np.ndarray, source: int) -> int:
-    """Index of the passage of ``source`` closest to the question (quotable ones first)."""
-    candidates = [i for i, p in enumerate(passages) if p.source == source]
+    """Index of the passage of ``source`` closest to the question (quotable ones first); a
+    workflow step says how, not why the work matters here, so it is never the source's 'why' line."""
+    candidates = [i for i, p in enumerate(passages) if p.source == source and p.field not in WORKFLOW_FIELDS]
     return max(candidates, key=lambda i: (passages[i].quotable, closeness[i]))
 
 
@@ -114,11 +146,15 @@ class Evidence:
     question_vector: np.ndarray
     closeness: np.ndarray  # cosine of each passage to the question
     embedder: Embedder
+    analysis: Analysis
+    anchor: int  # the source part 2 explains (see anchor.py)
+    anchor_scores: tuple[float, ...]
 
     @classmethod
     def gather(cls, result: SearchResult, embedder: Embedder) -> Evidence:
-        """Number the hits (models first), cut and embed their summaries, pick each one's 'why' line."""
-        records = tuple(hit.record for hit in result.hits)
+        """Number the hits (models first), cut and embed their records, choose the anchor."""
+        hits = result.hits
+        records = tuple(hit.record for hit in hits)
         passages: list[Passage] = []
         blocks: list[np.ndarray] = []
         for number, record in enumerate(records, start=1):
@@ -132,12 +168,28 @@ class Evidence:
             Source.from_record(number, record, _shorten(passages[_closest(passages, closeness, number)].text))
             for number, record in enumerate(records, start=1)
         )
+        best = [-1.0] * len(records)
+        for passage, score in zip(passages, closeness, strict=True):
+            if passage.quotable:
+                best[passage.source - 1] = max(best[passage.source - 1], float(score))
+        analysis = analyse(result.question)
+        scores = anchor_scores(analysis, records, best, [hit.score for hit in hits])
         return cls(
-            result.question, records, sources, tuple(passages), vectors, question_vector, closeness, embedder
+            result.question,
+            records,
+            sources,
+            tuple(passages),
+            vectors,
+            question_vector,
+            closeness,
+            embedder,
+            analysis,
+            choose_anchor(scores),
+            tuple(scores),
         )
 
     def support(self, texts: list[str], *, include_question: bool = False) -> list[Support]:
-        """For each text, its closest passage's cosine similarity and that passage's source.
+        """For each text, its closest passage's cosine similarity, source and field.
 
         With ``include_question`` the question itself counts as a passage (source 0): the task
         statement may restate the person's situation.
@@ -146,28 +198,18 @@ class Evidence:
             return []
         vectors = encode(self.embedder, texts)
         sims = vectors @ self.vectors.T if self.passages else np.zeros((len(texts), 0), dtype=np.float32)
-        owners = [p.source for p in self.passages]
+        owners = [(p.source, p.field) for p in self.passages]
         if include_question:
             sims = np.concatenate([sims, (vectors @ self.question_vector)[:, None]], axis=1)
-            owners.append(0)
+            owners.append((0, FIELD_QUESTION))
         if sims.shape[1] == 0:
             return [Support(0.0, 0) for _ in texts]
         best = sims.argmax(axis=1)
-        return [Support(float(sims[i, j]), owners[j]) for i, j in enumerate(best)]
+        return [Support(float(sims[i, j]), *owners[j]) for i, j in enumerate(best)]
 
-    def anchor(self) -> int:
-        """The source the answer explains: the one with the passage closest to the question.
-
-        Retrieval ranks whole records; a record with one sentence on exactly the person's
-        situation ("blown up 10x") explains it better than a broadly similar one ranked first.
-        Models win ties within ``MODEL_PREFERENCE`` because a person can run them.
-        """
-        best: dict[int, float] = {}
-        for passage, score in zip(self.passages, self.closeness, strict=True):
-            if passage.quotable:
-                bonus = MODEL_PREFERENCE if self.records[passage.source - 1].kind == "model" else 0.0
-                best[passage.source] = max(best.get(passage.source, -1.0), float(score) + bonus)
-        return max(best, key=lambda n: (best[n], -n)) if best else 1
+    def field_of(self, passage: Passage) -> str:
+        """'record-id:field', the audit trail a statement carries."""
+        return f"{self.records[passage.source - 1].id}:{passage.field}"
 
     def same_method(self, anchor: int) -> set[int]:
         """``anchor`` and the sources of the same method (the paper a model implements, other

@@ -1,29 +1,50 @@
-"""The writer with no generative model: it quotes the sources' own sentences, each attributed.
+"""The writer with no generative model: it composes the answer from the cards' own fields.
 
-Every sentence of its answer is a passage of a retrieved summary (or the person's own
-question), so it cannot state anything the sources do not; it is also the fallback whenever
-the grounding guard rejects a generative writer's text.
+Part 1 is the anchor's ``task`` and the person's situation as the question states it; part 2
+is the anchor's ``workflow`` (each step filled only from the field of that name) followed by
+the ``explains`` and ``facts`` sentences that answer this question, and one contrast from a
+second work when the person asks to choose or compare. Every sentence is a card's sentence
+(or a restatement of the question), so it cannot state anything the sources do not; this
+writer is also the fallback whenever the grounding guard rejects a generative writer's text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from string import Template
 
 import numpy as np
 
-from zoomqa.agent.answer import REQUIRED_STAGES, STAGES, Draft, Stage, Statement, WorkflowStep
-from zoomqa.agent.evidence import MODEL_PREFERENCE, Evidence, encode_cached
+from zoomqa.agent.answer import Draft, Stage, Statement, WorkflowStep
+from zoomqa.agent.evidence import (
+    FIELD_QUESTION,
+    FIELD_SUMMARY,
+    POINT_FIELDS,
+    WORKFLOW_FIELDS,
+    Evidence,
+    Passage,
+    encode_cached,
+)
+from zoomqa.agent.question import Analysis, content_words, named_in
 from zoomqa.errors import ZoomqaError
-from zoomqa.prompts import load_prompt
+from zoomqa.prompts import load_prompt, prompt_path
 
-# How much a passage's closeness to the question counts next to its fit to the step.
+# Part 2's closing step: the points that answer this question, chosen among the method's cards.
+MAX_POINTS = 3
+POINT_MARGIN = 0.12  # a further point must score within this of the best one
+LEXICAL_WEIGHT = 0.25  # share of the question's content words a sentence repeats
+EXPLAINS_BONUS = 0.04  # "why" questions are answered by "why you saw X" sentences first
+NEAR_DUPLICATE = 0.85  # cosine above which two sentences say the same thing
+# For records without a workflow (imported from arXiv), the summary sentence that best fits
+# each step's description in the workflow_stages template, as the old extractive writer did.
 QUESTION_WEIGHT = 0.5
-# The "model" step is the heart of the explanation and may take a second passage.
-PASSAGES_PER_STAGE: dict[Stage, int] = {"input": 1, "model": 2, "output": 1, "why": 1}
-# Task labels of the top hit named in part 1: the closest to the question and the runner-up,
-# which often adds the technical name to the everyday one.
-TASK_LABELS = 2
+STEP_OF_FIELD: dict[str, Stage] = {"workflow.input": "input", "workflow.model": "model", "workflow.output": "output"}
+CONTRAST_INTENTS = ("compare", "which")
+SITUATION_NAMES = (
+    "sentence", "scale", "scale_beyond", "size", "any_size", "jpeg", "noise", "blur", "scratches",
+    "old_photo", "faces", "illustration", "cpu_only",
+)  # fmt: skip
 
 
 def read_stage_descriptions(prompts_dir: Path | None) -> dict[Stage, str]:
@@ -34,17 +55,64 @@ def read_stage_descriptions(prompts_dir: Path | None) -> dict[Stage, str]:
         name = name.strip()
         if line.lstrip().startswith("#") or not text.strip():
             continue
-        if name not in STAGES:
-            raise ZoomqaError(f"workflow_stages template: unknown step {name!r}; use {', '.join(STAGES)}")
+        if name not in STEP_OF_FIELD.values():
+            raise ZoomqaError(f"workflow_stages template: unknown step {name!r}; use input, model, output")
         descriptions[name] = text.strip()  # type: ignore[index]
-    missing = [s for s in STAGES if s not in descriptions]
+    missing = [s for s in STEP_OF_FIELD.values() if s not in descriptions]
     if missing:
         raise ZoomqaError(f"workflow_stages template has no line for: {', '.join(missing)}")
     return descriptions
 
 
+def read_situation_phrases(prompts_dir: Path | None) -> dict[str, Template]:
+    """The 'name: phrase' lines of the situation template (how part 1 restates constraints).
+
+    Read raw: each phrase has its own placeholders, filled in only when it is used.
+    """
+    path = prompt_path("situation", prompts_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZoomqaError(f"cannot read prompt template {path}: {exc}") from None
+    phrases: dict[str, Template] = {}
+    for line in text.splitlines():
+        name, _, text = line.partition(":")
+        if line.lstrip().startswith("#") or not text.strip():
+            continue
+        phrases[name.strip()] = Template(text.strip())
+    missing = [n for n in SITUATION_NAMES if n not in phrases]
+    if missing:
+        raise ZoomqaError(f"situation template {path} has no line for: {', '.join(missing)}")
+    return phrases
+
+
+def situation(analysis: Analysis, phrases: dict[str, Template]) -> str | None:
+    """The person's situation as their question states it, or None when it states none."""
+    c = analysis.constraints
+    parts: list[str] = []
+    if c.scale is not None:
+        key = "scale_beyond" if c.beyond_fixed else "scale"
+        parts.append(phrases[key].safe_substitute(scale=f"{c.scale:g}"))
+    if c.size is not None:
+        width, height = c.size
+        size = f"{width}x{height}" if width and height else f"{width} px wide" if width else f"{height} px tall"
+        parts.append(phrases["size"].safe_substitute(size=size))
+    elif c.any_size:
+        parts.append(phrases["any_size"].template)
+    flags = {
+        **{name: name in c.damage for name in ("jpeg", "noise", "blur", "scratches", "old_photo")},
+        "faces": c.faces,
+        "illustration": c.illustration,
+        "cpu_only": c.cpu_only,
+    }
+    parts += [phrases[name].template for name, on in flags.items() if on]
+    if not parts:
+        return None
+    return phrases["sentence"].safe_substitute(parts="; ".join(parts))
+
+
 class ExtractiveWriter:
-    """Composes the three parts from the retrieved summaries' most relevant sentences."""
+    """Composes parts 1 and 2 from the anchor's card fields and the points that fit the question."""
 
     name = "extractive"
     generative = False
@@ -52,59 +120,139 @@ class ExtractiveWriter:
     def __init__(self, prompts_dir: Path | None = None) -> None:
         self.prompts_dir = prompts_dir
         self.stage_descriptions = read_stage_descriptions(prompts_dir)
+        self.situation_phrases = read_situation_phrases(prompts_dir)
 
     def write(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft:
         """Parts 1 and 2; streaming has nothing to offer here, so ``on_token`` is not called."""
         if not evidence.records:
             return Draft(task=(), steps=())
-        anchor = evidence.anchor()
-        explained = evidence.same_method(anchor)
-        candidates = [i for i, p in enumerate(evidence.passages) if p.quotable and p.source in explained]
-        used: set[str] = set()  # clauses already quoted: nothing is said twice
-        task = self._task(evidence, anchor, candidates, used)
-        return Draft(task=task, steps=self._steps(evidence, candidates, used))
+        explained = sorted(evidence.same_method(evidence.anchor), key=lambda n: n != evidence.anchor)
+        used: set[str] = set()  # passages already quoted: nothing is said twice
+        task = self._task(evidence, explained, used)
+        steps = list(self._workflow(evidence, explained, used))
+        why = self._points(evidence, explained, used) + self._contrast(evidence, set(explained), used)
+        if why:
+            steps.append(WorkflowStep(stage="why", statements=tuple(why)))
+        return Draft(task=task, steps=tuple(steps))
 
-    def _task(
-        self, evidence: Evidence, anchor: int, candidates: list[int], used: set[str]
-    ) -> tuple[Statement, ...]:
-        """The anchor's task labels closest to the question, the question, and the best passage."""
+    def _quote(self, evidence: Evidence, index: int, used: set[str]) -> Statement:
+        passage = evidence.passages[index]
+        used |= passage.span
+        return Statement(text=passage.text, sources=(passage.source,), field=evidence.field_of(passage))
+
+    def _first(self, evidence: Evidence, numbers: list[int], field: str) -> int | None:
+        """Index of the first passage of ``field`` among the sources ``numbers``, in that order."""
+        for number in numbers:
+            for i, p in enumerate(evidence.passages):
+                if p.source == number and p.field == field:
+                    return i
+        return None
+
+    def _task(self, evidence: Evidence, explained: list[int], used: set[str]) -> tuple[Statement, ...]:
+        """What the anchor is used for, then the person's situation as they told it."""
         statements = []
-        labels = evidence.records[anchor - 1].tasks
-        if labels:
+        index = self._first(evidence, explained, "task")
+        if index is not None:
+            statements.append(self._quote(evidence, index, used))
+        else:
+            labels = evidence.records[evidence.anchor - 1].tasks or [evidence.records[evidence.anchor - 1].title]
             ranked = np.argsort(-(encode_cached(evidence.embedder, tuple(labels)) @ evidence.question_vector))
-            names = " and ".join(labels[i] for i in ranked[:TASK_LABELS])
-            framing = load_prompt("task", self.prompts_dir, task=names, question=evidence.question)
-            statements.append(Statement(text=framing))  # rests on the question and the labels
-        if candidates:
-            best = evidence.passages[max(candidates, key=lambda i: evidence.closeness[i])]
-            used |= best.span
-            statements.append(Statement(text=best.text, sources=(best.source,)))
+            text = load_prompt("task", self.prompts_dir, task=" and ".join(labels[i] for i in ranked[:2]))
+            statements.append(Statement(text=text, sources=(evidence.anchor,), field=f"{evidence.records[evidence.anchor - 1].id}:tasks"))
+        told = situation(evidence.analysis, self.situation_phrases)
+        if told:
+            statements.append(Statement(text=told, field=FIELD_QUESTION))
         return tuple(statements)
 
-    def _steps(self, evidence: Evidence, candidates: list[int], used: set[str]) -> tuple[WorkflowStep, ...]:
-        """For each step, the unused passages that fit its description and the question best.
-
-        A required step the anchor's method cannot fill may quote any other source.
-        """
-        descriptions = encode_cached(evidence.embedder, tuple(self.stage_descriptions[s] for s in STAGES))
-        fit = evidence.vectors @ descriptions.T  # passages x stages
-        is_model = np.array([evidence.records[p.source - 1].kind == "model" for p in evidence.passages])
-        base = QUESTION_WEIGHT * evidence.closeness + MODEL_PREFERENCE * is_model
-        everything = [i for i, p in enumerate(evidence.passages) if p.quotable]
+    def _workflow(self, evidence: Evidence, explained: list[int], used: set[str]) -> list[WorkflowStep]:
+        """Input / Model / Output from the method's workflow field, or, for a record without
+        one, from the summary sentences that best fit each step's description."""
+        with_workflow = [n for n in explained if evidence.records[n - 1].workflow is not None]
+        if with_workflow:
+            steps = []
+            for field, stage in STEP_OF_FIELD.items():
+                index = self._first(evidence, with_workflow[:1], field)
+                if index is not None:
+                    steps.append(WorkflowStep(stage=stage, statements=(self._quote(evidence, index, used),)))
+            return steps
+        descriptions = encode_cached(
+            evidence.embedder, tuple(self.stage_descriptions[s] for s in STEP_OF_FIELD.values())
+        )
+        fit = evidence.vectors @ descriptions.T + QUESTION_WEIGHT * evidence.closeness[:, None]
+        pool = [
+            i
+            for i, p in enumerate(evidence.passages)
+            if p.quotable and p.source in explained and p.field == FIELD_SUMMARY
+        ]
         steps = []
-        for column, stage in enumerate(STAGES):
-            pools = (candidates, everything) if stage in REQUIRED_STAGES else (candidates,)
-            for pool in pools:
-                chosen = []
-                for i in sorted(pool, key=lambda i: -(fit[i, column] + base[i])):
-                    passage = evidence.passages[i]
-                    if passage.span & used:
-                        continue
-                    used |= passage.span
-                    chosen.append(Statement(text=passage.text, sources=(passage.source,)))
-                    if len(chosen) == PASSAGES_PER_STAGE[stage]:
-                        break
-                if chosen:
-                    steps.append(WorkflowStep(stage=stage, statements=tuple(chosen)))
+        for column, stage in enumerate(STEP_OF_FIELD.values()):
+            for i in sorted(pool, key=lambda i: -fit[i, column]):
+                if not evidence.passages[i].span & used:
+                    steps.append(WorkflowStep(stage=stage, statements=(self._quote(evidence, i, used),)))
                     break
-        return tuple(steps)
+        return steps
+
+    def _scores(self, evidence: Evidence, indices: list[int]) -> np.ndarray:
+        """How well each passage answers the question: meaning, shared words, and intent."""
+        asked = content_words(evidence.question)
+        scores = []
+        for i in indices:
+            passage = evidence.passages[i]
+            shared = len(asked & content_words(passage.text)) / len(asked) if asked else 0.0
+            bonus = EXPLAINS_BONUS if passage.field == "explains" and evidence.analysis.intent == "why" else 0.0
+            scores.append(float(evidence.closeness[i]) + LEXICAL_WEIGHT * shared + bonus)
+        return np.array(scores)
+
+    def _points(self, evidence: Evidence, explained: list[int], used: set[str]) -> list[Statement]:
+        """The method's explains/facts sentences (summary sentences for records without any)
+        that answer this question best, without saying the same thing twice."""
+        def has_points(number: int) -> bool:
+            record = evidence.records[number - 1]
+            return bool(record.explains or record.facts)
+
+        pool = [
+            i
+            for i, p in enumerate(evidence.passages)
+            if p.quotable
+            and p.source in explained
+            and not p.span & used
+            and (p.field in POINT_FIELDS or (p.field == FIELD_SUMMARY and not has_points(p.source)))
+        ]
+        if not pool:
+            return []
+        scores = self._scores(evidence, pool)
+        order = np.argsort(-scores)
+        chosen: list[int] = []
+        for k in order:
+            i = pool[k]
+            if len(chosen) == MAX_POINTS or scores[k] < scores[order[0]] - POINT_MARGIN:
+                break
+            if evidence.passages[i].span & used:
+                continue
+            if any(float(evidence.vectors[i] @ evidence.vectors[j]) > NEAR_DUPLICATE for j in chosen):
+                continue
+            chosen.append(i)
+            used |= evidence.passages[i].span
+        return [self._quote(evidence, i, used) for i in chosen]
+
+    def _contrast(self, evidence: Evidence, explained: set[int], used: set[str]) -> list[Statement]:
+        """One sentence from a second work when the person asks to compare or choose."""
+        named = [n for n in named_in(evidence.analysis, evidence.records) if n not in explained]
+        if evidence.analysis.intent not in CONTRAST_INTENTS and not named:
+            return []
+        others = named or sorted(
+            (n for n in range(1, len(evidence.records) + 1) if n not in explained),
+            key=lambda n: -evidence.anchor_scores[n - 1],
+        )
+        if not others:
+            return []
+        second = others[0]
+        pool = [
+            i
+            for i, p in enumerate(evidence.passages)
+            if p.source == second and p.quotable and not p.span & used and p.field not in WORKFLOW_FIELDS
+        ]
+        if not pool:
+            return []
+        best = pool[int(np.argmax(self._scores(evidence, pool)))]
+        return [self._quote(evidence, best, used)]

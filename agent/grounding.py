@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from zoomqa.agent.answer import Draft, Stage, Statement, WorkflowStep
-from zoomqa.agent.evidence import Evidence
+from zoomqa.agent.evidence import Evidence, Support
 
 # Cosine similarity (all-MiniLM-L6-v2) a sentence needs to its closest source passage.
 # Tuned with `python bench/bench_answers.py` on tests/questions.jsonl (73 questions, 55
@@ -156,8 +156,16 @@ class GroundingGuard:
                 notes.append(f"dropped unsupported sentence ({support.similarity:.2f}): {text[:80]!r}")
                 result.append(None)
             else:
-                result.append(Statement(text=text, sources=(support.source,) if support.source else ()))
+                result.append(_attributed(text, support, evidence))
         return result
+
+
+def _attributed(text: str, support: Support, evidence: Evidence) -> Statement:
+    """A kept sentence, cited to the source that supports it and naming that passage's field."""
+    if not support.source:
+        return Statement(text=text, field=support.field)
+    record = evidence.records[support.source - 1]
+    return Statement(text=text, sources=(support.source,), field=f"{record.id}:{support.field}")
 
 
 def _scrub(text: str, question: str, known: _KnownWorks, notes: list[str]) -> str | None:

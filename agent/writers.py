@@ -15,7 +15,7 @@ from typing import Any, Protocol, get_args
 from zoomqa.agent.answer import STAGES, Draft, Statement, WorkflowStep
 from zoomqa.agent.evidence import Evidence
 from zoomqa.agent.extractive import ExtractiveWriter
-from zoomqa.agent.sentences import citations, split_sentences, strip_citations
+from zoomqa.index.sentences import citations, split_sentences, strip_citations
 from zoomqa.config import AnswerSettings, WriterName
 from zoomqa.errors import ZoomqaError
 from zoomqa.prompts import load_prompt
@@ -26,12 +26,6 @@ WRITERS: tuple[WriterName, ...] = get_args(WriterName)
 # on a 25-question sample every draft of the 135M local model was rejected by the grounding
 # guard (off-format or unsupported), in-process and behind llama.cpp's server alike.
 DEFAULT_WRITER: WriterName = "extractive"
-# What the prompt shows of the sources: the explained method's records first, then the best
-# ranked others, each cut to its first sentences (about 400 tokens in all). The local model's
-# first token depends on that prompt: measured 3.6 s cold on one thread of this 2-core machine
-# at load average 7 (about 110 prompt tokens/s); 0.5 s for a 200-token prompt at load average 1.
-PROMPT_SOURCES = 3
-SOURCE_CHARS = 280
 NO_SOURCES = "(none)"
 
 _LABEL = re.compile(r"^[\s#>*_-]*(task|input|model|output|why)[\s*_]*[:\-–—][\s*_]*(.*)$", re.IGNORECASE)
@@ -46,29 +40,24 @@ class AnswerWriter(Protocol):
     def write(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft: ...
 
 
-def _excerpt(summary: str, limit: int = SOURCE_CHARS) -> str:
-    kept: list[str] = []
-    for sentence in split_sentences(summary):
-        if kept and len(" ".join(kept)) + len(sentence) > limit:
-            break
-        kept.append(sentence)
-    return " ".join(kept)
+def source_lines(evidence: Evidence) -> str:
+    """'[n] Title (year)' for every retrieved source, the numbers a draft may cite."""
+    lines = [f"[{s.number}] {s.title} ({s.year})" for s in evidence.sources]
+    return "\n".join(lines) or NO_SOURCES
 
 
-def prompt_sources(evidence: Evidence) -> list[int]:
-    """Numbers of the sources the prompt shows, in citation order."""
-    explained = evidence.same_method(evidence.anchor())
-    ranked = sorted(explained) + [n for n in range(1, len(evidence.sources) + 1) if n not in explained]
-    return sorted(ranked[:PROMPT_SOURCES])
+def evidence_lines(plan: Draft) -> str:
+    """The composer's chosen sentences, each labelled with its source and card field.
 
-
-def source_block(evidence: Evidence, numbers: list[int], kind: str) -> str:
-    lines = [
-        f"[{n}] {evidence.sources[n - 1].title} ({evidence.sources[n - 1].year}): "
-        f"{_excerpt(evidence.records[n - 1].summary)}"
-        for n in numbers
-        if evidence.records[n - 1].kind == kind
-    ]
+    A generative writer sees the same structured evidence the extractive answer is made of
+    (task, workflow steps, the points that answer the question), so it rephrases the right
+    work's facts instead of choosing among whole summaries.
+    """
+    lines = []
+    for statement in plan.statements:
+        label = (statement.field or "").split(":")[-1] or "text"
+        marks = "".join(f"[{n}]" for n in statement.sources)
+        lines.append(f"{marks or '[question]'} {label}: {statement.text}")
     return "\n".join(lines) or NO_SOURCES
 
 
@@ -109,17 +98,18 @@ class ChatWriter:
         self.name = name
         self.model = model
         self.prompts_dir = prompts_dir
+        self.composer = ExtractiveWriter(prompts_dir)
 
     def messages(self, evidence: Evidence) -> list[Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        shown = prompt_sources(evidence)
         prompt = load_prompt(
             "answer",
             self.prompts_dir,
             question=evidence.question,
-            models=source_block(evidence, shown, "model"),
-            papers=source_block(evidence, shown, "paper"),
+            sources=source_lines(evidence),
+            anchor=str(evidence.anchor),
+            evidence=evidence_lines(self.composer.write(evidence)),
         )
         return [SystemMessage(load_prompt("system", self.prompts_dir)), HumanMessage(prompt)]
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from zoomqa.agent.evidence import Evidence
 from zoomqa.agent.grounding import SUPPORT_THRESHOLD
-from zoomqa.agent.sentences import split_sentences
+from zoomqa.index.sentences import split_sentences
 from zoomqa.config import get_settings
 from zoomqa.index.cli import evaluation_index, open_retriever
 from zoomqa.index.evaluation import read_questions
@@ -58,7 +58,7 @@ def main() -> None:
             if not result.relevant:
                 continue
             full = Evidence.gather(result, retriever.embedder)
-            method = full.same_method(full.anchor())
+            method = full.same_method(full.anchor)
             papers = [full.records[n - 1] for n in method if full.records[n - 1].kind == "paper"]
             if papers and any(full.records[n - 1].kind == "model" for n in method):
                 kept = tuple(h for h in result.papers if h.record not in papers)

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from zoomqa.agent.sentences import split_sentences
+from zoomqa.index.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})$")

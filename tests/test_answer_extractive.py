@@ -43,29 +43,93 @@ def ten_x_answer(records: dict[str, Record], embedder: Embedder) -> tuple[Search
     return result, Answerer(ExtractiveWriter(), embedder).answer(result)
 
 
-def test_every_sentence_is_quoted_from_the_source_it_cites(
+def field_text(record: Record, field: str) -> list[str]:
+    """The texts a card holds under ``field`` ('workflow.model', 'facts', 'summary'...)."""
+    if field.startswith("workflow."):
+        return [getattr(record.workflow, field.split(".")[1])]
+    if field in ("explains", "facts"):
+        return list(getattr(record, field))
+    if field == "summary":
+        return [record.summary]
+    return [getattr(record, field)]
+
+
+def explained(answer: Answer) -> list[str]:
+    """Record ids cited in part 2, most cited first."""
+    counts: dict[str, int] = {}
+    for step in answer.steps:
+        for statement in step.statements:
+            for n in statement.sources:
+                counts[answer.sources[n - 1].id] = counts.get(answer.sources[n - 1].id, 0) + 1
+    return sorted(counts, key=lambda i: -counts[i])
+
+
+def test_every_sentence_is_a_card_field_of_the_source_it_cites(
     ten_x_answer: tuple[SearchResult, Answer], records: dict[str, Record]
 ) -> None:
-    result, answer = ten_x_answer
-    framing, *quoted = answer.statements
-    assert TEN_X in framing.text
-    assert quoted
-    for statement in quoted:
+    _, answer = ten_x_answer
+    for statement in answer.statements:
+        assert statement.field, statement
+        if statement.field == "question":  # the person's situation, restated
+            assert not statement.sources and "10x" in statement.text
+            continue
         (number,) = statement.sources
-        summary = records[answer.sources[number - 1].id].summary
-        # a clause of a sentence gains a capital letter and a full stop; the words are the source's
-        assert statement.text[1:].rstrip(".") in summary
+        record_id, field = statement.field.split(":", 1)
+        assert record_id == answer.sources[number - 1].id
+        assert any(statement.text in text for text in field_text(records[record_id], field))
 
 
 def test_explains_the_method_that_fits_the_situation(ten_x_answer: tuple[SearchResult, Answer]) -> None:
     _, answer = ten_x_answer
     assert {step.stage for step in answer.steps} >= set(REQUIRED_STAGES)
-    explained = {
-        answer.sources[n - 1].id for step in answer.steps for s in step.statements for n in s.sources
-    }
-    assert explained <= {"SISR-Any-LIIF-EDSR", "paper:liif"}
-    how = " ".join(s.text for step in answer.steps for s in step.statements)
-    assert "MLP" in how and "coordinate" in how
+    assert set(explained(answer)) <= {"SISR-Any-LIIF-EDSR", "paper:liif"}
+    # Input, Model and Output each come from the workflow field of that name
+    for step in answer.steps:
+        if step.stage != "why":
+            (statement,) = step.statements
+            assert statement.field and statement.field.endswith(f"workflow.{step.stage}")
+    task = answer.task[0]
+    assert task.field and task.field.endswith(":task")
+
+
+def anchor_of(records: dict[str, Record], embedder: Embedder, question: str, ids: list[str]) -> Answer:
+    return Answerer(ExtractiveWriter(), embedder).answer(search_result(records, question, ids))
+
+
+def test_an_exact_size_is_explained_by_an_arbitrary_scale_method(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "I need exactly 1000x750 pixels from a small 300x200 picture, not a fixed 2x or 4x model"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-SwinIR", "SISR-x4-HAT", "SISR-Any-LIIF-EDSR", "paper:swinir", "paper:liif"])
+    assert explained(answer)[0] in {"SISR-Any-LIIF-EDSR", "paper:liif"}
+    assert "1000x750" in answer.task[-1].text
+
+
+def test_compression_damage_is_explained_by_a_jpeg_method(records: dict[str, Record], embedder: Embedder) -> None:
+    question = "my photo came out of WhatsApp all blocky - which tool should I use before enlarging it?"
+    answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "JPEG-FBCNN", "SISR-x4-HAT", "paper:liif", "paper:fbcnn"])
+    assert explained(answer)[0] in {"JPEG-FBCNN", "paper:fbcnn"}
+
+
+def test_a_question_about_a_paper_explains_that_paper(records: dict[str, Record], embedder: Embedder) -> None:
+    question = "What does DualAug do with heavily augmented images?"
+    answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:liif", "paper:dualaug"])
+    assert explained(answer)[0] == "paper:dualaug"
+
+
+def test_the_point_that_answers_the_question_is_in_the_answer(records: dict[str, Record], embedder: Embedder) -> None:
+    question = "What does the cell size input in LIIF do?"
+    answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "SISR-Any-LIIF-RDN", "paper:liif", "paper:meta-sr"])
+    (why,) = [step for step in answer.steps if step.stage == "why"]
+    assert any("cell" in s.text.lower() for s in why.statements)
+
+
+def test_a_comparison_adds_one_contrast_from_the_second_work(records: dict[str, Record], embedder: Embedder) -> None:
+    question = "How is Real-ESRGAN different from ESRGAN?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-ESRGAN", "SISR-x4-Real-ESRGAN", "paper:esrgan", "paper:real-esrgan"])
+    cited = explained(answer)
+    assert cited[0] in {"SISR-x4-Real-ESRGAN", "paper:real-esrgan"}
+    assert {"SISR-x4-ESRGAN", "paper:esrgan"} & set(cited)
 
 
 def test_sources_are_the_retrieved_records_with_their_own_links(
@@ -76,7 +140,9 @@ def test_sources_are_the_retrieved_records_with_their_own_links(
     assert [s.number for s in answer.sources] == list(range(1, len(result.hits) + 1))
     for source in answer.sources:
         assert source.links == records[source.id].links
-        assert source.why and source.why.rstrip("…")[:40] in records[source.id].summary
+        record = records[source.id]
+        texts = [record.summary, record.task or "", *record.explains, *record.facts]
+        assert source.why and any(source.why.rstrip("…")[:40] in text for text in texts)
     assert answer.sources[1].tool == "liif-edsr"
 
 
@@ -93,11 +159,12 @@ def test_renderings_carry_the_three_parts_and_every_link(ten_x_answer: tuple[Sea
     assert json.loads(render_json(answer))["writer"] == "extractive"
 
 
-def test_slack_rendering_escapes_the_question(records: dict[str, Record], embedder: Embedder) -> None:
-    question = "<!channel> how does LIIF <b>upscale</b> & stay sharp?"
-    result = search_result(records, question, ["SISR-Any-LIIF-EDSR", "paper:liif"])
-    slack = render_slack(Answerer(ExtractiveWriter(), embedder).answer(result))
-    assert "<!channel>" not in slack and "&lt;!channel&gt;" in slack
+def test_slack_rendering_escapes_the_question(embedder: Embedder) -> None:
+    # a refusal quotes the question: Slack must show it, not act on it
+    question = "<!channel> how do I <b>cook</b> rice & beans?"
+    refusal = Answerer(ExtractiveWriter(), embedder).answer(SearchResult(question=question, relevant=False))
+    slack = render_slack(refusal)
+    assert "<!channel>" not in slack and "&lt;!channel&gt;" in slack and "&amp; beans" in slack
 
 
 def test_nothing_relevant_is_said_plainly_without_calling_a_model(embedder: Embedder) -> None:

@@ -10,10 +10,13 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.prompts import load_prompt, prompt_path
 
 
-def test_bundled_answer_prompt_holds_both_source_blocks_and_the_rule() -> None:
-    text = load_prompt("answer", question="Q?", models="[1] M", papers="[2] P")
-    assert "Recommended models:\n[1] M" in text
-    assert "Related papers:\n[2] P" in text
+def test_bundled_answer_prompt_holds_the_sources_the_labelled_evidence_and_the_rule() -> None:
+    text = load_prompt(
+        "answer", question="Q?", sources="[1] M (2021)", anchor="1", evidence="[1] workflow.input: an image"
+    )
+    assert "Sources:\n[1] M (2021)" in text
+    assert "[1] workflow.input: an image" in text
+    assert "the work to explain is [1]" in text
     assert "only" in text and "Q?" in text
 
 
@@ -26,8 +29,8 @@ def test_a_user_folder_replaces_a_template_by_name(tmp_path: Path) -> None:
 
 def test_a_placeholder_zoomqa_does_not_fill_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "task.txt").write_text("Task: $task for $user", encoding="utf-8")
-    with pytest.raises(ZoomqaError, match=r"\$user.*available: \$question, \$task"):
-        load_prompt("task", tmp_path, task="x", question="y")
+    with pytest.raises(ZoomqaError, match=r"\$user.*available: \$task"):
+        load_prompt("task", tmp_path, task="x")
 
 
 @pytest.mark.parametrize("name", ["../secrets", "System", "a/b", ""])

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from zoomqa.agent.sentences import split_sentences
+from zoomqa.index.sentences import split_sentences
 from zoomqa.index.records import Record, read_bundled_corpus
 
 # A sentence quoted on its own must name its subject; these openings lean on a previous one.

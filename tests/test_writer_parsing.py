@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoomqa.agent.sentences import citations, split_clauses, split_sentences, strip_citations
+from zoomqa.index.sentences import citations, split_clauses, split_sentences, strip_citations
 from zoomqa.agent.writers import parse_labelled_answer
 
 

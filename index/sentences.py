@@ -1,7 +1,8 @@
 """Splitting text into sentences and clauses, and reading ``[n]`` citation markers.
 
-The extractive writer quotes these units and the grounding guard checks each one, so both
-must cut text the same way.
+Card validation checks these units, the extractive writer quotes them and the grounding
+guard checks each one, so all must cut text the same way; it lives in index/ because the
+card schema needs it and index/ imports nothing from agent/.
 """
 
 from __future__ import annotations

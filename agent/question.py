@@ -1,0 +1,228 @@
+"""What a question asks for: its intent, the person's constraints, and the works it names.
+
+Retrieval ranks records by likeness to the whole question; that is not the same as knowing
+which work explains the person's situation. A 10x enlargement needs an arbitrary-scale
+method even when an old-photo card shares more words; blocky JPEG damage needs a method
+trained on compression; a question naming a paper is about that paper. This module reads
+those signals deterministically (no model), so the composer and the prompts can act on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from zoomqa.agent.sizes import find_scale, parse_size
+from zoomqa.index.records import Record
+
+Intent = Literal["compare", "which", "why", "data", "can", "what", "how"]
+Damage = Literal["jpeg", "noise", "blur", "scratches", "old_photo"]
+
+# The largest factor the fixed-scale upscalers are trained for (x2, x3, x4 models).
+FIXED_SCALE_MAX = 4.0
+
+# Intent patterns, tried in this order: a comparison or a request for a tool is what the
+# person needs even when the sentence also starts with "why" or "how".
+_INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
+    (
+        "compare",
+        re.compile(
+            r"\b(vs\.?|versus|compared? (to|with)|comparison|difference between|differ|better than|"
+            r"which is (better|faster|sharper|best)|which (one )?(is|gives|looks) (better|faster|sharper))",
+        ),
+    ),
+    (
+        "which",
+        re.compile(
+            r"\b(which (tool|model|method|one|upscaler|program|software|network|app)|what (tool|model|"
+            r"method|software|program|upscaler|app)s?\b|what should i use|what can i use|recommend|"
+            r"best (tool|model|way|method|upscaler|option)|is there (a|an|any) (tool|model|way)|"
+            r"(how|what) (can|do|should) i (use )?(to )?(fix|remove|restore|repair|clean|get rid|reduce|"
+            r"upscale|enlarge|sharpen|improve|make))",
+        ),
+    ),
+    ("why", re.compile(r"^(why|how come)\b|\bwhy (does|do|did|is|are|was|would|can)\b")),
+    (
+        "data",
+        re.compile(
+            r"\b(data ?sets?|training data|trained on|train(ed|ing)? (it|them|with)|what data|"
+            r"(lr|hr|low.res(olution)?|high.res(olution)?)[ /-]*(hr|pairs?)|how (was|is|were|are) .* trained|"
+            r"training (pairs|images|set|recipe))\b",
+        ),
+    ),
+    ("can", re.compile(r"^(can|could|is it possible|does it|will it|would it)\b|\b(can|could) (i|it|you|we)\b")),
+    ("what", re.compile(r"^(what('s| is| are| does| do)|explain|define|tell me about|who)\b|\bwhat is\b")),
+)
+
+_ANY_SIZE = re.compile(
+    r"\b(any (size|scale|zoom|factor|resolution|magnification)|arbitrary|whatever size|non-?integer|"
+    r"exact(ly)? (size|\d+)|continuous (scale|zoom))\b"
+)
+_DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
+    (
+        "jpeg",
+        re.compile(
+            r"\b(jpe?g|compress(ed|ion)?|block(s|y|iness)|deblock\w*|artifacts?|artefacts?|whatsapp|"
+            r"messenger|low[- ]quality save|8x8)\b"
+        ),
+    ),
+    ("noise", re.compile(r"\b(nois(e|y)|grain(y)?|denois\w*|speckles?)\b")),
+    ("blur", re.compile(r"\b(blur(red|ry)?|out of focus|unfocused|motion blur|deblur\w*|soft focus)\b")),
+    ("scratches", re.compile(r"\b(scratch(es|ed)?|tears?|torn|creases?|creased|dust|cracks?)\b")),
+    (
+        "old_photo",
+        re.compile(
+            r"\b(old (family )?(photo|picture|print|snapshot)s?|vintage|grand(ma|pa|mother|father|parents?)|"
+            r"faded|scanned (photo|print)s?|antique)\b"
+        ),
+    ),
+)
+_FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?)\b")
+_ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
+_CPU_ONLY = re.compile(r"\b(cpu|no gpu|without (a )?(gpu|graphics card)|laptop|integrated graphics)\b")
+# Asking to repair damage, as opposed to mentioning it as part of the story.
+_FIX = re.compile(
+    r"\b(fix|remove|restore|repair|clean( up)?|get rid|reduce|undo|deblock|denoise|deblur|recover|"
+    r"save|rescue|bring back)\b"
+)
+# Words that carry no topic: left out when measuring how many of a question's words a sentence shares.
+_STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does doing for from get got had has have how i
+    if in into is it its it's just me my of on or our so some such than that the their them then there
+    these they this to too up us was we were what when where which who why will with would you your
+    about any also very much more most make made makes use used using one ones image images picture
+    pictures photo photos""".split()
+)
+# Short names of works that are also everyday words ("REAL: Realism Evaluation ...").
+_COMMON_WORDS = frozenset({"real", "the", "deep", "image"})
+_WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
+# "not a fixed 2x model", "instead of 4x": a factor the person rules out.
+_NEGATED = re.compile(r"\b(not|no|instead of|rather than|other than)\b[\w\s/-]{0,20}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the person's situation demands of a method."""
+
+    scale: float | None = None
+    size: tuple[int | None, int | None] | None = None
+    any_size: bool = False
+    damage: frozenset[Damage] = field(default_factory=frozenset)
+    fix_requested: bool = False
+    faces: bool = False
+    illustration: bool = False
+    cpu_only: bool = False
+
+    @property
+    def beyond_fixed(self) -> bool:
+        """A factor larger than the fixed-scale models are trained for."""
+        return self.scale is not None and self.scale > FIXED_SCALE_MAX
+
+    @property
+    def non_integer(self) -> bool:
+        return self.scale is not None and abs(self.scale - round(self.scale)) > 1e-6
+
+    @property
+    def needs_arbitrary_scale(self) -> bool:
+        """Only a method that decodes any coordinate meets the request."""
+        return self.any_size or self.size is not None or self.beyond_fixed or self.non_integer
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The reading of one question that the composer and the prompts act on."""
+
+    question: str
+    intent: Intent
+    constraints: Constraints
+    words: frozenset[str]
+
+    @property
+    def preferred_tasks(self) -> tuple[str, ...]:
+        """Task-label fragments the explained work should carry, strongest first.
+
+        Compression damage comes first because enlarging JPEG blocks only enlarges them;
+        then an enlargement no fixed-scale model makes; then other damage the person asks
+        to repair; then faces and illustrations.
+        """
+        c = self.constraints
+        wanted: list[str] = []
+        if "jpeg" in c.damage:
+            wanted += ["jpeg", "compression", "real-world"]
+        if c.needs_arbitrary_scale:
+            wanted.append("arbitrary-scale")
+        repair = c.fix_requested or self.intent in ("which", "can")
+        if repair and ("scratches" in c.damage or "old_photo" in c.damage):
+            wanted += ["old photo", "scratch"]
+        if repair and c.faces:
+            wanted.append("face restoration")
+        if repair and ("noise" in c.damage or "blur" in c.damage):
+            wanted += ["blind", "real-world", "denois", "deblur"]
+        if c.illustration:
+            wanted.append("anime")
+        return tuple(dict.fromkeys(wanted))
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The words of ``text`` that carry its topic (lower-cased, stop words removed)."""
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1)
+
+
+def _intent(text: str) -> Intent:
+    for intent, pattern in _INTENTS:
+        if pattern.search(text):
+            return intent
+    return "how"
+
+
+def analyse(question: str) -> Analysis:
+    """Intent and constraints of ``question`` (deterministic: the same text, the same reading)."""
+    text = " ".join(question.lower().split())
+    damage = frozenset(name for name, pattern in _DAMAGE if pattern.search(text))
+    found = find_scale(question)
+    scale = None if found is None or _NEGATED.search(question[: found[1][0]]) else found[0]
+    constraints = Constraints(
+        scale=scale,
+        size=parse_size(question),
+        any_size=bool(_ANY_SIZE.search(text)),
+        damage=damage,
+        fix_requested=bool(_FIX.search(text)),
+        faces=bool(_FACES.search(text)),
+        illustration=bool(_ILLUSTRATION.search(text)),
+        cpu_only=bool(_CPU_ONLY.search(text)),
+    )
+    return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
+
+
+def record_names(record: Record) -> frozenset[str]:
+    """The short names a person uses for a work: 'LIIF', 'Real-ESRGAN', 'DualAug', 'Set5'.
+
+    Taken from the id after its prefix, the title before a colon, and a leading capitalised
+    acronym of the title; lower-cased. Names of one or two letters are ignored (too ambiguous).
+    """
+    names = {record.id.split(":")[-1].lower()}
+    head = record.title.split(":")[0].strip()
+    if len(head.split()) <= 3:
+        names.add(head.lower())
+    first = record.title.split()[0].strip("(),:")
+    if any(ch.isupper() for ch in first[1:]) or first.isupper():
+        names.add(first.lower())
+    if record.kind == "model" and record.tool:
+        names.add(record.tool.lower())
+    return frozenset(n for n in names if len(n) > 2 and n not in _COMMON_WORDS and not n.startswith("sisr-"))
+
+
+def named_in(analysis: Analysis, records: tuple[Record, ...]) -> list[int]:
+    """1-based numbers of the records the question names, in the order it names them."""
+    text = " ".join(analysis.question.lower().split())
+    found: list[tuple[int, int]] = []
+    for number, record in enumerate(records, start=1):
+        positions = [
+            m.start()
+            for name in record_names(record)
+            for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
+        ]
+        if positions:
+            found.append((min(positions), number))
+    return [number for _, number in sorted(found)]

@@ -1,0 +1,112 @@
+"""Question analysis: intent, constraints and the works a question names (no model involved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoomqa.agent.question import analyse, content_words, named_in, record_names
+from zoomqa.index.records import Record, read_bundled_corpus
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("LIIF vs Meta-SR: which is better for 3.5x?", "compare"),
+        ("What's the difference between ESRGAN and Real-ESRGAN?", "compare"),
+        ("which tool should I use to fix blocky JPEG photos?", "which"),
+        ("How can I remove scratches from my grandma's picture?", "which"),
+        ("what model would you recommend for anime art", "which"),
+        ("Why do GAN upscalers invent texture that was never there?", "why"),
+        ("how come faces look sharper than the background after restoration", "why"),
+        ("What data was LIIF trained on?", "data"),
+        ("how are the LR/HR pairs made for training", "data"),
+        ("Can I upscale a photo on a laptop without a GPU?", "can"),
+        ("is it possible to zoom 30x", "can"),
+        ("What does the cell size input in LIIF do?", "what"),
+        ("explain the perception-distortion tradeoff", "what"),
+        ("I blew up an old photo 10x and it stayed crisp - how?", "how"),
+        ("how does arbitrary-scale super-resolution work", "how"),
+    ],
+)
+def test_intent(question: str, intent: str) -> None:
+    assert analyse(question).intent == intent
+
+
+def test_a_factor_beyond_the_fixed_models_needs_an_arbitrary_scale_method() -> None:
+    ten_x = analyse("I blew up an old photo 10x and it stayed crisp - how?")
+    assert ten_x.constraints.scale == 10 and ten_x.constraints.beyond_fixed
+    assert ten_x.constraints.needs_arbitrary_scale
+    assert "old_photo" in ten_x.constraints.damage and not ten_x.constraints.fix_requested
+    # the old photo is the story, not a repair request: only the scale decides the method
+    assert ten_x.preferred_tasks == ("arbitrary-scale",)
+
+
+def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:
+    exact = analyse("I need exactly 1000x750 from a 320x240 thumbnail, not a fixed 2x or 4x model")
+    assert exact.constraints.size == (1000, 750) and exact.constraints.needs_arbitrary_scale
+    assert exact.constraints.scale is None  # "not a fixed 2x" rules a factor out
+    odd = analyse("can I enlarge by 2.5x?")
+    assert odd.constraints.non_integer and odd.constraints.needs_arbitrary_scale
+    plain = analyse("upscale my photo 4x")
+    assert plain.constraints.scale == 4 and not plain.constraints.needs_arbitrary_scale
+
+
+def test_compression_damage_comes_before_the_scale() -> None:
+    blocky = analyse("my WhatsApp photo is all blocky, I want it 8x bigger and clean")
+    assert "jpeg" in blocky.constraints.damage
+    assert blocky.preferred_tasks[0] == "jpeg"
+    assert "arbitrary-scale" in blocky.preferred_tasks
+
+
+@pytest.mark.parametrize(
+    ("question", "flag"),
+    [
+        ("restore the faces in a group selfie", "faces"),
+        ("upscale an anime screenshot", "illustration"),
+        ("enlarge on CPU only, no GPU", "cpu_only"),
+    ],
+)
+def test_flags(question: str, flag: str) -> None:
+    assert getattr(analyse(question).constraints, flag)
+
+
+def test_damage_kinds() -> None:
+    c = analyse("a noisy, blurry, scratched old family photo with jpeg artifacts").constraints
+    assert c.damage == {"noise", "blur", "scratches", "old_photo", "jpeg"}
+    assert analyse("what is PSNR?").constraints.damage == frozenset()
+
+
+def test_repair_requests_prefer_restoration_methods() -> None:
+    fix = analyse("how do I fix scratches on an old photo of my grandparents?")
+    assert fix.preferred_tasks[:2] == ("old photo", "scratch")
+    faces = analyse("which tool restores blurry faces in portraits?")
+    assert "face restoration" in faces.preferred_tasks
+
+
+def test_content_words_drop_the_words_that_carry_no_topic() -> None:
+    assert content_words("What does the cell size input in LIIF do?") == {"cell", "size", "input", "liif"}
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[Record, ...]:
+    return tuple(read_bundled_corpus())
+
+
+def test_names_of_works(corpus: tuple[Record, ...]) -> None:
+    by_id = {r.id: r for r in corpus}
+    assert "liif" in record_names(by_id["SISR-Any-LIIF-EDSR"])
+    assert "real-esrgan" in record_names(by_id["paper:real-esrgan"])
+    assert "dualaug" in record_names(by_id["paper:dualaug"])
+    assert "real" not in record_names(by_id["paper:real-t2i-realism"])  # an everyday word
+
+
+def test_named_works_in_the_order_named(corpus: tuple[Record, ...]) -> None:
+    records = tuple(r for r in corpus if r.id in {"paper:esrgan", "paper:real-esrgan", "paper:meta-sr", "paper:liif"})
+    ids = [r.id for r in records]
+    compare = analyse("How is Real-ESRGAN different from ESRGAN?")
+    assert [ids[n - 1] for n in named_in(compare, records)] == ["paper:real-esrgan", "paper:esrgan"]
+    assert [ids[n - 1] for n in named_in(analyse("LIIF or Meta-SR for 3.5x?"), records)] == [
+        "paper:liif",
+        "paper:meta-sr",
+    ]
+    assert named_in(analyse("how do GANs upscale?"), records) == []
