@@ -104,7 +104,9 @@ def _amount(arguments: dict[str, Any]) -> str:
     width, height = arguments.get("width"), arguments.get("height")
     if width and height:
         return f"to {width}x{height} pixels"
-    return f"to {width} pixels wide" if width else f"to {height} pixels tall"
+    if width or height:
+        return f"to {width} pixels wide" if width else f"to {height} pixels tall"
+    return "to a larger size"
 
 
 def _report(call: ToolCall, prompts_dir: Path | None) -> Statement:
@@ -173,11 +175,21 @@ class Assistant:
         k: int | None = None,
     ) -> None:
         self.retriever = retriever
-        self.answerer = answerer
         self.upscale = upscale
         self.model_dirs = model_dirs
         self.output_dir = output_dir
         self.k = k
+        self.use_answerer(answerer)
+
+    def use_answerer(self, answerer: Answerer) -> None:
+        """Write with ``answerer`` from now on (the chat's ``/writer``); an openai writer's model
+        also plans the turns with native tool calling."""
+        from zoomqa.agent.tool_calling import ToolCallingPlanner
+        from zoomqa.agent.writers import OpenAIWriter
+
+        self.answerer = answerer
+        writer = answerer.writer
+        self.planner = ToolCallingPlanner(writer, answerer.prompts_dir) if isinstance(writer, OpenAIWriter) else None
 
     @classmethod
     def from_settings(
@@ -271,6 +283,11 @@ class Assistant:
         self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
     ) -> tuple[str, list[ToolCall]]:
         """The question to search and the tool runs this turn asks for."""
+        if self.planner is not None:
+            question, calls = self.planner.plan(message, history, attachments, self.tool(progress), MAX_TOOL_CALLS)
+            if calls:
+                return tool_question(calls[0].arguments, self.prompts_dir), calls
+            return question or condense(message, history), []
         condensed = condense(message, history)
         requests = parse_request(message, attachments)
         if not requests and condensed != message and _names_amount(message):

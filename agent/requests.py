@@ -24,7 +24,7 @@ DEFAULT_SCALE = 2.0
 _EXTENSIONS = "|".join(ext.lstrip(".") for ext in sorted(OUTPUT_FORMATS, key=len, reverse=True))
 _PATH = re.compile(
     rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
-    rf"""|(?<![\w/.~-])(?P<bare>[\w~./\\-]*[\w-]\.(?:{_EXTENSIONS})))(?![\w])""",
+    rf"""|(?<![\w/.~-])(?P<bare>[\w~./-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
     re.IGNORECASE,
 )
 _VERB = re.compile(
@@ -38,7 +38,7 @@ _PAST = re.compile(
     re.IGNORECASE,
 )
 _REQUEST = re.compile(
-    r"\b(?:please|pls|plz|can\s+you|could\s+you|would\s+you|will\s+you|i\s+need|i\s+want|i'?d\s+like|let'?s)\b",
+    r"\b(?:please|pls|plz|(?:make|give|get)\s+me|can\s+you|could\s+you|would\s+you|will\s+you|i\s+need|i\s+want|i'?d\s+like|let'?s)\b",
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
@@ -89,7 +89,9 @@ def _asks_to_enlarge(text: str) -> bool:
         return False
     if _PAST.search(text) and not verb and not request:
         return False
-    amount = parse_scale(text) is not None or parse_size(text) is not None
+    # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
+    # picture ("cat.png is 640x480") unless it comes with "please", "I need"...
+    amount = parse_scale(text) is not None or (request is not None and parse_size(text) is not None)
     return bool(verb or (amount and ("?" not in text or request)))
 
 

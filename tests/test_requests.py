@@ -1,0 +1,155 @@
+"""The offline writers' request parser and follow-up condensing: what runs the upscaler, what does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zoomqa.agent.history import MAX_TURNS, Turn, bounded, condense, is_follow_up
+from zoomqa.agent.requests import DEFAULT_SCALE, ImageRequest, find_image_paths, parse_request
+
+QUESTION_SET = Path(__file__).parent / "questions.jsonl"
+
+REQUESTS = [
+    ("upscale cat.png 3x", ImageRequest("cat.png", scale=3.0)),
+    ("Upscale cat.png by 3x please", ImageRequest("cat.png", scale=3.0)),
+    ("enlarge ~/Pictures/cat.png to 1920x1080", ImageRequest("~/Pictures/cat.png", width=1920, height=1080)),
+    ("make holiday.jpg 3.5 times bigger", ImageRequest("holiday.jpg", scale=3.5)),
+    ("upscale this photo 4x: scan.png", ImageRequest("scan.png", scale=4.0)),
+    ("zoom into moon.webp x2.5", ImageRequest("moon.webp", scale=2.5)),
+    ("zoom moon.webp ×4", ImageRequest("moon.webp", scale=4.0)),
+    ("blow up thumbnail.png 8x please", ImageRequest("thumbnail.png", scale=8.0)),
+    ("blow it up: thumbnail.png, 6x", ImageRequest("thumbnail.png", scale=6.0)),
+    ("pls make ~/Desktop/logo_small.png twice as big", ImageRequest("~/Desktop/logo_small.png", scale=2.0)),
+    ("double the size of logo.png", ImageRequest("logo.png", scale=2.0)),
+    ("I need drone_shot.webp at 1080 pixels tall", ImageRequest("drone_shot.webp", height=1080)),
+    ("resize frame.png to 1920 wide", ImageRequest("frame.png", width=1920)),
+    ("Can you blow up /home/ana/photos/grandpa_1962.jpg so it's 3000 pixels wide?",
+     ImageRequest("/home/ana/photos/grandpa_1962.jpg", width=3000)),
+    ("enlarge ./renders/frame_0042.png by a factor of 6", ImageRequest("./renders/frame_0042.png", scale=6.0)),
+    ("super-resolve ~/Pictures/moon.png to 2048 x 2048 please",
+     ImageRequest("~/Pictures/moon.png", width=2048, height=2048)),
+    ("upscale IMG_2041.JPG x2.5", ImageRequest("IMG_2041.JPG", scale=2.5)),
+    ("upscale ./old/wedding.jpg to 1000x750 px", ImageRequest("./old/wedding.jpg", width=1000, height=750)),
+    ("Make me a 4000 px wide version of pics/harbour.tif", ImageRequest("pics/harbour.tif", width=4000)),
+    ('upscale "my holiday photo.jpg" 3x', ImageRequest("my holiday photo.jpg", scale=3.0)),
+    ("enlarge `scans/page 1.png` to 300%", ImageRequest("scans/page 1.png", scale=3.0)),
+    ("could you make cat.jpeg larger, 5x", ImageRequest("cat.jpeg", scale=5.0)),
+    ("upscale cat.png", ImageRequest("cat.png", scale=DEFAULT_SCALE)),
+    ("cat.png 4x", ImageRequest("cat.png", scale=4.0)),
+    ("scan.tiff to 1080p please", ImageRequest("scan.tiff", height=1080)),
+    ("upsample map.bmp threefold", ImageRequest("map.bmp", scale=3.0)),
+    ("increase the resolution of old.png ten times", ImageRequest("old.png", scale=10.0)),
+    ("magnify pics/2024-05-01 cat.png 2x", ImageRequest("cat.png", scale=2.0)),
+    ("scale up photo.PNG from 640x480 to 1280x960", ImageRequest("photo.PNG", width=1280, height=960)),
+    ("upscale a.png and b.png 2x", None),  # two images: checked below
+]
+
+NOT_REQUESTS = [
+    "how does upscaling 3x work?",
+    "upscale 3x",  # no image named
+    "why did my upscaled cat.png go blurry at 4x?",
+    "I upscaled scan.png 4x with bicubic and it looks soft",
+    "how do I upscale holiday.jpg 4x?",
+    "what is the best model to enlarge cat.png?",
+    "which model should I use to upscale holiday.jpg to 1920 wide?",
+    "don't upscale cat.png",
+    "rename cat.png to cat2.png",
+    "my photo cat.png is 640x480",
+    "is 8x too much for cat.png?",
+    "does LIIF work on faces.png?",
+    "I blew up an old photo 10x and it stayed crisp - how?",
+    "compare cat.png and dog.png",
+    "what does 1920x1080 mean for a print?",
+    "Why do upscalers invent detail?",
+    "zoomqa is great, thanks",
+    "my resume.pdf is 3 pages",
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), [r for r in REQUESTS if r[1] is not None])
+def test_requests_run_the_tool_with_the_asked_size(message: str, expected: ImageRequest) -> None:
+    assert parse_request(message) == [expected]
+
+
+def test_one_request_per_named_image() -> None:
+    assert parse_request("upscale a.png and b.png 2x") == [ImageRequest("a.png", scale=2.0), ImageRequest("b.png", scale=2.0)]
+
+
+@pytest.mark.parametrize("message", NOT_REQUESTS)
+def test_questions_and_reports_do_not_run_the_tool(message: str) -> None:
+    assert parse_request(message) == []
+
+
+def test_an_attachment_is_the_image_when_the_message_names_none(tmp_path: Path) -> None:
+    attached = tmp_path / "F0123_photo.jpg"
+    assert parse_request("upscale this 3x", [attached]) == [ImageRequest(str(attached), scale=3.0)]
+    assert parse_request("4x", [attached]) == [ImageRequest(str(attached), scale=4.0)]
+    assert parse_request("what model would you use for this?", [attached]) == []
+
+
+def test_arguments_follow_the_tool_schema() -> None:
+    assert ImageRequest("cat.png", scale=3.0).arguments() == {"path": "cat.png", "scale": 3.0}
+    assert ImageRequest("cat.png", width=800).arguments() == {"path": "cat.png", "width": 800}
+
+
+def test_paths_are_found_with_their_folders() -> None:
+    assert find_image_paths("see ./a/b.png, then ~/c.JPG and /x/y z.webp.") == ["./a/b.png", "~/c.JPG", "z.webp"]
+    assert find_image_paths("photo.png.txt is not an image, nor is png") == []
+
+
+def test_every_tool_question_of_the_question_set_parses_to_its_expected_call() -> None:
+    questions = [json.loads(line) for line in QUESTION_SET.read_text().splitlines() if line.strip()]
+    tool = [q for q in questions if q["expect"] == "tool"]
+    assert len(tool) >= 9
+    for q in tool:
+        expected = ImageRequest(q["path"], scale=q.get("scale"), width=q.get("width"), height=q.get("height"))
+        found = parse_request(q["question"])
+        assert [ImageRequest(r.path, r.scale and float(r.scale), r.width, r.height) for r in found] == [
+            ImageRequest(expected.path, expected.scale and float(expected.scale), expected.width, expected.height)
+        ], q["id"]
+    others = [q["id"] for q in questions if q["expect"] != "tool" and parse_request(q["question"])]
+    assert others == []
+
+
+# --- follow-ups -------------------------------------------------------------------------
+
+TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
+
+
+def turns(*texts: str) -> list[Turn]:
+    return [Turn(role="user" if i % 2 == 0 else "assistant", text=t) for i, t in enumerate(texts)]
+
+
+@pytest.mark.parametrize(
+    ("history", "message", "condensed"),
+    [
+        (turns(TEN_X, "LIIF ..."), "and at 8x?", "I blew up an old photo 8x and it stayed crisp - how?"),
+        (turns(TEN_X, "LIIF ..."), "what about 30x", "I blew up an old photo 30x and it stayed crisp - how?"),
+        (turns(TEN_X, "LIIF ..."), "which one is faster?", f"{TEN_X} which one is faster?"),
+        (turns("upscale cat.png 3x", "done"), "and at 8x?", "upscale cat.png 8x"),
+        (turns(TEN_X, "LIIF ...", "and at 8x?", "..."), "and 12x?",
+         "I blew up an old photo 12x and it stayed crisp - how?"),
+        (turns(TEN_X, "LIIF ..."), "How does ESRGAN make faces look sharper than the background?",
+         "How does ESRGAN make faces look sharper than the background?"),
+        ((), "and at 8x?", "and at 8x?"),
+    ],
+)
+def test_follow_ups_are_condensed_with_the_earlier_question(
+    history: list[Turn], message: str, condensed: str
+) -> None:
+    assert condense(message, history) == condensed
+
+
+def test_a_message_naming_an_image_is_never_a_follow_up() -> None:
+    assert not is_follow_up("and cat.png?")
+    assert is_follow_up("and with RDN?") and not is_follow_up("Why do diffusion upscalers invent new detail in faces?")
+
+
+def test_history_is_bounded() -> None:
+    long = turns(*[f"turn {i} " + "x" * 5000 for i in range(3 * MAX_TURNS)])
+    kept = bounded(long)
+    assert len(kept) == MAX_TURNS and kept[-1].text.startswith(f"turn {3 * MAX_TURNS - 1}")
+    assert all(len(t.text) <= 1200 for t in kept)
