@@ -29,11 +29,12 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-
 from zoomqa.agent.answer import Answer, Statement
 from zoomqa.agent.history import Turn
-from zoomqa.agent.render import slack_escape, render_slack, render_slack_blocks
+from zoomqa.agent.render import render_slack, render_slack_blocks, slack_escape
+from zoomqa.agent.requests import parse_request
 from zoomqa.agent.slack_files import SlackImageFetcher
+
 from zoomqa.config import Settings, SlackSettings
 from zoomqa.errors import ZoomqaError
 
@@ -92,7 +93,9 @@ def agent_responder(settings: Settings, *, writer: str | None = None) -> Respond
             output_dir=results,
         )
         with one_at_a_time:
-            return assistant.respond(message, history=history, attachments=attachments, on_progress=on_progress)
+            return assistant.respond(
+                message, history=history, attachments=attachments, on_progress=on_progress
+            )
 
     return respond
 
@@ -163,9 +166,19 @@ def _is_ours(message: dict[str, Any], bot_user_id: str | None, bot_id: str | Non
     )
 
 
+def _pictures_for(message: Incoming, thread: Thread) -> tuple[dict[str, Any], ...]:
+    """The message's own files; else, when it asks for an enlargement ("now 4x"), the thread's latest."""
+    if message.files or not thread.files:
+        return message.files
+    names = [Path(str(file.get("name") or "picture.png")).name for file in thread.files]
+    return thread.files if parse_request(message.text, [Path(name) for name in names]) else ()
+
+
 def _shown_names(answer: Answer, calls: Sequence[ToolCall]) -> Answer:
     """The tool report names local files; in Slack they are the files uploaded to the thread."""
-    names = {path: Path(path).name for call in calls for path in (call.output_path, call.comparison_path) if path}
+    names = {
+        path: Path(path).name for call in calls for path in (call.output_path, call.comparison_path) if path
+    }
 
     def rename(statement: Statement) -> Statement:
         text = statement.text
@@ -173,7 +186,9 @@ def _shown_names(answer: Answer, calls: Sequence[ToolCall]) -> Answer:
             text = text.replace(path, name)
         return statement.model_copy(update={"text": text})
 
-    steps = tuple(step.model_copy(update={"statements": tuple(map(rename, step.statements))}) for step in answer.steps)
+    steps = tuple(
+        step.model_copy(update={"statements": tuple(map(rename, step.statements))}) for step in answer.steps
+    )
     return answer.model_copy(update={"task": tuple(map(rename, answer.task)), "steps": steps})
 
 
@@ -192,7 +207,9 @@ class SlackBot:
 
     # Listeners -------------------------------------------------------------------------
 
-    def drop_repeats(self, body: dict[str, Any], request: Any, client: WebClient, next: Callable[[], None]) -> Any:
+    def drop_repeats(
+        self, body: dict[str, Any], request: Any, client: WebClient, next: Callable[[], None]
+    ) -> Any:
         """Acknowledge and drop an event already taken on, here or (for Slack's retries) elsewhere."""
         event = body.get("event") or {}
         keys = [f"event:{body['event_id']}"] if body.get("event_id") else []
@@ -229,10 +246,11 @@ class SlackBot:
             thread = self._thread(client, message, context) if message.in_thread else Thread()
             with tempfile.TemporaryDirectory(prefix="zoomqa-slack-") as folder:
                 workdir = Path(folder)
-                files = message.files or thread.files
-                fetched = self.fetcher.fetch(files, workdir)
+                fetched = self.fetcher.fetch(_pictures_for(message, thread), workdir)
                 if not message.text and not fetched.paths:
-                    raise ZoomqaError("ask me about image super-resolution, or attach a picture and say how big")
+                    raise ZoomqaError(
+                        "ask me about image super-resolution, or attach a picture and say how big"
+                    )
                 reply = self.respond(
                     message.text or "enlarge this picture 2x",
                     history=thread.history,
@@ -247,13 +265,18 @@ class SlackBot:
         except SlackClientError as exc:
             log.warning("Slack call failed while answering: %s", _slack_reason(exc))
             self._say_failure(
-                client, message.channel, placeholder,
+                client,
+                message.channel,
+                placeholder,
                 f"Sorry, Slack did not accept part of my answer ({_slack_reason(exc)}); please ask again.",
             )
         except Exception:
             log.exception("answering a Slack message failed")
             self._say_failure(
-                client, message.channel, placeholder, "Sorry, something went wrong on my side; please ask again."
+                client,
+                message.channel,
+                placeholder,
+                "Sorry, something went wrong on my side; please ask again.",
             )
 
     def _post_placeholder(self, client: WebClient, message: Incoming) -> str | None:
@@ -265,7 +288,9 @@ class SlackBot:
                 metadata={"event_type": REPLY_EVENT, "event_payload": {"reply_to": message.ts}},
             )
         except SlackClientError as exc:
-            log.warning("cannot post in %s, the message goes unanswered: %s", message.channel, _slack_reason(exc))
+            log.warning(
+                "cannot post in %s, the message goes unanswered: %s", message.channel, _slack_reason(exc)
+            )
             return None
         return str(response["ts"])
 
@@ -295,7 +320,10 @@ class SlackBot:
             return False
         try:
             replies = client.conversations_replies(
-                channel=event["channel"], ts=event.get("thread_ts") or event["ts"], include_all_metadata=True, limit=200
+                channel=event["channel"],
+                ts=event.get("thread_ts") or event["ts"],
+                include_all_metadata=True,
+                limit=200,
             )
         except SlackClientError:
             return False
@@ -322,7 +350,10 @@ class SlackBot:
                     )
         except SlackClientError as exc:
             log.warning("upload failed: %s", _slack_reason(exc))
-            notes = [*notes, f"I could not upload the enlarged picture ({_slack_reason(exc)}); please ask again."]
+            notes = [
+                *notes,
+                f"I could not upload the enlarged picture ({_slack_reason(exc)}); please ask again.",
+            ]
             client.chat_update(channel=message.channel, ts=placeholder, **_message(answer, notes))
 
     def _say_failure(self, client: WebClient, channel: str, placeholder: str, text: str) -> None:
@@ -362,7 +393,9 @@ class _Progress:
             return
         self.last = now
         try:
-            self.client.chat_update(channel=self.channel, ts=self.ts, text=f"_Enlarging your picture… {done * 100 // total}%_")
+            self.client.chat_update(
+                channel=self.channel, ts=self.ts, text=f"_Enlarging your picture… {done * 100 // total}%_"
+            )
         except SlackClientError as exc:
             log.info("progress not shown: %s", _slack_reason(exc))
 
@@ -383,14 +416,15 @@ def _secret(value: Any) -> str | None:
 def required_secrets(slack: SlackSettings, transport: Transport) -> dict[str, str]:
     """The tokens ``transport`` needs, or ZoomqaError naming every missing variable."""
     needed = {"SLACK_BOT_TOKEN": slack.bot_token}
-    needed |= {"SLACK_APP_TOKEN": slack.app_token} if transport == "socket" else {
-        "SLACK_SIGNING_SECRET": slack.signing_secret
-    }
+    if transport == "socket":
+        needed["SLACK_APP_TOKEN"] = slack.app_token
+    else:
+        needed["SLACK_SIGNING_SECRET"] = slack.signing_secret
     missing = [name for name, value in needed.items() if not _secret(value)]
     if missing:
+        mode = "Socket Mode" if transport == "socket" else "HTTP"
         raise ZoomqaError(
-            f"the Slack bot needs {' and '.join(missing)} for {'Socket Mode' if transport == 'socket' else 'HTTP'} "
-            "(see the README section 'Slack bot')"
+            f"the Slack bot needs {' and '.join(missing)} for {mode} (see the README section 'Slack bot')"
         )
     return {name: str(_secret(value)) for name, value in needed.items()}
 
@@ -400,7 +434,10 @@ def web_client(slack: SlackSettings, token: str) -> WebClient:
     return WebClient(
         token=token,
         base_url=slack.api_url,
-        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
     )
 
 
@@ -413,18 +450,24 @@ def build_app(slack: SlackSettings, transport: Transport) -> App:
             signing_secret=secrets.get("SLACK_SIGNING_SECRET", ""),
             client=client,
             request_verification_enabled=transport == "http",
-            listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="zoomqa-slack"),
+            listener_executor=ThreadPoolExecutor(
+                max_workers=slack.workers, thread_name_prefix="zoomqa-slack"
+            ),
         )
     except BoltError as exc:  # auth.test refused the token
         cause = exc.__context__
         reason = _slack_reason(cause) if isinstance(cause, SlackClientError) else "auth.test failed"
         raise ZoomqaError(f"Slack at {slack.api_url} did not accept SLACK_BOT_TOKEN: {reason}") from None
     except OSError as exc:
-        raise ZoomqaError(f"cannot reach Slack at {slack.api_url} ({exc}): check the network or api_url") from None
+        raise ZoomqaError(
+            f"cannot reach Slack at {slack.api_url} ({exc}): check the network or api_url"
+        ) from None
     return app
 
 
-def serve(settings: Settings, transport: Transport, load_agent: Callable[[], Respond], *, host: str, port: int) -> None:
+def serve(
+    settings: Settings, transport: Transport, load_agent: Callable[[], Respond], *, host: str, port: int
+) -> None:
     """Run until interrupted: Socket Mode connects out to Slack; HTTP serves ``/slack/events``.
 
     Slack is asked about the token before the agent loads, so a wrong token fails at once.

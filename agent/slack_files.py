@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 from slack_sdk import WebClient
-
 from zoomqa.tools.images import INPUT_FORMATS
 
 SLACK_FILE_HOST = "https://files.slack.com"
@@ -80,7 +79,8 @@ class SlackImageFetcher:
         info = self.client.files_info(file=file_id)["file"]
         size = int(info.get("size") or 0)
         if size > self.max_bytes:
-            raise _Refused(f"{_megabytes(size)} is above the {_megabytes(self.max_bytes)} limit, so it was not downloaded")
+            limit = _megabytes(self.max_bytes)
+            raise _Refused(f"{_megabytes(size)} is above the {limit} limit, so it was not downloaded")
         url = info.get("url_private_download") or info.get("url_private")
         if not url or _origin(url) not in self.trusted_origins:
             raise _Refused("Slack gave no download address the bot may use")

@@ -98,21 +98,34 @@ class SlackStandIn:
     def next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._clock):06d}"
 
-    def fail_next(self, method: str, *, status: int = 200, error: str = "internal_error", headers=None) -> None:
+    def fail_next(
+        self, method: str, *, status: int = 200, error: str = "internal_error", headers=None
+    ) -> None:
         """The next call of ``method`` fails: an ``ok: false`` body, or an HTTP status (429...)."""
         with self._lock:
             body = {"ok": False, "error": error}
             self._failures.setdefault(method, []).append((status, body, dict(headers or {})))
 
     def add_file(
-        self, file_id: str, name: str, content: bytes, *, claimed_size: int | None = None, send_length: bool = True
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        *,
+        claimed_size: int | None = None,
+        send_length: bool = True,
     ) -> dict[str, Any]:
         """A file a person shared; returns the file object as it appears in a message event."""
         self.files[file_id] = StoredFile(file_id, name, content, claimed_size, send_length)
         return {"id": file_id, "name": name, "mode": "hosted"}
 
     def user_message(
-        self, channel: str, text: str, *, thread_ts: str | None = None, files: list[dict[str, Any]] | None = None
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Store a person's message in ``channel`` and return it as an event's ``event`` field."""
         message = {"type": "message", "user": HUMAN, "text": text, "ts": self.next_ts(), "channel": channel}
@@ -124,10 +137,19 @@ class SlackStandIn:
             self.messages.setdefault(channel, []).append(message)
         return dict(message)
 
-    def bot_message(self, channel: str, text: str, *, thread_ts: str, metadata: dict[str, Any] | None = None) -> str:
+    def bot_message(
+        self, channel: str, text: str, *, thread_ts: str, metadata: dict[str, Any] | None = None
+    ) -> str:
         """A reply the bot wrote earlier (e.g. another instance of it), for the thread's history."""
-        message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": text, "ts": self.next_ts(),
-                   "thread_ts": thread_ts, "channel": channel}  # fmt: skip
+        message = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "text": text,
+            "ts": self.next_ts(),
+            "thread_ts": thread_ts,
+            "channel": channel,
+        }
         if metadata:
             message["metadata"] = metadata
         with self._lock:
@@ -137,9 +159,10 @@ class SlackStandIn:
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                dict(m) for m in self.messages.get(channel, [])
+                dict(m)
+                for m in self.messages.get(channel, [])
                 if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
-            ]  # fmt: skip
+            ]
 
     def calls_of(self, method: str) -> list[Call]:
         with self._lock:
@@ -198,16 +221,32 @@ class SlackStandIn:
     # Web API methods (called under the lock) -----------------------------------------
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"{self.base}/", "team": "Stand-in", "user": "zoomqa", "team_id": TEAM,
-                "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}  # fmt: skip
+        return {
+            "ok": True,
+            "url": f"{self.base}/",
+            "team": "Stand-in",
+            "user": "zoomqa",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "not_allowed"}
+        return (
+            {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "not_allowed"}
+        )
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params["channel"]
-        message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": params.get("text", ""),
-                   "ts": self.next_ts(), "channel": channel}  # fmt: skip
+        message = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "text": params.get("text", ""),
+            "ts": self.next_ts(),
+            "channel": channel,
+        }
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
         metadata = params.get("metadata")
@@ -240,9 +279,16 @@ class SlackStandIn:
         if stored is None:
             return {"ok": False, "error": "file_not_found"}
         size = stored.claimed_size if stored.claimed_size is not None else len(stored.content)
-        return {"ok": True, "file": {"id": stored.id, "name": stored.name, "size": size,
-                                     "url_private": f"{self.base}/files/{stored.id}/{stored.name}",
-                                     "url_private_download": f"{self.base}/files/{stored.id}/download/{stored.name}"}}  # fmt: skip
+        return {
+            "ok": True,
+            "file": {
+                "id": stored.id,
+                "name": stored.name,
+                "size": size,
+                "url_private": f"{self.base}/files/{stored.id}/{stored.name}",
+                "url_private_download": f"{self.base}/files/{stored.id}/download/{stored.name}",
+            },
+        }
 
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"FUP{len(self.files) + len(self.uploads) + 1:04d}{next(self._clock)}"
@@ -255,11 +301,25 @@ class SlackStandIn:
         for entry in entries:
             stored = self.files[entry["id"]]
             stored.content = self.uploads.get(entry["id"], b"")
-            shared.append({"id": stored.id, "name": stored.name, "title": entry.get("title"), "size": len(stored.content)})
+            shared.append(
+                {
+                    "id": stored.id,
+                    "name": stored.name,
+                    "title": entry.get("title"),
+                    "size": len(stored.content),
+                }
+            )
         channel = params.get("channel_id")
         if channel:
-            message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": params.get("initial_comment", ""),
-                       "ts": self.next_ts(), "channel": channel, "files": shared}  # fmt: skip
+            message = {
+                "type": "message",
+                "user": BOT_USER,
+                "bot_id": BOT_ID,
+                "text": params.get("initial_comment", ""),
+                "ts": self.next_ts(),
+                "channel": channel,
+                "files": shared,
+            }
             if params.get("thread_ts"):
                 message["thread_ts"] = params["thread_ts"]
             self.messages.setdefault(channel, []).append(message)
@@ -267,7 +327,13 @@ class SlackStandIn:
 
 
 def _send(
-    request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers=None, *, length: bool = True
+    request: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers=None,
+    *,
+    length: bool = True,
 ) -> None:
     request.send_response(status)
     request.send_header("Content-Type", content_type)
@@ -295,20 +361,34 @@ def event_callback(event: dict[str, Any], *, event_type: str = "app_mention") ->
     event = {**event, "type": event_type}
     if event_type == "message":
         event["channel_type"] = "im"
-    return {"token": "unused", "team_id": TEAM, "api_app_id": "AZOOMQA", "type": "event_callback",
-            "event_id": f"Ev{next(_event_ids):08d}", "event_time": int(time.time()), "event": event,
-            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}  # fmt: skip
+    return {
+        "token": "unused",
+        "team_id": TEAM,
+        "api_app_id": "AZOOMQA",
+        "type": "event_callback",
+        "event_id": f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "event": event,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
 
 
-def signed_headers(body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     """Slack's request signature: v0=HMAC-SHA256(secret, 'v0:<timestamp>:<body>')."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}",
-            "Content-Type": "application/json"}  # fmt: skip
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/json",
+    }
 
 
-def post_event(url: str, payload: dict[str, Any], *, retry: int | None = None, headers=None) -> tuple[int, float]:
+def post_event(
+    url: str, payload: dict[str, Any], *, retry: int | None = None, headers=None
+) -> tuple[int, float]:
     """Send ``payload`` to the bot as Slack does; returns (status, seconds until the response)."""
     body = json.dumps(payload).encode()
     sent = signed_headers(body) if headers is None else headers
@@ -340,8 +420,16 @@ class SocketModeStandIn:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _session(self, websocket: Any) -> None:
-        websocket.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {"host": "standin"},
-                                   "connection_info": {"app_id": "AZOOMQA"}}))  # fmt: skip
+        websocket.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "standin"},
+                    "connection_info": {"app_id": "AZOOMQA"},
+                }
+            )
+        )
         self.connected.set()
         while True:
             try:
@@ -358,9 +446,16 @@ class SocketModeStandIn:
 
     def send_event(self, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
         envelope_id = f"env-{payload['event_id']}-{retry_attempt}"
-        self.outbox.put({"envelope_id": envelope_id, "type": "events_api", "payload": payload,
-                         "accepts_response_payload": False, "retry_attempt": retry_attempt,
-                         "retry_reason": "timeout" if retry_attempt else ""})  # fmt: skip
+        self.outbox.put(
+            {
+                "envelope_id": envelope_id,
+                "type": "events_api",
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
         return envelope_id
 
     def stop(self) -> None:
@@ -416,8 +511,11 @@ def start_bot(args: list[str], env: dict[str, str], log: Path, ready) -> Running
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "zoomqa.cli", "slack", *args, "--verbose"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+        )
     bot = RunningBot(process, log, Path(env["TMPDIR"]))
     deadline = time.monotonic() + 240
     while not ready():

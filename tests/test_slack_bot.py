@@ -38,6 +38,8 @@ from slack_standin import (
 )
 
 TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
+
+
 @pytest.fixture(scope="module")
 def standin() -> Iterator[SlackStandIn]:
     server = SlackStandIn().start()
@@ -46,12 +48,15 @@ def standin() -> Iterator[SlackStandIn]:
 
 
 @pytest.fixture(scope="module")
-def bot(standin: SlackStandIn, bundled_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+def bot(
+    standin: SlackStandIn, bundled_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
     tmp = tmp_path_factory.mktemp("slack-bot")
     port = free_port()
     env = bot_env(standin, bundled_home, tmp, SLACK_SIGNING_SECRET=SIGNING_SECRET)
-    running = start_bot(["--http", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "bot.log",
-                        lambda: port_open(port))  # fmt: skip
+    running = start_bot(
+        ["--http", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "bot.log", lambda: port_open(port)
+    )
     running.url = f"http://127.0.0.1:{port}/slack/events"
     yield running
     running.stop()
@@ -77,9 +82,10 @@ class Conversation:
         """The bot's messages in the message's thread written after it."""
         thread_ts = message.get("thread_ts") or message["ts"]
         return [
-            m for m in self.standin.thread(self.channel, thread_ts)
+            m
+            for m in self.standin.thread(self.channel, thread_ts)
             if m.get("user") == BOT_USER and float(m["ts"]) > float(message["ts"])
-        ]  # fmt: skip
+        ]
 
     def answer_to(self, payload: dict, timeout: float = 90.0) -> dict:
         """The bot's reply to ``payload`` once the placeholder has been edited into something else."""
@@ -111,14 +117,20 @@ def updates_of(standin: SlackStandIn, channel: str) -> list[dict]:
     return [c.params for c in standin.calls_of("chat.update") if c.params["channel"] == channel]
 
 
-def test_a_mention_gets_a_placeholder_edited_into_a_three_part_answer_in_its_thread(chat: Conversation) -> None:
+def test_a_mention_gets_a_placeholder_edited_into_a_three_part_answer_in_its_thread(
+    chat: Conversation,
+) -> None:
     payload = chat.say(f"<@{BOT_USER}> {TEN_X}")
     message = payload["event"]
     answer = chat.answer_to(payload)
-    posts = [c.params for c in chat.standin.calls_of("chat.postMessage") if c.params["channel"] == chat.channel]
+    posts = [
+        c.params for c in chat.standin.calls_of("chat.postMessage") if c.params["channel"] == chat.channel
+    ]
     assert len(posts) == 1 and posts[0]["thread_ts"] == message["ts"], "one reply, in the message's thread"
     assert "Looking through the papers" in posts[0]["text"]
-    assert [u["ts"] for u in updates_of(chat.standin, chat.channel)] == [answer["ts"]], "the placeholder was edited"
+    assert [u["ts"] for u in updates_of(chat.standin, chat.channel)] == [answer["ts"]], (
+        "the placeholder was edited"
+    )
     assert chat.replies_to(message) == [answer]
     text = answer["text"]
     assert text.index("*Task*") < text.index("*How it works*") < text.index("*Papers and tools*")
@@ -134,10 +146,19 @@ def test_a_direct_message_is_answered_in_its_thread_and_edits_are_ignored(chat: 
     payload = chat.say(TEN_X, direct=True)
     answer = chat.answer_to(payload)
     assert answer["thread_ts"] == payload["event"]["ts"] and "*Task*" in answer["text"]
-    edit = event_callback({"channel": chat.channel, "subtype": "message_changed", "ts": chat.standin.next_ts(),
-                           "message": {"text": "changed"}}, event_type="message")  # fmt: skip
-    ours = event_callback({"channel": chat.channel, "bot_id": BOT_ID, "text": "an answer", "ts": chat.standin.next_ts()},
-                          event_type="message")  # fmt: skip
+    edit = event_callback(
+        {
+            "channel": chat.channel,
+            "subtype": "message_changed",
+            "ts": chat.standin.next_ts(),
+            "message": {"text": "changed"},
+        },
+        event_type="message",
+    )
+    ours = event_callback(
+        {"channel": chat.channel, "bot_id": BOT_ID, "text": "an answer", "ts": chat.standin.next_ts()},
+        event_type="message",
+    )
     for event in (edit, ours):
         assert post_event(chat.bot.url, event)[0] == 200
     time.sleep(1.5)
@@ -173,12 +194,20 @@ def test_a_follow_up_in_the_thread_is_answered_with_the_thread_as_context(chat: 
     thread_ts = first["event"]["ts"]
     follow_up = chat.say(f"<@{BOT_USER}> and what does it take as input?", thread_ts=thread_ts)
     answer = chat.answer_to(follow_up)
-    read = [c.params for c in chat.standin.calls_of("conversations.replies") if c.params["channel"] == chat.channel]
+    read = [
+        c.params
+        for c in chat.standin.calls_of("conversations.replies")
+        if c.params["channel"] == chat.channel
+    ]
     assert read and read[-1]["ts"] == thread_ts, "the history comes from Slack, not from the bot's memory"
     assert answer["thread_ts"] == thread_ts
-    assert "*Task*" in answer["text"] and "LIIF" in answer["text"], "the follow-up was read with the first question"
+    assert "*Task*" in answer["text"] and "LIIF" in answer["text"], (
+        "the follow-up was read with the first question"
+    )
     alone = chat.answer_to(chat.say(f"<@{BOT_USER}> and what does it take as input?"))
-    assert alone["text"].startswith("*Nothing relevant found*"), "without the thread the question means nothing"
+    assert alone["text"].startswith("*Nothing relevant found*"), (
+        "without the thread the question means nothing"
+    )
 
 
 def test_an_attached_picture_is_enlarged_and_the_result_and_comparison_come_back_to_the_thread(
@@ -193,14 +222,19 @@ def test_an_attached_picture_is_enlarged_and_the_result_and_comparison_come_back
     uploaded = chat.standin.wait_for(
         lambda: [m for m in chat.replies_to(payload["event"]) if m.get("files")], 30, "the uploaded pictures"
     )
-    complete = [c.params for c in chat.standin.calls_of("files.completeUploadExternal")
-                if c.params.get("channel_id") == chat.channel]  # fmt: skip
+    complete = [
+        c.params
+        for c in chat.standin.calls_of("files.completeUploadExternal")
+        if c.params.get("channel_id") == chat.channel
+    ]
     assert len(complete) == 1 and complete[0]["thread_ts"] == payload["event"]["ts"]
     files = uploaded[0]["files"]
     assert [f["title"] for f in files] == ["LIIF, 72×48", "bicubic and LIIF side by side"]
     pictures = [Image.open(io.BytesIO(chat.standin.files[f["id"]].content)) for f in files]
     assert pictures[0].size == (72, 48) and pictures[1].width > 72, [p.size for p in pictures]
-    chat.standin.wait_for(lambda: not list(chat.bot.tmp.glob("zoomqa-slack-*")), 10, "the temporary folder to go")
+    chat.standin.wait_for(
+        lambda: not list(chat.bot.tmp.glob("zoomqa-slack-*")), 10, "the temporary folder to go"
+    )
 
 
 def test_a_follow_up_asking_for_another_size_enlarges_the_picture_shared_earlier_in_the_thread(
@@ -212,10 +246,15 @@ def test_a_follow_up_asking_for_another_size_enlarges_the_picture_shared_earlier
     follow_up = chat.say(f"<@{BOT_USER}> now make it 4x bigger", thread_ts=first["event"]["ts"])
     answer = chat.answer_to(follow_up)["text"]
     assert "20x20 to 80x80" in answer, answer
-    assert [file_id for file_id, _ in chat.standin.downloads].count("FDOG0001") == 2
+    question = chat.say(f"<@{BOT_USER}> why does it stay sharp?", thread_ts=first["event"]["ts"])
+    assert "*Task*" in chat.answer_to(question)["text"]
+    downloads = [file_id for file_id, _ in chat.standin.downloads]
+    assert downloads.count("FDOG0001") == 2, "fetched for the two enlargements, not for the question"
 
 
-def test_a_too_big_file_is_not_downloaded_and_a_non_image_is_refused_by_its_content(chat: Conversation) -> None:
+def test_a_too_big_file_is_not_downloaded_and_a_non_image_is_refused_by_its_content(
+    chat: Conversation,
+) -> None:
     big = chat.standin.add_file("FBIG0001", "huge.png", png(24, 16), claimed_size=50_000_000)
     padded = png(24, 16) + b"\0" * (MAX_FILE_BYTES * 2)
     liar = chat.standin.add_file("FLIE0001", "small.png", padded, claimed_size=900, send_length=False)
@@ -230,7 +269,9 @@ def test_a_too_big_file_is_not_downloaded_and_a_non_image_is_refused_by_its_cont
     assert "long.png: 0.12 MB is above the 0.06 MB limit" in answer, "Content-Length checked before reading"
     assert "cat.png: it is not an image the upscaler reads" in answer
     assert not [m for m in chat.replies_to(payload["event"]) if m.get("files")], "nothing was enlarged"
-    chat.standin.wait_for(lambda: not list(chat.bot.tmp.glob("zoomqa-slack-*")), 10, "the temporary folder to go")
+    chat.standin.wait_for(
+        lambda: not list(chat.bot.tmp.glob("zoomqa-slack-*")), 10, "the temporary folder to go"
+    )
 
 
 def test_a_429_is_retried_after_the_seconds_slack_asks_for(chat: Conversation) -> None:
@@ -249,7 +290,9 @@ def test_a_slack_failure_while_answering_becomes_one_short_reply(chat: Conversat
     chat.standin.fail_next("conversations.replies", error="internal_error")
     payload = chat.say(f"<@{BOT_USER}> and how is it trained?", thread_ts=first["event"]["ts"])
     answer = chat.answer_to(payload)
-    assert answer["text"] == "Sorry, Slack did not accept part of my answer (internal_error); please ask again."
+    assert (
+        answer["text"] == "Sorry, Slack did not accept part of my answer (internal_error); please ask again."
+    )
     assert len(chat.replies_to(payload["event"])) == 1
 
 
@@ -259,10 +302,14 @@ def test_the_manifest_asks_for_exactly_the_scopes_of_the_calls_the_bot_made(stan
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     history = {"channels:history", "groups:history", "mpim:history", "im:history"}
     needs = {
-        "auth.test": set(), "chat.postMessage": {"chat:write"}, "chat.update": {"chat:write"},
-        "conversations.replies": history, "files.info": {"files:read"},
-        "files.getUploadURLExternal": {"files:write"}, "files.completeUploadExternal": {"files:write"},
-    }  # fmt: skip
+        "auth.test": set(),
+        "chat.postMessage": {"chat:write"},
+        "chat.update": {"chat:write"},
+        "conversations.replies": history,
+        "files.info": {"files:read"},
+        "files.getUploadURLExternal": {"files:write"},
+        "files.completeUploadExternal": {"files:write"},
+    }
     called = {c.method for c in standin.calls}
     assert called <= set(needs), f"a method without a known scope: {called - set(needs)}"
     needed = set().union(*(needs[m] for m in called)) | {"app_mentions:read", "im:history"}
@@ -286,7 +333,11 @@ def test_the_bot_refuses_to_start_without_what_it_needs(
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZOOMQA_"))}
     clean |= {"ZOOMQA_HOME": str(tmp_path), "ZOOMQA_CONFIG": str(tmp_path / "none.toml"), **env}
     completed = subprocess.run(
-        [sys.executable, "-m", "zoomqa.cli", "slack", *args], capture_output=True, text=True, env=clean, timeout=60
+        [sys.executable, "-m", "zoomqa.cli", "slack", *args],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
     )
     assert completed.returncode == 2
     assert named in completed.stderr and "Traceback" not in completed.stderr
@@ -294,11 +345,16 @@ def test_the_bot_refuses_to_start_without_what_it_needs(
 
 
 def test_a_token_slack_rejects_stops_the_bot_with_one_line(standin: SlackStandIn, tmp_path: Path) -> None:
-    env = bot_env(standin, tmp_path, tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN="xoxb-wrong")
+    env = bot_env(
+        standin, tmp_path, tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN="xoxb-wrong"
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "zoomqa.cli", "slack", "--http", "--port", str(free_port())],
-        capture_output=True, text=True, env=env, timeout=240,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert completed.returncode == 2, completed.stderr
     assert "did not accept SLACK_BOT_TOKEN: invalid_auth" in completed.stderr
     assert "Traceback" not in completed.stderr and "xoxb-wrong" not in completed.stderr
@@ -308,11 +364,22 @@ def test_a_model_outage_becomes_one_short_reply_in_the_thread(
     standin: SlackStandIn, bundled_home: Path, tmp_path: Path
 ) -> None:
     port, dead = free_port(), free_port()  # nothing listens on ``dead``: the model server is down
-    env = bot_env(standin, bundled_home, tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                  ZOOMQA_ANSWER__WRITER="openai", OPENAI_BASE_URL=f"http://127.0.0.1:{dead}/v1",
-                  OPENAI_API_KEY="sk-slack-test-key", ZOOMQA_ANSWER__MAX_RETRIES="0")  # fmt: skip
-    running = start_bot(["--http", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log",
-                        lambda: port_open(port))  # fmt: skip
+    env = bot_env(
+        standin,
+        bundled_home,
+        tmp_path,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        ZOOMQA_ANSWER__WRITER="openai",
+        OPENAI_BASE_URL=f"http://127.0.0.1:{dead}/v1",
+        OPENAI_API_KEY="sk-slack-test-key",
+        ZOOMQA_ANSWER__MAX_RETRIES="0",
+    )
+    running = start_bot(
+        ["--http", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        tmp_path / "bot.log",
+        lambda: port_open(port),
+    )
     running.url = f"http://127.0.0.1:{port}/slack/events"
     try:
         chat = Conversation(standin, running, "COUTAGE")

@@ -39,7 +39,10 @@ def socket_server(standin: SlackStandIn) -> Iterator[SocketModeStandIn]:
 
 @pytest.fixture(scope="module")
 def bot(
-    standin: SlackStandIn, socket_server: SocketModeStandIn, bundled_home: Path, tmp_path_factory: pytest.TempPathFactory
+    standin: SlackStandIn,
+    socket_server: SocketModeStandIn,
+    bundled_home: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningBot]:
     tmp = tmp_path_factory.mktemp("slack-socket")
     env = bot_env(standin, bundled_home, tmp, SLACK_APP_TOKEN=APP_TOKEN)
@@ -52,9 +55,10 @@ def bot(
 
 def bot_replies(standin: SlackStandIn, message: dict) -> list[dict]:
     return [
-        m for m in standin.thread(CHANNEL, message["ts"])
+        m
+        for m in standin.thread(CHANNEL, message["ts"])
         if m.get("user") == BOT_USER and float(m["ts"]) > float(message["ts"])
-    ]  # fmt: skip
+    ]
 
 
 def test_socket_mode_connects_with_the_app_token_acks_the_envelope_and_answers_in_the_thread(
@@ -62,11 +66,15 @@ def test_socket_mode_connects_with_the_app_token_acks_the_envelope_and_answers_i
 ) -> None:
     opened = standin.calls_of("apps.connections.open")
     assert opened and opened[0].authorized
-    message = standin.user_message(CHANNEL, f"<@{BOT_USER}> I blew up an old photo 10x and it stayed crisp - how?")
+    message = standin.user_message(
+        CHANNEL, f"<@{BOT_USER}> I blew up an old photo 10x and it stayed crisp - how?"
+    )
     envelope = socket_server.send_event(event_callback(message))
     standin.wait_for(lambda: {"envelope_id": envelope} in socket_server.acks, 10, "the envelope's ack")
     answer = standin.wait_for(
-        lambda: [m for m in bot_replies(standin, message) if m.get("blocks")], 90, "the answer over Socket Mode"
+        lambda: [m for m in bot_replies(standin, message) if m.get("blocks")],
+        90,
+        "the answer over Socket Mode",
     )[0]
     assert answer["thread_ts"] == message["ts"]
     assert "*Task*" in answer["text"] and "<https://arxiv.org/abs/2012.09161|arXiv>" in answer["text"]
@@ -78,11 +86,17 @@ def test_a_retry_that_another_instance_already_answered_is_dropped(
     """The thread holds a reply whose metadata names the message: this instance never saw the
     event, yet it must not answer twice. A retry of an unanswered message is answered."""
     answered = standin.user_message(CHANNEL, f"<@{BOT_USER}> what is LIIF?")
-    standin.bot_message(CHANNEL, "an earlier answer", thread_ts=answered["ts"],
-                        metadata={"event_type": "zoomqa_reply", "event_payload": {"reply_to": answered["ts"]}})  # fmt: skip
+    standin.bot_message(
+        CHANNEL,
+        "an earlier answer",
+        thread_ts=answered["ts"],
+        metadata={"event_type": "zoomqa_reply", "event_payload": {"reply_to": answered["ts"]}},
+    )
     unanswered = standin.user_message(CHANNEL, f"<@{BOT_USER}> what is EDSR?")
     first = socket_server.send_event(event_callback(answered), retry_attempt=1)
     second = socket_server.send_event(event_callback(unanswered), retry_attempt=1)
-    standin.wait_for(lambda: [m for m in bot_replies(standin, unanswered) if m.get("blocks")], 90, "the retry's answer")
+    standin.wait_for(
+        lambda: [m for m in bot_replies(standin, unanswered) if m.get("blocks")], 90, "the retry's answer"
+    )
     assert {"envelope_id": first} in socket_server.acks and {"envelope_id": second} in socket_server.acks
     assert [m["text"] for m in bot_replies(standin, answered)] == ["an earlier answer"]
