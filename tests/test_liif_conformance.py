@@ -78,6 +78,16 @@ def test_safetensors_round_trip_rebuilds_the_same_network(conformance_dir: Path,
         assert torch.equal(value, again.state_dict()[key]), key
 
 
+def test_the_authors_checkpoints_have_no_skip_and_ours_keep_theirs(conformance_dir: Path, tmp_path: Path) -> None:
+    official = json.loads((conformance_dir / "official_keys.json").read_text())
+    assert all(LiifSpec.from_args(entry["args"]).skip is None for entry in official.values())
+    model = LIIF(LiifSpec(skip="bicubic"))
+    again = load_checkpoint(save_safetensors(model, tmp_path / "skip.safetensors"))
+    assert again.spec == LiifSpec(skip="bicubic")
+    with pytest.raises(ValueError, match="unknown skip"):
+        LiifSpec.from_args({**model.spec.to_args(), "skip": "lanczos"})
+
+
 def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ZoomqaError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "missing.pth")

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from zoomqa.tools.checkpoints import load_checkpoint
 from zoomqa.tools.engine import _Axis, compute_dtype, receptive_radius, upscale_array
-from zoomqa.tools.liif_model import LIIF, make_coord
+from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def _query_everything(model: LIIF, image: np.ndarray, height: int, width: int) -
     coord = make_coord(height, width).unsqueeze(0)
     cell = torch.tensor([2 / height, 2 / width]).expand_as(coord)
     with torch.no_grad():
-        pred = model.query(model.encode(inp), coord, cell)
+        pred = model.query(model.encode(inp), coord, cell, image=inp)
     return (pred * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).numpy()
 
 
@@ -126,3 +127,33 @@ def test_progress_reaches_the_total_and_the_model_is_left_alone(edsr: LIIF) -> N
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     for key, value in edsr.state_dict().items():
         assert value.dtype == torch.float32 and torch.equal(value, before[key]), key
+
+
+@pytest.fixture(scope="module", params=["bilinear", "bicubic"])
+def with_skip(request: pytest.FixtureRequest) -> LIIF:
+    """A random EDSR LIIF that adds an image skip (its residual is not zero, so both parts count)."""
+    torch.manual_seed(5)
+    return LIIF(LiifSpec(skip=request.param)).eval()
+
+
+@pytest.mark.parametrize("size", [(181, 263), (37, 101)])
+def test_a_skip_model_matches_its_per_query_path_tiled_or_not(with_skip: LIIF, size: tuple[int, int]) -> None:
+    image = np.random.default_rng(4).integers(0, 256, (120, 110, 3), dtype=np.uint8)
+    whole = upscale_array(with_skip, image, size, precision="exact", out_dtype=np.float32)
+    tiled = upscale_array(with_skip, image, size, precision="exact", out_dtype=np.float32, tile=30)
+    assert np.abs(tiled - whole).max() <= 1e-5
+    assert np.abs(whole - _query_everything(with_skip, image, *size)).max() <= 1e-5
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_a_zero_residual_is_pils_resize(mode: str) -> None:
+    """The skip is PIL's interpolation, borders included: the baseline every fidelity table shows."""
+    model = LIIF(LiifSpec(skip=mode)).eval()
+    nn.init.zeros_(model.imnet.layers[-1].weight)
+    nn.init.zeros_(model.imnet.layers[-1].bias)
+    image = np.random.default_rng(6).integers(0, 256, (10, 13, 3), dtype=np.uint8)
+    ours = upscale_array(model, image, (47, 61), precision="exact", out_dtype=np.float32)
+    resample = Image.BICUBIC if mode == "bicubic" else Image.BILINEAR
+    pil = np.stack([np.asarray(Image.fromarray(image[..., c]).convert("F").resize((61, 47), resample))
+                    for c in range(3)], axis=-1) / 255
+    assert np.abs(ours - pil.clip(0, 1)).max() <= 1e-5

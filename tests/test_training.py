@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from zoomqa.errors import ZoomqaError
-from zoomqa.tools.checkpoints import load_checkpoint, read_metadata
-from zoomqa.tools.training import TrainConfig, Trainer, sample_batch, split_holdout
+from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
+from zoomqa.tools.liif_model import LIIF
+from zoomqa.tools.training import TrainConfig, Trainer, predict, sample_batch, split_holdout
 
 
 def tiny_config(data: Path, **changes: object) -> TrainConfig:
@@ -85,3 +86,25 @@ def test_a_run_folder_refuses_other_settings(photo_dir: Path, tmp_path: Path) ->
         Trainer(tmp_path / "run", tiny_config(photo_dir, lr=1e-3), device="cpu")
     with pytest.raises(ZoomqaError, match="no training run"):
         Trainer(tmp_path / "empty", None, device="cpu")
+
+
+def test_adding_a_skip_to_init_weights_starts_exactly_at_bicubic_and_is_saved(photo_dir: Path, tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    init = save_safetensors(LIIF(), tmp_path / "no-skip.safetensors", dtype=torch.float32)
+    trainer = Trainer(tmp_path / "run", tiny_config(photo_dir, init=init, skip="bicubic", steps=1), device="cpu")
+    before = load_checkpoint(init).state_dict()
+    kept = {k: v for k, v in trainer.model.state_dict().items() if not k.startswith("imnet.layers.8.")}
+    assert all(torch.equal(v, before[k]) for k, v in kept.items())  # all but the last layer carried over
+    lr = np.random.default_rng(2).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    trainer.model.eval()
+    start = predict(trainer.model, lr, 27, 33)
+    pil = np.stack([np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((33, 27), Image.BICUBIC))
+                    for c in range(3)], axis=-1) / 255
+    assert np.abs(start - pil.clip(0, 1)).max() <= 1e-5
+    trainer.model.train()
+    trainer.train()
+    assert load_checkpoint(tmp_path / "run" / "model.safetensors").spec.skip == "bicubic"
+    # Fine-tuning those weights again keeps their skip (and their trained last layer) without --skip.
+    again = Trainer(tmp_path / "again", tiny_config(photo_dir, init=tmp_path / "run" / "model.safetensors"), device="cpu")
+    assert again.model.spec.skip == "bicubic"
+    assert torch.equal(again.model.imnet.layers[-1].weight, trainer.model.imnet.layers[-1].weight.detach())

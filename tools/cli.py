@@ -116,6 +116,10 @@ def train(
     run: Annotated[Path, typer.Option(help="Run folder: a new run starts there, an existing one resumes.", show_default=False)],
     data: Annotated[Path | None, typer.Option(help="Folder of high-resolution photos (needed for a new run).", show_default=False)] = None,
     encoder: Annotated[Literal["edsr-baseline", "rdn"] | None, typer.Option(help="Encoder. (default: edsr-baseline)", show_default=False)] = None,
+    skip: Annotated[
+        Literal["bilinear", "bicubic"] | None,
+        typer.Option(help="Image skip: the model learns the residual over this interpolation of the input. (default: none, or as --init has it)", show_default=False),
+    ] = None,
     patch: Annotated[int | None, typer.Option(help="LR patch side. (default: 48)", show_default=False)] = None,
     batch: Annotated[int | None, typer.Option(help="Patches per step. (default: 16)", show_default=False)] = None,
     steps: Annotated[int | None, typer.Option(help="Train until this step; may change on resume. (default: 1000000)", show_default=False)] = None,
@@ -139,7 +143,7 @@ def train(
 
     _apply_threads()
     given = {
-        "data": data, "encoder": encoder, "patch": patch, "batch": batch, "steps": steps, "lr": lr,
+        "data": data, "encoder": encoder, "skip": skip, "patch": patch, "batch": batch, "steps": steps, "lr": lr,
         "lr_decay_every": lr_decay_every, "degradation": degradation, "val_every": val_every,
         "save_every": save_every, "seed": seed, "curve_data": curve_data, "init": init,
     }

@@ -17,6 +17,9 @@ row term and a column term, and the ensemble weights are products of row and col
 and the decoder MLP in bfloat16 on a CPU with native bf16 (AMX, AVX512-BF16; float32 on
 others) or half precision on CUDA, while coordinates, ensemble weights and the final weighted
 sum stay float32.
+
+A model whose spec has an image skip adds the input's bilinear or bicubic interpolation, in
+float32, computed separably for each rendered block (along x, then y) from per-axis taps.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoomqa.errors import ZoomqaError
-from zoomqa.tools.liif_model import _EPS_SHIFT, LIIF, _nearest_index, pixel_centers
+from zoomqa.tools.liif_model import _EPS_SHIFT, LIIF, Skip, _nearest_index, pixel_centers, skip_taps
 
 Precision = Literal["fast", "exact"]
 Progress = Callable[[int, int], None]
@@ -112,7 +115,7 @@ class _Axis:
     The arithmetic is the reference's, element for element, in float32.
     """
 
-    def __init__(self, n_out: int, n_latent: int) -> None:
+    def __init__(self, n_out: int, n_latent: int, skip: Skip | None = None) -> None:
         query = pixel_centers(n_out)
         centres = pixel_centers(n_latent)
         index, rel = [], []
@@ -126,6 +129,8 @@ class _Axis:
         # The latent cell each output pixel centre falls in (exact integer arithmetic).
         self.owner = ((2 * np.arange(n_out, dtype=np.int64) + 1) * n_latent) // (2 * n_out)
         self.n_latent = n_latent
+        # Input pixels and weights of the image skip, (n_out, taps) each.
+        self.skip = skip_taps(query, n_latent, skip) if skip else None
 
     def tiles(self, tile: int) -> list[tuple[int, int]]:
         """Output ranges whose pixels fall in each of equal latent tiles of at most ``tile``."""
@@ -205,11 +210,17 @@ class _Tile:
 
     def __init__(
         self, prepared: _PreparedLiif, table: Tensor, ys: _Axis, xs: _Axis, rows: tuple[int, int], cols: tuple[int, int],
-        latent_origin: tuple[int, int], const: Tensor,
+        latent_origin: tuple[int, int], const: Tensor, image: Tensor,
     ) -> None:
         self.prepared = prepared
         (self.oy0, oy1), (self.ox0, ox1) = rows, cols
         dev = prepared.device
+        self.image = image  # (3, h, w) normalised float32 on the device, read by the skip
+        if ys.skip is not None and xs.skip is not None:  # taps of this tile's rows and columns
+            self.row_skip = tuple(t[self.oy0 : oy1].to(dev) for t in ys.skip)
+            self.col_skip = tuple(t[self.ox0 : ox1].to(dev) for t in xs.skip)
+        else:
+            self.row_skip = self.col_skip = None
         self.row_index = (ys.index[:, self.oy0 : oy1] - latent_origin[0]).to(dev)
         self.col_index = (xs.index[:, self.ox0 : ox1] - latent_origin[1]).to(dev)
         self.row_rel = ys.rel[:, self.oy0 : oy1].to(dev)
@@ -244,7 +255,18 @@ class _Tile:
         row_rel, col_rel = self.row_rel[:, r], self.col_rel[:, c]
         area = (row_rel[:, None, :, None] * col_rel[None, :, None, :]).abs().view(4, n_rows, n_cols) + 1e-9
         weights = area.flip(0) / area.sum(0)  # each member weighted by the diagonally opposite area
-        return (pred.view(4, n_rows, n_cols, -1) * weights.unsqueeze(-1)).sum(0)
+        out = (pred.view(4, n_rows, n_cols, -1) * weights.unsqueeze(-1)).sum(0)
+        return out if self.row_skip is None else out + self.interpolate(r, c)
+
+    def interpolate(self, r: slice, c: slice) -> Tensor:
+        """The image skip at the tile's local rows ``r`` and columns ``c``: (rows, cols, 3) float32."""
+        iy, wy = self.row_skip[0][r], self.row_skip[1][r]
+        ix, wx = self.col_skip[0][c], self.col_skip[1][c]
+        y0, x0 = int(iy.min()), int(ix.min())
+        window = self.image[:, y0 : int(iy.max()) + 1, x0 : int(ix.max()) + 1]  # (3, rows read, cols read)
+        along_x = (window[:, :, ix - x0] * wx).sum(-1)  # (3, rows read, cols)
+        along_y = (along_x[:, iy - y0] * wy.unsqueeze(-1)).sum(-2)  # (3, rows, cols)
+        return along_y.permute(1, 2, 0)
 
 
 def _to_unit_float(image: np.ndarray) -> Tensor:
@@ -302,13 +324,14 @@ def upscale_array(
     prepared = _PreparedLiif(model, precision, device)
     tile = tile or default_tile(model, prepared.dtype, h, w)
     margin = prepared.radius + 1  # encoder receptive field + the 3x3 latent table
-    ys, xs = _Axis(height, h), _Axis(width, w)
+    ys, xs = _Axis(height, h, model.spec.skip), _Axis(width, w, model.spec.skip)
     # Along an axis where a tile plus its halo already spans the image, one tile does it all.
     row_tile, col_tile = (n if tile + 2 * margin >= n else tile for n in (h, w))
     # The cell term of the first layer is the same for every query (reference arithmetic).
     cell = torch.tensor([2 / height, 2 / width]) * torch.tensor([float(h), float(w)])
     const = cell.to(device) @ prepared.coord_weight[:, 2:].T
 
+    image = normalised[0].to(device)  # the skip's source, when the model has one
     out = np.empty((height, width, 3), dtype=out_dtype)
     out_view = torch.from_numpy(out)
     done, total = 0, height * width
@@ -320,7 +343,7 @@ def upscale_array(
             cx0, cx1 = max(0, lx0 - margin), min(w, lx1 + margin)
             table = prepared.table(normalised[..., cy0:cy1, cx0:cx1])
             table = table[ly0 - cy0 : ly1 - cy0, lx0 - cx0 : lx1 - cx0]
-            block = _Tile(prepared, table, ys, xs, (oy0, oy1), (ox0, ox1), (ly0, lx0), const)
+            block = _Tile(prepared, table, ys, xs, (oy0, oy1), (ox0, ox1), (ly0, lx0), const, image)
             col_step = min(ox1 - ox0, prepared.chunk)
             row_step = max(1, prepared.chunk // col_step)
             for r0 in range(oy0, oy1, row_step):

@@ -11,12 +11,17 @@ once per latent pixel as a 3x3 convolution of the feature map (the unfold order
 ``c * 9 + ky * 3 + kx`` is exactly a conv kernel's layout); each query then gathers that
 256-vector and adds the small coordinate and cell terms. For a 4x upscale this does the
 576x256 product 64 times less often.
+
+Our own checkpoints may add an image skip, as LTE (Lee and Jin, CVPR 2022) does: the output is
+an interpolation of the input image at the query coordinate plus the decoder's prediction, so
+the decoder learns only the residual over a plain resize. The authors' LIIF has none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +29,8 @@ from torch import Tensor, nn
 
 ENSEMBLE_SHIFTS = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 _EPS_SHIFT = 1e-6
+Skip = Literal["bilinear", "bicubic"]
+SKIPS: tuple[str, ...] = ("bilinear", "bicubic")
 
 
 # ---------------------------------------------------------------- encoders
@@ -135,6 +142,35 @@ def _nearest_index(q: Tensor, n: int) -> Tensor:
     return torch.round(((q + 1) * n - 1) / 2).long().clamp_(0, n - 1)
 
 
+def skip_taps(q: Tensor, n: int, mode: Skip) -> tuple[Tensor, Tensor]:
+    """Input pixels and weights that interpolate an axis of ``n`` pixels at coordinates ``q``.
+
+    q in [-1, 1] (pixel centres at ``pixel_centers(n)``, i.e. align_corners=False); returns
+    (index, weight), each shaped ``q.shape + (taps,)``, with 2 taps for bilinear and 4 for
+    bicubic (Keys' cubic with a = -0.5). As in PIL's resize, taps past the border get no weight
+    and the others are renormalised, so a zero residual reproduces PIL's bicubic (or bilinear)
+    upscale, the baseline of every fidelity table. Interpolation is separable: an image is
+    interpolated by applying these along x, then along y.
+    """
+    pos = ((q.float() + 1) * n - 1) / 2  # in input pixels, 0 = centre of the first
+    base = torch.floor(pos)
+    t = (pos - base).unsqueeze(-1)
+    if mode == "bilinear":
+        offsets = torch.arange(2, device=q.device)
+        weight = torch.cat((1 - t, t), -1)
+    elif mode == "bicubic":
+        offsets = torch.arange(-1, 3, device=q.device)
+        d = (t - offsets).abs()  # distance to each tap, in [0, 2]
+        near = (1.5 * d - 2.5) * d * d + 1
+        far = ((-0.5 * d + 2.5) * d - 4) * d + 2
+        weight = torch.where(d <= 1, near, far)
+    else:
+        raise ValueError(f"unknown skip interpolation {mode!r} (known: {', '.join(SKIPS)})")
+    index = base.long().unsqueeze(-1) + offsets
+    weight = weight * ((index >= 0) & (index < n))
+    return index.clamp_(0, n - 1), weight / weight.sum(-1, keepdim=True)
+
+
 # ---------------------------------------------------------------- LIIF
 
 @dataclass(frozen=True)
@@ -143,12 +179,14 @@ class LiifSpec:
 
     encoder: str = "edsr-baseline"
     hidden_list: tuple[int, ...] = (256, 256, 256, 256)
+    skip: Skip | None = None  # image skip added to the decoder's output; None in the authors' LIIF
 
     def to_args(self) -> dict:
-        """The authors' ``model.args`` layout, so checkpoints stay interchangeable."""
+        """The authors' ``model.args`` layout (plus ``skip``), so checkpoints stay interchangeable."""
         return {
             "encoder_spec": {"name": self.encoder, "args": {"no_upsampling": True}},
             "imnet_spec": {"name": "mlp", "args": {"out_dim": 3, "hidden_list": list(self.hidden_list)}},
+            "skip": self.skip,
         }
 
     @classmethod
@@ -164,7 +202,10 @@ class LiifSpec:
         for flag in ("local_ensemble", "feat_unfold", "cell_decode"):
             if not args.get(flag, True):
                 raise ValueError(f"LIIF variants without {flag} are not supported")
-        return cls(encoder=encoder, hidden_list=hidden)
+        skip = args.get("skip")
+        if skip is not None and skip not in SKIPS:
+            raise ValueError(f"unknown skip {skip!r} (known: {', '.join(SKIPS)}, or null)")
+        return cls(encoder=encoder, hidden_list=hidden, skip=skip)
 
 
 class LIIF(nn.Module):
@@ -188,13 +229,31 @@ class LIIF(nn.Module):
         table = F.conv2d(feat, kernel, first.bias, padding=1)
         return table.flatten(2).transpose(1, 2)
 
-    def query(self, feat: Tensor, coord: Tensor, cell: Tensor, table: Tensor | None = None) -> Tensor:
+    def interpolate(self, image: Tensor, coord: Tensor) -> Tensor:
+        """The spec's interpolation of the (B, 3, h, w) image at (B, Q, 2) coordinates: (B, Q, 3)."""
+        assert self.spec.skip is not None
+        batch, channels, h, w = image.shape
+        iy, wy = skip_taps(coord[..., 0], h, self.spec.skip)  # (B, Q, k)
+        ix, wx = skip_taps(coord[..., 1], w, self.spec.skip)
+        pixels = image.float().flatten(2).transpose(1, 2)  # (B, h*w, 3)
+        flat = (iy.unsqueeze(-1) * w + ix.unsqueeze(-2)).flatten(1)  # (B, Q*k*k)
+        taps = torch.gather(pixels, 1, flat.unsqueeze(-1).expand(-1, -1, channels))
+        taps = taps.view(*iy.shape, ix.shape[-1], channels)  # (B, Q, ky, kx, 3)
+        along_x = (taps * wx.unsqueeze(-2).unsqueeze(-1)).sum(-2)  # (B, Q, ky, 3)
+        return (along_x * wy.unsqueeze(-1)).sum(-2)
+
+    def query(
+        self, feat: Tensor, coord: Tensor, cell: Tensor, table: Tensor | None = None, image: Tensor | None = None
+    ) -> Tensor:
         """RGB (normalised) at continuous coordinates.
 
         feat: (B, C, h, w); coord: (B, Q, 2) in [-1, 1], (y, x); cell: (B, Q, 2) output pixel
         size in the same units; table: ``latent_table(feat)`` when the caller reuses it across
-        query chunks. Coordinate arithmetic stays float32 whatever the weights' dtype.
+        query chunks; image: the normalised input, needed when the spec has a skip.
+        Coordinate arithmetic stays float32 whatever the weights' dtype.
         """
+        if self.spec.skip is not None and image is None:
+            raise ValueError(f"this LIIF adds a {self.spec.skip} skip: query() needs the input image")
         _, _, h, w = feat.shape
         if table is None:
             table = self.latent_table(feat)
@@ -220,7 +279,8 @@ class LIIF(nn.Module):
 
         area = (rel[..., 0] * rel[..., 1]).abs() + 1e-9  # (4, B, Q)
         weights = area.flip(0) / area.sum(0)  # each member weighted by the diagonally opposite area
-        return (pred * weights.unsqueeze(-1)).sum(0)
+        out = (pred * weights.unsqueeze(-1)).sum(0)
+        return out if self.spec.skip is None else out + self.interpolate(image, coord)
 
     def forward(self, image: Tensor, coord: Tensor, cell: Tensor) -> Tensor:
-        return self.query(self.encode(image), coord, cell)
+        return self.query(self.encode(image), coord, cell, image=image)

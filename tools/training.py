@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
 from zoomqa.tools.engine import compute_dtype, resolve_device
-from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
+from zoomqa.tools.liif_model import LIIF, LiifSpec, Skip, make_coord
 from zoomqa.tools.metrics import psnr
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -45,6 +45,9 @@ class TrainConfig(BaseModel):
 
     data: Path
     encoder: Literal["edsr-baseline", "rdn"] = "edsr-baseline"
+    skip: Skip | None = Field(
+        None, description="image skip: learn the residual over this interpolation of the LR (None: as --init has it)"
+    )
     patch: int = Field(48, ge=8, le=256, description="LR patch side")
     batch: int = Field(16, ge=1, le=256)
     steps: int = Field(1_000_000, ge=1)
@@ -156,7 +159,7 @@ def predict(model: LIIF, lr: np.ndarray, height: int, width: int, chunk: int = 6
     coord = make_coord(height, width, device).unsqueeze(0)
     cell = torch.tensor([2.0 / height, 2.0 / width], device=device).expand_as(coord)
     out = torch.cat(
-        [model.query(feat, coord[:, i : i + chunk], cell[:, i : i + chunk], table) for i in range(0, coord.shape[1], chunk)],
+        [model.query(feat, coord[:, i : i + chunk], cell[:, i : i + chunk], table, inp) for i in range(0, coord.shape[1], chunk)],
         dim=1,
     )
     return (out * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).float().cpu().numpy()
@@ -247,12 +250,24 @@ class Trainer:
             self._resume()
 
     def _initial_model(self) -> LIIF:
+        """New or --init weights; a skip the weights did not have starts with a zeroed last layer,
+        so the model starts exactly at the interpolation and learns the residual from there."""
         if self.config.init:
             model = load_checkpoint(self.config.init)
             if model.spec.encoder != self.config.encoder:
                 raise ZoomqaError(f"--init weights use the {model.spec.encoder} encoder, not {self.config.encoder}")
-            return model.train()
-        return LIIF(LiifSpec(encoder=self.config.encoder)).train()
+            if self.config.skip in (None, model.spec.skip):
+                return model.train()
+            state = model.state_dict()
+            model = LIIF(replace(model.spec, skip=self.config.skip))
+            model.load_state_dict(state)
+        else:
+            model = LIIF(LiifSpec(encoder=self.config.encoder, skip=self.config.skip))
+        if self.config.skip is not None:
+            last = model.imnet.layers[-1]
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
+        return model.train()
 
     def _resume(self) -> None:
         weights = load_checkpoint(self.run_dir / MODEL_FILE)
