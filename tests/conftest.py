@@ -16,6 +16,15 @@ from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
 
 REPO = Path(__file__).resolve().parents[1]
+# The user's own keys, tokens and endpoints never reach a test.
+USER_VARIABLES = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "ZOOMQA_SLACK_API_URL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +34,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("ZOOMQA_HOME", str(home))
     monkeypatch.setenv("ZOOMQA_CONFIG", str(home / "no-config.toml"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+    for name in USER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield home
