@@ -24,7 +24,6 @@ from zoomqa.tools.images import OUTPUT_FORMATS
 
 if TYPE_CHECKING:  # the upscaler (torch) is imported when the tool first runs
     from zoomqa.tools.engine import Progress
-    from zoomqa.tools.upscale import UpscaleResult
 
 _OUTPUT_NAME = re.compile(r"^[\w][\w .()+-]{0,200}$")
 
@@ -136,7 +135,7 @@ def make_upscale_tool(
         width: int | None = None,
         height: int | None = None,
         output_name: str | None = None,
-    ) -> tuple[str, UpscaleResult]:
+    ) -> tuple[str, object]:  # (the text for the model, the UpscaleResult): hints are read at run time
         """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, or to an
         exact width/height) and save the result next to it. Use only when the user asks to enlarge,
         upscale or super-resolve a specific image file."""
