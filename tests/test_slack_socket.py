@@ -1,5 +1,9 @@
 """`zoomqa slack --socket` end to end: apps.connections.open on the stand-in hands the bot a
-ws:// URL on 127.0.0.1, where a stand-in Socket Mode server sends it envelopes."""
+ws:// URL on 127.0.0.1, where a stand-in Socket Mode server sends it envelopes.
+
+This bot's writer is the openai one, pointed at a port where nothing listens: every answer
+meets a model outage, which must become one short reply in the thread.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,14 @@ from slack_standin import (
     SocketModeStandIn,
     bot_env,
     event_callback,
+    free_port,
     start_bot,
 )
+from zoomqa.agent.slack_bot import PLACEHOLDER
 
 CHANNEL = "CSOCKET"
+OPENAI_KEY = "sk-slack-test-key-0123456789"
+OUTAGE = "Sorry, I could not answer that: cannot reach"
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +53,22 @@ def bot(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningBot]:
     tmp = tmp_path_factory.mktemp("slack-socket")
-    env = bot_env(standin, bundled_home, tmp, SLACK_APP_TOKEN=APP_TOKEN)
+    dead = free_port()
+    env = bot_env(
+        standin,
+        bundled_home,
+        tmp,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        ZOOMQA_ANSWER__WRITER="openai",
+        ZOOMQA_ANSWER__MAX_RETRIES="0",
+        OPENAI_BASE_URL=f"http://127.0.0.1:{dead}/v1",
+        OPENAI_API_KEY=OPENAI_KEY,
+    )
     running = start_bot(["--socket"], env, tmp / "bot.log", socket_server.connected.is_set)
     yield running
     running.stop()
     log = running.output()
-    assert BOT_TOKEN not in log and APP_TOKEN not in log, "a token reached the bot's log"
+    assert not any(secret in log for secret in (BOT_TOKEN, APP_TOKEN, OPENAI_KEY)), "a secret reached the log"
 
 
 def bot_replies(standin: SlackStandIn, message: dict) -> list[dict]:
@@ -61,23 +79,21 @@ def bot_replies(standin: SlackStandIn, message: dict) -> list[dict]:
     ]
 
 
-def test_socket_mode_connects_with_the_app_token_acks_the_envelope_and_answers_in_the_thread(
+def test_socket_mode_acks_the_envelope_and_a_model_outage_becomes_one_short_reply_in_the_thread(
     standin: SlackStandIn, socket_server: SocketModeStandIn, bot: RunningBot
 ) -> None:
     opened = standin.calls_of("apps.connections.open")
-    assert opened and opened[0].authorized
+    assert opened and opened[0].authorized, "connected with the app token"
     message = standin.user_message(
         CHANNEL, f"<@{BOT_USER}> I blew up an old photo 10x and it stayed crisp - how?"
     )
     envelope = socket_server.send_event(event_callback(message))
     standin.wait_for(lambda: {"envelope_id": envelope} in socket_server.acks, 10, "the envelope's ack")
-    answer = standin.wait_for(
-        lambda: [m for m in bot_replies(standin, message) if m.get("blocks")],
-        90,
-        "the answer over Socket Mode",
-    )[0]
-    assert answer["thread_ts"] == message["ts"]
-    assert "*Task*" in answer["text"] and "<https://arxiv.org/abs/2012.09161|arXiv>" in answer["text"]
+    replied = standin.wait_for(
+        lambda: [m for m in bot_replies(standin, message) if m["text"].startswith("Sorry")], 90, "the reply"
+    )
+    assert len(bot_replies(standin, message)) == 1 and replied[0]["thread_ts"] == message["ts"]
+    assert replied[0]["text"].startswith(OUTAGE) and len(replied[0]["text"]) < 300, replied[0]["text"]
 
 
 def test_a_retry_that_another_instance_already_answered_is_dropped(
@@ -86,17 +102,15 @@ def test_a_retry_that_another_instance_already_answered_is_dropped(
     """The thread holds a reply whose metadata names the message: this instance never saw the
     event, yet it must not answer twice. A retry of an unanswered message is answered."""
     answered = standin.user_message(CHANNEL, f"<@{BOT_USER}> what is LIIF?")
-    standin.bot_message(
-        CHANNEL,
-        "an earlier answer",
-        thread_ts=answered["ts"],
-        metadata={"event_type": "zoomqa_reply", "event_payload": {"reply_to": answered["ts"]}},
-    )
+    metadata = {"event_type": "zoomqa_reply", "event_payload": {"reply_to": answered["ts"]}}
+    standin.bot_message(CHANNEL, "an earlier answer", thread_ts=answered["ts"], metadata=metadata)
     unanswered = standin.user_message(CHANNEL, f"<@{BOT_USER}> what is EDSR?")
     first = socket_server.send_event(event_callback(answered), retry_attempt=1)
     second = socket_server.send_event(event_callback(unanswered), retry_attempt=1)
     standin.wait_for(
-        lambda: [m for m in bot_replies(standin, unanswered) if m.get("blocks")], 90, "the retry's answer"
+        lambda: [m for m in bot_replies(standin, unanswered) if m["text"] != PLACEHOLDER],
+        90,
+        "the reply",
     )
     assert {"envelope_id": first} in socket_server.acks and {"envelope_id": second} in socket_server.acks
     assert [m["text"] for m in bot_replies(standin, answered)] == ["an earlier answer"]
