@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.agent.answer import Answer, Statement, WorkflowStep
 from zoomqa.agent.history import Turn, bounded, condense
-from zoomqa.agent.requests import ImageRequest, parse_request
+from zoomqa.agent.requests import ImageRequest, find_image_paths, parse_request
 from zoomqa.agent.sizes import parse_scale, parse_size
 from zoomqa.config import Settings, UpscaleSettings
 from zoomqa.prompts import load_prompt
@@ -92,6 +92,7 @@ class Reply(BaseModel):
     answer: Answer
     tool_calls: list[ToolCall] = []
     condensed_question: str
+    scores: dict[str, float] = Field({}, description="Fused retrieval score of each cited record, by id.")
 
     def as_json(self) -> dict[str, Any]:
         """The answer's JSON object with ``tool_calls`` added (``zoomqa ask --json``)."""
@@ -269,21 +270,42 @@ class Assistant:
     ) -> Reply:
         """Answer ``message``; ``on_token`` streams a generative writer's text, ``on_progress``
         receives (done, total) while a picture is being enlarged."""
-        history = bounded(history)
-        question, calls = self._plan(message, history, attachments, on_progress)
+        question, calls = self._plan(message, bounded(history), attachments, on_progress)
+        return self._answer(question, calls, on_token)
+
+    def run_request(
+        self,
+        arguments: dict[str, Any],
+        *,
+        on_token: Callable[[str], None] | None = None,
+        on_progress: Progress | None = None,
+    ) -> Reply:
+        """Enlarge as ``arguments`` (the tool's schema) say and explain it, with no planning
+        (the chat's ``/upscale PATH SCALE``)."""
+        return self._answer(tool_question(arguments, self.prompts_dir), [self.run_tool(arguments, on_progress)], on_token)
+
+    def _answer(self, question: str, calls: list[ToolCall], on_token: Callable[[str], None] | None) -> Reply:
         started = time.perf_counter()
         result = self.retriever.search(question, k=self.k)
         retrieval_s = time.perf_counter() - started
         answer = self.answerer.answer(result, on_token=on_token, retrieval_s=retrieval_s)
         return Reply(
-            answer=with_tool_report(answer, calls, self.prompts_dir), tool_calls=calls, condensed_question=question
+            answer=with_tool_report(answer, calls, self.prompts_dir),
+            tool_calls=calls,
+            condensed_question=question,
+            scores={hit.record.id: round(hit.score, 4) for hit in result.hits},
         )
 
     def _plan(
         self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
     ) -> tuple[str, list[ToolCall]]:
-        """The question to search and the tool runs this turn asks for."""
-        if self.planner is not None:
+        """The question to search and the tool runs this turn asks for.
+
+        The model plans only when there is something to plan: a picture to enlarge or a
+        conversation to condense; a lone question without one goes straight to retrieval, so
+        an off-topic one is refused without any model call.
+        """
+        if self.planner is not None and (attachments or history or find_image_paths(message)):
             question, calls = self.planner.plan(message, history, attachments, self.tool(progress), MAX_TOOL_CALLS)
             if calls:
                 return tool_question(calls[0].arguments, self.prompts_dir), calls

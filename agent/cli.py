@@ -56,6 +56,11 @@ def _answerer(settings: Settings, writer: str | None, model: str | None, embedde
     return build_answerer(settings, writer, model, embedder)
 
 
+def _here_and_configured(settings: Settings) -> list[Path]:
+    """Folders the upscaler may use from the terminal: the current one and the configured ones."""
+    return [Path.cwd(), *settings.upscale.allowed_dirs]
+
+
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in plain words.", show_default=False)],
     writer: WriterOption = None,
@@ -63,37 +68,39 @@ def ask(
     k: KOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Answer a question about image super-resolution from the local index, with sources."""
-    from rich.live import Live
-    from rich.markdown import Markdown
+    """Answer a question about image super-resolution from the local index, with sources.
 
-    from zoomqa.agent.render import render_json, render_markdown, timing_line, writer_line
-    from zoomqa.index.cli import open_retriever
+    A request such as "upscale cat.png 3x" also enlarges the picture (in the current folder or
+    the configured upscale.allowed_dirs) and reports the result inside the answer.
+    """
+    from zoomqa.agent.assistant import Assistant
+    from zoomqa.agent.chat import print_reply, respond_live
 
     settings = get_settings()
-    with open_retriever(settings.index_dir, settings, k) as retriever:
-        answerer = _answerer(settings, writer, model, retriever.embedder)
-        started = time.perf_counter()
-        result = retriever.search(question)
-        retrieval_s = time.perf_counter() - started
+    with Assistant.from_settings(
+        settings, writer=writer, model=model, k=k, allowed_dirs=_here_and_configured(settings)
+    ) as assistant:
         if as_json:
-            typer.echo(render_json(answerer.answer(result, retrieval_s=retrieval_s)))
+            typer.echo(json.dumps(assistant.respond(question).as_json(), indent=2))
             return
-        if answerer.writer.generative and result.relevant:
-            streamed: list[str] = []
-            with Live(console=out, transient=True, refresh_per_second=8) as live:
+        reply = respond_live(out, lambda **hooks: assistant.respond(question, **hooks))
+    print_reply(out, reply)
 
-                def show(text: str) -> None:
-                    streamed.append(text)
-                    live.update(Markdown("".join(streamed)))
 
-                answer = answerer.answer(result, on_token=show, retrieval_s=retrieval_s)
-        else:
-            answer = answerer.answer(result, retrieval_s=retrieval_s)
-    out.print(Markdown(render_markdown(answer)))
-    removed = len(answer.guard_notes)
-    notes = f"; the grounding guard removed {removed} item(s), see --json" if removed else ""
-    out.print(f"[dim]{writer_line(answer)}{notes} · {timing_line(answer)}[/]", highlight=False)
+def chat(
+    writer: WriterOption = None,
+    model: ModelOption = None,
+    k: KOption = None,
+) -> None:
+    """Talk about image super-resolution in the terminal; ask it to enlarge pictures in this folder."""
+    from zoomqa.agent.assistant import Assistant
+    from zoomqa.agent.chat import run_chat
+
+    settings = get_settings()
+    with Assistant.from_settings(
+        settings, writer=writer, model=model, k=k, allowed_dirs=_here_and_configured(settings)
+    ) as assistant:
+        run_chat(assistant, settings, out)
 
 
 def answers(

@@ -124,3 +124,13 @@ def test_a_server_that_is_down_is_one_clear_error(indexed_home: Path, monkeypatc
     with Assistant.from_settings(get_settings(), writer="openai") as assistant:
         with pytest.raises(ZoomqaError, match="cannot reach"):
             assistant.respond("upscale cat.png 2x")
+
+
+def test_a_lone_question_without_a_picture_needs_no_planning_call(
+    assistant: Assistant, server: ScriptedServer
+) -> None:
+    server.replies = [Reply(chunks=REPLY)]
+    reply = assistant.respond("Why does LIIF stay crisp at 10x?")
+    assert reply.condensed_question == "Why does LIIF stay crisp at 10x?" and reply.tool_calls == []
+    ((_, body),) = server.requests
+    assert "tools" not in body

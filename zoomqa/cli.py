@@ -84,6 +84,7 @@ eval_app = typer.Typer(help="Measure retrieval, answer and upscaling quality.", 
 app.add_typer(eval_app, name="eval")
 
 app.command("ask")(agent_cli.ask)
+app.command("chat")(agent_cli.chat)
 app.command("slack")(slack_cli.slack)
 eval_app.command("answers")(agent_cli.answers)
 eval_app.command("nuggets")(agent_cli.nuggets)
