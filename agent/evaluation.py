@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zoomqa.agent.answer import REQUIRED_STAGES, Answer, Source
 from zoomqa.agent.evidence import Evidence, encode, encode_cached
-from zoomqa.agent.sentences import split_sentences
+from zoomqa.index.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.evaluation import Question
