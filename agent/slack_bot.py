@@ -47,6 +47,7 @@ Transport = Literal["socket", "http"]
 EVENTS_PATH = "/slack/events"
 PLACEHOLDER = "_Looking through the papers…_"
 REPLY_EVENT = "zoomqa_reply"  # message metadata naming the message a bot reply answers
+WORDLESS_PICTURE = "enlarge this picture"  # what a picture sent without words asks for
 HISTORY_TURNS = 20
 RATE_LIMIT_RETRIES = 3
 PROGRESS_INTERVAL_S = 2.0  # chat.update allows about one call a second per channel
@@ -214,7 +215,7 @@ class SlackBot:
         event = body.get("event") or {}
         keys = [f"event:{body['event_id']}"] if body.get("event_id") else []
         if event.get("channel") and event.get("ts"):
-            keys.append(f"message:{event['channel']}:{event['ts']}")  # a mention in a DM comes twice
+            keys.append(f"message:{event['channel']}:{event['ts']}")  # app_mention and message.im of one DM
         retry = int((request.headers.get("x-slack-retry-num") or ["0"])[0] or 0)  # Socket Mode sends "0"
         if keys and not self.recent.first_time(*keys):
             log.info("dropped a repeated event %s (retry %d)", keys[0], retry)
@@ -252,7 +253,7 @@ class SlackBot:
                         "ask me about image super-resolution, or attach a picture and say how big"
                     )
                 reply = self.respond(
-                    message.text or "enlarge this picture 2x",
+                    message.text or WORDLESS_PICTURE,
                     history=thread.history,
                     attachments=fetched.paths,
                     workdir=workdir,

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,6 +189,13 @@ def test_an_unsigned_or_stale_request_is_refused_and_nothing_is_posted(chat: Con
     assert not chat.replies_to(message)
 
 
+def test_slack_can_verify_the_request_url(bot: RunningBot) -> None:
+    body = json.dumps({"type": "url_verification", "token": "unused", "challenge": "3eZbrw1aB"}).encode()
+    request = urllib.request.Request(bot.url, data=body, headers=signed_headers(body), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and json.loads(response.read()) == {"challenge": "3eZbrw1aB"}
+
+
 def test_a_follow_up_in_the_thread_is_answered_with_the_thread_as_context(chat: Conversation) -> None:
     first = chat.say(f"<@{BOT_USER}> {TEN_X}")
     chat.answer_to(first)
@@ -250,6 +258,16 @@ def test_a_follow_up_asking_for_another_size_enlarges_the_picture_shared_earlier
     assert "*Task*" in chat.answer_to(question)["text"]
     downloads = [file_id for file_id, _ in chat.standin.downloads]
     assert downloads.count("FDOG0001") == 2, "fetched for the two enlargements, not for the question"
+
+
+def test_a_picture_sent_without_words_in_a_direct_message_is_enlarged(chat: Conversation) -> None:
+    shared = chat.standin.add_file("FSUN0001", "sunset.jpg", png(16, 12))
+    payload = chat.say("", files=[shared], direct=True)
+    answer = chat.answer_to(payload)["text"]
+    assert "sunset.png went from 16x12 to 32x24" in answer, "2x, and the file is named by its content (PNG)"
+    chat.standin.wait_for(
+        lambda: [m for m in chat.replies_to(payload["event"]) if m.get("files")], 30, "the uploaded pictures"
+    )
 
 
 def test_a_too_big_file_is_not_downloaded_and_a_non_image_is_refused_by_its_content(
