@@ -51,6 +51,7 @@ class StoredFile:
     content: bytes
     claimed_size: int | None = None  # what files.info says, when a test wants it to lie
     send_length: bool = True  # False: the download has no Content-Length, only an end
+    url: str | None = None  # where files.info says it is, when a test sends the bot elsewhere
 
 
 @dataclass
@@ -114,9 +115,10 @@ class SlackStandIn:
         *,
         claimed_size: int | None = None,
         send_length: bool = True,
+        url: str | None = None,
     ) -> dict[str, Any]:
         """A file a person shared; returns the file object as it appears in a message event."""
-        self.files[file_id] = StoredFile(file_id, name, content, claimed_size, send_length)
+        self.files[file_id] = StoredFile(file_id, name, content, claimed_size, send_length, url)
         return {"id": file_id, "name": name, "mode": "hosted"}
 
     def user_message(
@@ -285,8 +287,8 @@ class SlackStandIn:
                 "id": stored.id,
                 "name": stored.name,
                 "size": size,
-                "url_private": f"{self.base}/files/{stored.id}/{stored.name}",
-                "url_private_download": f"{self.base}/files/{stored.id}/download/{stored.name}",
+                "url_private": stored.url or f"{self.base}/files/{stored.id}/{stored.name}",
+                "url_private_download": stored.url or f"{self.base}/files/{stored.id}/download/{stored.name}",
             },
         }
 

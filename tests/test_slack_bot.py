@@ -292,6 +292,20 @@ def test_a_too_big_file_is_not_downloaded_and_a_non_image_is_refused_by_its_cont
     )
 
 
+def test_the_bot_token_goes_only_to_slack_s_own_hosts(chat: Conversation) -> None:
+    elsewhere = SlackStandIn().start()
+    try:
+        elsewhere.add_file("FOUT0001", "out.png", png(8, 8))
+        url = f"{elsewhere.base}/files/FOUT0001/download/out.png"
+        shared = chat.standin.add_file("FOUT0001", "out.png", png(8, 8), url=url)
+        payload = chat.say(f"<@{BOT_USER}> enlarge this 2x", files=[shared])
+        answer = chat.answer_to(payload)["text"]
+    finally:
+        elsewhere.stop()
+    assert "out.png: Slack gave no download address the bot may use" in answer
+    assert not elsewhere.downloads, "nothing, least of all the token, went to the other host"
+
+
 def test_a_429_is_retried_after_the_seconds_slack_asks_for(chat: Conversation) -> None:
     chat.standin.fail_next("chat.postMessage", status=429, error="ratelimited", headers={"Retry-After": "1"})
     payload = chat.say(f"<@{BOT_USER}> what is LIIF?")
