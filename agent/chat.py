@@ -157,6 +157,8 @@ class ChatSession:
     def ask(self, message: str) -> None:
         history = list(self.turns)
         reply = respond_live(self.console, lambda **hooks: self.assistant.respond(message, history=history, **hooks))
+        if reply.condensed_question != message:  # say how a follow-up or an upscale request was read
+            self.console.print(f"[dim]searched for: {escape(reply.condensed_question)}[/]", highlight=False)
         self._show(message, reply)
 
     def _show(self, message: str, reply: Reply) -> None:

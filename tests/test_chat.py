@@ -1,0 +1,164 @@
+"""`zoomqa chat` end to end in a pseudo-terminal, and `zoomqa ask` running the tool: real CLI, index, upscaler."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoomqa.agent.chat import HISTORY_FILE, parse_upscale_command
+from zoomqa.errors import ZoomqaError
+
+pexpect = pytest.importorskip("pexpect")
+
+TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
+
+
+def screen(text: str) -> str:
+    """Terminal output as plain text, lines unwrapped."""
+    return " ".join(ANSI.sub("", text).split())
+
+
+def picture(path: Path, size: tuple[int, int]) -> Path:
+    pixels = np.random.default_rng(3).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture()
+def chat_home(bundled_home: Path, tmp_path: Path) -> Path:
+    """A copy of the bundled home: the chat writes its history file there."""
+    home = tmp_path / "home"
+    shutil.copytree(bundled_home, home)
+    return home
+
+
+def chat_env(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ZOOMQA_HOME": str(home),
+        "ZOOMQA_CONFIG": str(home / "no-config.toml"),
+        "OMP_NUM_THREADS": "1",
+        "PROMPT_TOOLKIT_NO_CPR": "1",  # the pseudo-terminal does not answer cursor-position queries
+        "TERM": "xterm",
+    }
+
+
+class Chat:
+    """The real `zoomqa chat` in a pseudo-terminal, one answer at a time."""
+
+    def __init__(self, home: Path, cwd: Path) -> None:
+        self.child = pexpect.spawn(
+            sys.executable, ["-m", "zoomqa.cli", "chat"], cwd=str(cwd), env=chat_env(home),
+            dimensions=(60, 160), encoding="utf-8", timeout=240,
+        )
+        self.child.expect("you>")
+        self.banner = screen(self.child.before)
+
+    def send(self, line: str, until: str = "written by") -> str:
+        """Send a line and return the screen up to ``until`` and the next prompt."""
+        self.child.send(line + "\r")
+        self.child.expect(re.escape(until))
+        shown = self.child.before + until
+        self.child.expect("you>")
+        return screen(shown + self.child.before)
+
+
+def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    cat = picture(folder / "cat.png", (16, 12))
+    big = picture(folder / "big.png", (64, 48))
+    original = cat.read_bytes()
+    chat = Chat(chat_home, folder)
+    assert "writer extractive" in chat.banner and "index 69 records (all-MiniLM-L6-v2)" in chat.banner
+    assert "upscaler liif-edsr" in chat.banner
+
+    first = chat.send(TEN_X)
+    assert first.index("Task") < first.index("How it works") < first.index("Papers and tools")
+    assert "https://arxiv.org/abs/2012.09161" in first
+
+    follow_up = chat.send("and at 8x?")
+    assert "searched for: I blew up an old photo 8x and it stayed crisp - how?" in follow_up
+
+    upscaled = chat.send("upscale cat.png 3x")
+    assert f"saved as {folder / 'cat_x3.png'}" in upscaled and "cat_x3_compare.png" in upscaled
+    assert upscaled.index("How it works") < upscaled.index("cat.png went from 16x12 to 48x36") < upscaled.index(
+        "Papers and tools"
+    )
+    with_command = chat.send("/upscale cat.png 40x30")
+    assert "cat.png went from 16x12 to 40x30" in with_command
+    missing = chat.send("/upscale dog.png 2")
+    assert "I could not enlarge dog.png: no image named dog.png in the allowed folders" in missing
+
+    assert "unknown or incomplete command '/bogus'" in chat.send("/bogus", until="/help lists")
+    sources = chat.send("/sources", until="score")
+    assert "Learning Continuous Image Representation" in sources or "LIIF" in sources
+
+    # Ctrl-C while a large picture is being enlarged stops it, leaves no file, keeps the chat
+    chat.child.send("/upscale big.png 40\r")
+    chat.child.expect("enlarging the picture")
+    chat.child.sendintr()
+    chat.child.expect("cancelled")
+    chat.child.expect("you>")
+    assert not list(folder.glob("big_*"))
+
+    saved = chat.send("/save chat.md", until="saved the conversation")
+    assert str(folder / "chat.md") in saved or "chat.md" in saved
+    assert "already exists" in chat.send("/save chat.md", until="choose another")
+    chat.child.send("/exit\r")
+    chat.child.expect("bye")
+    chat.child.expect(pexpect.EOF)
+    chat.child.close()
+    assert chat.child.exitstatus == 0
+
+    transcript = (folder / "chat.md").read_text()
+    assert transcript.count("## You") == 5 and TEN_X in transcript and "and at 8x?" in transcript
+    assert "cat_x3.png" in transcript and "/upscale cat.png 40x30" in transcript
+    with Image.open(folder / "cat_x3.png") as out, Image.open(folder / "cat_40x30.png") as sized:
+        assert out.size == (48, 36) and sized.size == (40, 30)
+    assert cat.read_bytes() == original
+    history = (chat_home / HISTORY_FILE).read_text()
+    assert TEN_X in history and "/upscale cat.png 40x30" in history
+
+
+def test_ask_runs_the_tool_and_its_json_lists_the_call(chat_home: Path, tmp_path: Path) -> None:
+    picture(tmp_path / "scan.png", (16, 12))
+    completed = subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", "ask", "upscale this photo 2.5x: scan.png", "--json"],
+        capture_output=True, text=True, cwd=tmp_path, env=chat_env(chat_home), timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    data = json.loads(completed.stdout)
+    assert data["relevant"] and data["steps"] and data["sources"]
+    (call,) = data["tool_calls"]
+    assert call["ok"] and call["arguments"] == {"path": "scan.png", "scale": 2.5}
+    assert call["output_size"] == [40, 30] and call["output_path"] == str(tmp_path / "scan_x2.5.png")
+    assert Path(call["comparison_path"]).is_file()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["cat.png", "3"], {"path": "cat.png", "scale": 3.0}),
+        (["cat.png", "2.5x"], {"path": "cat.png", "scale": 2.5}),
+        (["my cat.png", "1920x1080"], {"path": "my cat.png", "width": 1920, "height": 1080}),
+    ],
+)
+def test_upscale_command_arguments(arguments: list[str], expected: dict) -> None:
+    assert parse_upscale_command(arguments) == expected
+
+
+@pytest.mark.parametrize("arguments", [[], ["cat.png"], ["cat.png", "big"], ["a.png", "2", "3"]])
+def test_bad_upscale_commands_say_how_to_write_them(arguments: list[str]) -> None:
+    with pytest.raises(ZoomqaError, match="usage: /upscale PATH SCALE"):
+        parse_upscale_command(arguments)
