@@ -223,15 +223,17 @@ def train_relevance(
     with err.status("embedding the training texts and cross-validating"):
         model = train(load_embedder(settings.index.embedder))
     model.save(target)
-    table = Table(f"{model.report['folds']}-fold cross-validation", "texts", "decided wrongly", box=None)
+    report = model.report
+    table = Table(f"{report['folds']}-fold cross-validation", "texts", "decided wrongly", box=None)
     for group, label in _TRAINING_GROUPS.items():
-        counts = model.report[group]
+        counts = report[group]
         table.add_row(label, str(counts["n"]), str(counts["wrong"]))
     out.print(table)
-    for kind in ("false_refusals", "false_answers"):
-        for text in model.report[kind]:
-            out.print(f"  {kind.replace('_', ' ')[:-1]}: {escape(text)}")
-    out.print(f"wrote {escape(str(target))} (digest {model.digest[:12]})")
+    for text in report["false_refusals"]:
+        out.print(f"  refused: {escape(text)}")
+    for text in report["false_answers"]:
+        out.print(f"  answered: {escape(text)}")
+    out.print(f"threshold {model.threshold:+.2f} (logit); wrote {escape(str(target))} (digest {model.digest[:12]})")
 
 
 def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:

@@ -6,8 +6,9 @@ questions in ``data/relevance/off_topic*.txt``, many of them sharing a word with
 ("sharpen a knife", "blur my background in Zoom", "monitor resolution"). The evaluation
 question set (tests/questions.jsonl) is never read here, so it stays a held-out check.
 
-Ten-fold cross-validation reports false refusals (in-domain questions refused) and false
-answers (off-topic questions answered) separately; the numbers travel in the weights file.
+Ten-fold cross-validation picks the decision threshold and reports false refusals (in-domain
+questions refused) and false answers (off-topic questions answered) separately; the numbers
+travel in the weights file.
 scikit-learn is imported here only: answering questions needs numpy alone.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoomqa.agent.sentences import split_sentences
+from zoomqa.index.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record, read_bundled_corpus
@@ -31,13 +32,18 @@ from zoomqa.index.relevance import RelevanceModel, mean_of_nearest
 TEXTS_DIR = Path(str(files("zoomqa.index") / "data" / "relevance"))
 IN_DOMAIN_FILE = "in_domain.txt"
 OFF_TOPIC_FILES = {"near-domain": "off_topic_near_domain.txt", "general": "off_topic.txt"}
+OFF_TOPIC_GROUPS = tuple(OFF_TOPIC_FILES)
 # Chosen by cross-validation on these texts (the module docstring says how it is measured).
 NEIGHBOURS = 5  # k of the nearest-neighbour features
 NEIGHBOUR_SCALE = 3.0  # the two neighbour features are multiplied by this before the L2-penalised fit
 REGULARISATION_C = 10.0  # inverse L2 penalty of the logistic regression
 CARD_WEIGHT = 0.5  # sample weight of a card sentence relative to a written question
-THRESHOLD = 0.0  # logit at which a question counts as relevant (classes are balanced in the fit)
 FOLDS = 10
+# The logit threshold is the candidate with the fewest cross-validated mistakes, a false
+# refusal (a good question gets no answer at all) weighing twice a false answer (off-topic
+# question shown the nearest cards).
+THRESHOLDS = tuple(step / 4 for step in range(-12, 13))
+FALSE_REFUSAL_COST = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None
 
 def training_digest(texts: TrainingTexts, embedder: str) -> str:
     """What the weights depend on: the texts, their groups, the embedder and the fit's settings."""
-    settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT, THRESHOLD]
+    settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT, FOLDS, THRESHOLDS, FALSE_REFUSAL_COST]
     payload = json.dumps([embedder, settings, texts.texts, texts.groups], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -127,46 +133,62 @@ def _logits(coef: np.ndarray, intercept: float, reference: np.ndarray, labels: n
     return features @ coef + intercept
 
 
-def cross_validate(texts: TrainingTexts, vectors: np.ndarray) -> dict[str, object]:
-    """Out-of-fold decisions: how many of each group were refused or answered wrongly."""
+def out_of_fold_logits(texts: TrainingTexts, vectors: np.ndarray) -> np.ndarray:
+    """Each text's logit from the model fitted on the other folds (stratified by group)."""
     from sklearn.model_selection import StratifiedKFold
 
     labels, groups = texts.labels, np.array(texts.groups)
     weights = np.where(groups == "card", CARD_WEIGHT, 1.0)
     logits = np.zeros(len(labels))
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    for train, test in folds.split(vectors, groups):
+    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(vectors, groups):
         coef, intercept = _fit(vectors[train], labels[train], weights[train])
         logits[test] = _logits(coef, intercept, vectors[train], labels[train], vectors[test])
-    relevant = logits >= THRESHOLD
-    wrong = relevant != labels.astype(bool)
-    report: dict[str, object] = {"folds": FOLDS}
-    for group in ("question", "card", "near-domain", "general"):
+    return logits
+
+
+def choose_threshold(logits: np.ndarray, groups: np.ndarray) -> float:
+    """The candidate threshold with the fewest out-of-fold mistakes on questions, a false refusal
+    counting FALSE_REFUSAL_COST times; ties go to the threshold nearest 0."""
+    in_domain, off_topic = logits[groups == "question"], logits[np.isin(groups, OFF_TOPIC_GROUPS)]
+
+    def cost(threshold: float) -> float:
+        return FALSE_REFUSAL_COST * np.sum(in_domain < threshold) + np.sum(off_topic >= threshold)
+
+    return float(min(THRESHOLDS, key=lambda t: (cost(t), abs(t))))
+
+
+def validation_report(texts: TrainingTexts, logits: np.ndarray, threshold: float) -> dict[str, object]:
+    """How many texts of each group the out-of-fold decisions got wrong, and which questions."""
+    labels, groups = texts.labels.astype(bool), np.array(texts.groups)
+    wrong = (logits >= threshold) != labels
+    report: dict[str, object] = {"folds": FOLDS, "threshold": threshold}
+    for group in ("question", "card", *OFF_TOPIC_GROUPS):
         members = groups == group
         report[group] = {"n": int(members.sum()), "wrong": int(wrong[members].sum())}
-    report["false_refusals"] = [t for t, w, g in zip(texts.texts, wrong, groups, strict=True) if w and g == "question"]
-    report["false_answers"] = [t for t, w, g in zip(texts.texts, wrong, groups, strict=True) if w and g not in ("question", "card")]
+    mistaken = [(text, group) for text, group, w in zip(texts.texts, groups, wrong, strict=True) if w]
+    report["false_refusals"] = [text for text, group in mistaken if group == "question"]
+    report["false_answers"] = [text for text, group in mistaken if group in OFF_TOPIC_GROUPS]
     return report
 
 
-def train_relevance(embedder: Embedder, texts: TrainingTexts | None = None, *, validate: bool = True) -> RelevanceModel:
-    """Embed the texts, cross-validate (unless told not to) and fit on all of them."""
+def train_relevance(embedder: Embedder, texts: TrainingTexts | None = None) -> RelevanceModel:
+    """Embed the texts, pick the threshold by cross-validation and fit on all of them."""
     texts = training_texts() if texts is None else texts
-    labels = texts.labels
+    labels, groups = texts.labels, np.array(texts.groups)
     if labels.min() == labels.max():
         raise ZoomqaError("relevance training needs both in-domain and off-topic texts")
     vectors = embedder.encode(list(texts.texts))
-    report = cross_validate(texts, vectors) if validate else {}
-    weights = np.where(np.array(texts.groups) == "card", CARD_WEIGHT, 1.0)
-    coef, intercept = _fit(vectors, labels, weights)
+    logits = out_of_fold_logits(texts, vectors)
+    threshold = choose_threshold(logits, groups)
+    coef, intercept = _fit(vectors, labels, np.where(groups == "card", CARD_WEIGHT, 1.0))
     return RelevanceModel(
         embedder=embedder.identity,
         digest=training_digest(texts, embedder.identity),
         coef=coef,
         intercept=intercept,
-        threshold=THRESHOLD,
+        threshold=threshold,
         neighbours=NEIGHBOURS,
         in_domain=vectors[labels == 1],
         off_topic=vectors[labels == 0],
-        report=report,
+        report=validation_report(texts, logits, threshold),
     )
