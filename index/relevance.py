@@ -41,8 +41,8 @@ class RelevanceModel:
     intercept: float
     threshold: float  # logits at or above it are relevant
     neighbours: int  # k of the nearest-neighbour features
-    in_domain: np.ndarray  # (n, dim) float16 unit vectors
-    off_topic: np.ndarray  # (m, dim) float16 unit vectors
+    in_domain: np.ndarray  # (n, dim) unit vectors of the in-domain texts (stored as float16)
+    off_topic: np.ndarray  # (m, dim) unit vectors of the off-topic texts
     report: dict[str, Any]  # cross-validation numbers of the training run, for people to read
 
     @property
@@ -57,9 +57,8 @@ class RelevanceModel:
 
     def neighbour_features(self, vector: np.ndarray) -> np.ndarray:
         """Mean cosine to the ``k`` nearest in-domain and the ``k`` nearest off-topic texts."""
-        return np.concatenate(
-            [mean_of_nearest((group @ vector)[None, :], self.neighbours) for group in (self.in_domain, self.off_topic)]
-        )
+        similarities = [(group @ vector)[None, :] for group in (self.in_domain, self.off_topic)]
+        return np.concatenate([mean_of_nearest(s, self.neighbours) for s in similarities])
 
     def is_relevant(self, query: np.ndarray) -> bool:
         return self.logit(query) >= self.threshold
@@ -125,13 +124,15 @@ def load_relevance(path: Path, *, embedder: str) -> RelevanceModel:
         raise ZoomqaError(f"unreadable relevance weights {path} ({exc}); {retrain}") from None
     if model.embedder != embedder:
         raise ZoomqaError(
-            f"relevance weights {path} were trained for embedder {model.embedder} but the index uses {embedder}; {retrain}"
+            f"relevance weights {path} were trained for embedder {model.embedder} "
+            f"but the index uses {embedder}; {retrain}"
         )
     return model
 
 
 def _check_shapes(model: RelevanceModel) -> None:
-    if model.in_domain.ndim != 2 or model.off_topic.ndim != 2 or model.in_domain.shape[1] != model.off_topic.shape[1]:
+    in_domain, off_topic = model.in_domain, model.off_topic
+    if in_domain.ndim != 2 or off_topic.ndim != 2 or in_domain.shape[1] != off_topic.shape[1]:
         raise ValueError("the stored text vectors have inconsistent shapes")
     if model.coef.shape != (model.dim + 2,):
         raise ValueError(f"coef has shape {model.coef.shape}, expected ({model.dim + 2},)")

@@ -79,7 +79,8 @@ def card_texts(records: Iterable[Record]) -> list[str]:
             texts.append(record.task)
         if record.workflow:
             workflow = record.workflow
-            texts += [*split_sentences(workflow.input), *split_sentences(workflow.model), *split_sentences(workflow.output)]
+            for part in (workflow.input, workflow.model, workflow.output):
+                texts += split_sentences(part)
         texts += [*record.explains, *record.facts]
     return texts
 
@@ -100,12 +101,16 @@ def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None
 
 def training_digest(texts: TrainingTexts, embedder: str) -> str:
     """What the weights depend on: the texts, their groups, the embedder and the fit's settings."""
-    settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT, FOLDS, THRESHOLDS, FALSE_REFUSAL_COST]
+    settings = [
+        NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT, FOLDS, THRESHOLDS, FALSE_REFUSAL_COST
+    ]
     payload = json.dumps([embedder, settings, texts.texts, texts.groups], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _neighbour_features(reference: np.ndarray, labels: np.ndarray, queries: np.ndarray, *, self_rows: bool) -> np.ndarray:
+def _neighbour_features(
+    reference: np.ndarray, labels: np.ndarray, queries: np.ndarray, *, self_rows: bool
+) -> np.ndarray:
     """(n, 2) mean cosine of each query to its NEIGHBOURS nearest in-domain and off-topic references.
 
     With ``self_rows`` the queries are the references, and each one's own similarity is left out.
@@ -113,14 +118,16 @@ def _neighbour_features(reference: np.ndarray, labels: np.ndarray, queries: np.n
     similarities = queries @ reference.T
     if self_rows:
         np.fill_diagonal(similarities, -np.inf)  # never among the nearest: each group keeps NEIGHBOURS others
-    return np.stack([mean_of_nearest(similarities[:, labels == label], NEIGHBOURS) for label in (1, 0)], axis=1)
+    columns = [mean_of_nearest(similarities[:, labels == label], NEIGHBOURS) for label in (1, 0)]
+    return np.stack(columns, axis=1)
 
 
 def _fit(vectors: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
     """Coefficients over [vector, neighbour features] (scale folded in) and intercept."""
     from sklearn.linear_model import LogisticRegression
 
-    features = np.hstack([vectors, NEIGHBOUR_SCALE * _neighbour_features(vectors, labels, vectors, self_rows=True)])
+    neighbours = _neighbour_features(vectors, labels, vectors, self_rows=True)
+    features = np.hstack([vectors, NEIGHBOUR_SCALE * neighbours])
     model = LogisticRegression(C=REGULARISATION_C, class_weight="balanced", max_iter=5000)
     model.fit(features, labels, sample_weight=weights)
     coef = model.coef_[0].astype(np.float32)
@@ -128,7 +135,9 @@ def _fit(vectors: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[
     return coef, float(model.intercept_[0])
 
 
-def _logits(coef: np.ndarray, intercept: float, reference: np.ndarray, labels: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def _logits(
+    coef: np.ndarray, intercept: float, reference: np.ndarray, labels: np.ndarray, queries: np.ndarray
+) -> np.ndarray:
     features = np.hstack([queries, _neighbour_features(reference, labels, queries, self_rows=False)])
     return features @ coef + intercept
 

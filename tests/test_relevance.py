@@ -106,7 +106,8 @@ def test_search_json_refuses_knife_sharpening_and_answers_liif_cell_size(indexed
 def test_the_shipped_weights_are_trained_on_the_current_texts(embedder: Embedder) -> None:
     shipped = load_relevance(SHIPPED_WEIGHTS, embedder=embedder.identity)
     assert shipped.digest == training_digest(training_texts(), embedder.identity), (
-        "the relevance weights are stale (cards or index/data/relevance/*.txt changed): run `zoomqa index train-relevance`"
+        "the relevance weights are stale (cards or index/data/relevance/*.txt changed): "
+        "run `zoomqa index train-relevance`"
     )
 
 
@@ -143,7 +144,7 @@ def test_retraining_reproduces_the_shipped_decisions(embedder: Embedder) -> None
     decisions = [(shipped.is_relevant(v), retrained.is_relevant(v)) for v in probes]
     assert all(a == b for a, b in decisions[: len(NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC)])
     assert np.mean([a == b for a, b in decisions]) >= 0.995
-    assert [retrained.is_relevant(v) for v in probes[: len(NEAR_DOMAIN_OFF_TOPIC)]] == [False] * len(NEAR_DOMAIN_OFF_TOPIC)
+    assert not any(retrained.is_relevant(v) for v in probes[: len(NEAR_DOMAIN_OFF_TOPIC)])
 
 
 def test_saved_weights_load_back_with_the_same_decisions(tmp_path: Path, embedder: Embedder) -> None:
@@ -182,7 +183,8 @@ def test_unusable_weights_are_one_clear_error(tmp_path: Path, embedder: Embedder
 
 
 def test_weights_of_another_embedder_are_refused(embedder: Embedder) -> None:
-    with pytest.raises(ZoomqaError, match="trained for embedder all-MiniLM-L6-v2@.* but the index uses other@1234"):
+    expected = "trained for embedder all-MiniLM-L6-v2@.* but the index uses other@1234"
+    with pytest.raises(ZoomqaError, match=expected):
         load_relevance(SHIPPED_WEIGHTS, embedder="other@1234")
 
 

@@ -36,6 +36,7 @@ def test_it_is_a_langchain_retriever_that_exposes_its_embedder(retriever: Hybrid
     assert isinstance(retriever, BaseRetriever)
     assert isinstance(retriever.embedder, Embedder)
     assert retriever.min_relevance == CALIBRATED_MIN_RELEVANCE
+    assert retriever.classifier is not None  # the bundled cards are there: the relevance classifier decides
 
 
 def test_the_flagship_question_finds_liif_in_both_blocks(retriever: HybridRetriever) -> None:
@@ -131,6 +132,23 @@ def test_the_same_paper_from_two_sources_appears_once_as_the_curated_card(tmp_pa
     assert [h.record.id for h in result.papers].count("paper:edsr") == 1
     assert f"arxiv:{EDSR}" not in [h.record.id for h in result.papers]
     assert result.papers[0].record.id == "paper:edsr"
+
+
+def test_an_index_without_bundled_cards_is_about_what_it_holds(tmp_path: Path) -> None:
+    papers = [
+        Record(id=f"arxiv:1901.0000{i}", kind="paper", title=title, authors=["x"], year=2019,
+               arxiv_id=f"1901.0000{i}", summary=summary)
+        for i, (title, summary) in enumerate([
+            ("Pedestrian detection with anchor boxes", "We detect pedestrians in street scenes with anchor boxes."),
+            ("Sourdough fermentation kinetics", "We model how wild yeast raises bread dough over time."),
+        ])
+    ]
+    index_dir = tmp_path / "index"
+    IndexStore(index_dir).upsert([Entry.of(p, "own.jsonl") for p in papers], load_embedder())
+    with HybridRetriever.open(index_dir) as retriever:
+        assert retriever.classifier is None  # trained on what the bundled cards cover, so not applied
+        result = retriever.search("how fast does sourdough rise?")
+    assert result.relevant and result.papers[0].record.id == "arxiv:1901.00001"
 
 
 def test_relevance_is_judged_on_the_curated_cards_not_on_any_abstract(bundled_index: Path, tmp_path: Path) -> None:
