@@ -108,6 +108,16 @@ class RetrievalReport:
     def refusal_accuracy(self) -> float:
         return sum(o.refusal_correct for o in self.outcomes) / len(self.outcomes)
 
+    @property
+    def false_refusals(self) -> int:
+        """Answer and tool questions refused."""
+        return sum(1 for o in self.answerable if o.refused)
+
+    @property
+    def false_answers(self) -> int:
+        """Refuse questions answered."""
+        return sum(1 for o in self.outcomes if o.expect == "refuse" and not o.refused)
+
     def misses(self, k: int = 5) -> list[QuestionOutcome]:
         """Questions answered wrongly: refused when they should not be (or not when they should), or no hit in the top k."""
         return [
@@ -122,6 +132,8 @@ class RetrievalReport:
             **metrics,
             "mrr": round(self.mrr, 4),
             "refusal_accuracy": round(self.refusal_accuracy, 4),
+            "false_refusals": self.false_refusals,
+            "false_answers": self.false_answers,
             "n": len(self.outcomes),
             "per_question": [
                 {"id": o.id, "hit_rank": o.hit_rank, "refused": o.refused, "best_similarity": round(o.best_similarity, 4)}

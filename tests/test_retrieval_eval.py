@@ -36,6 +36,7 @@ def test_metrics_count_answerable_questions_for_recall_and_all_for_refusals() ->
     assert report.recall(1) == 0.25 and report.recall(5) == 0.5 and report.recall(10) == 0.5
     assert report.mrr == pytest.approx((1 + 1 / 4 + 1 / 12) / 4)
     assert report.refusal_accuracy == pytest.approx(5 / 6)
+    assert (report.false_refusals, report.false_answers) == (0, 1)
     assert [o.id for o in report.misses()] == ["c", "d", "s"]
     data = report.as_json()
     assert data["n"] == 6 and data["per_question"][1] == {"id": "b", "hit_rank": 4, "refused": False, "best_similarity": 0.5}
