@@ -178,19 +178,19 @@ def slow_model() -> Iterator[ScriptedServer]:
     server.close()
 
 
-def _faq_command(questions: Path, output: Path) -> list[str]:
-    return [sys.executable, "-m", "zoomqa.cli", "faq", str(questions), "-o", str(output), "--writer", "openai"]
+def _faq_arguments(questions: Path, output: Path) -> list[str]:
+    return ["faq", str(questions), "-o", str(output), "--writer", "openai"]
 
 
-def _environment(home: Path, server: ScriptedServer) -> dict[str, str]:
-    return {
-        **os.environ,
+def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, server: ScriptedServer) -> None:
+    for name, value in {
         "ZOOMQA_HOME": str(home),
         "OPENAI_BASE_URL": server.base_url,
         "OPENAI_API_KEY": "sk-faq-test",
         "ZOOMQA_ANSWER__MAX_RETRIES": "0",
-        "OMP_NUM_THREADS": "1",
-    }
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
 
 
 def _cached(home: Path) -> dict[Path, int]:
@@ -204,15 +204,15 @@ def test_a_killed_run_resumes_without_redoing_finished_entries(
     questions.write_text("\n".join(SLOW_QUESTIONS) + "\n")
     home = _home_with_index(bundled_home, tmp_path / "home")
     output = tmp_path / "faq.md"
-    env = _environment(home, slow_model)
+    _use_home(monkeypatch, home, slow_model)
 
-    killed = subprocess.Popen(_faq_command(questions, output), env=env, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "zoomqa.cli", *_faq_arguments(questions, output)]
+    killed = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while not output.exists() and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     killed.send_signal(signal.SIGKILL)
     assert killed.wait(30) == -signal.SIGKILL, "the run ended before it could be killed mid-way"
-    killed.stderr.close()
     partial = output.read_text()  # the checkpoint after WRITE_EVERY entries: a whole document
     assert partial.startswith("# Frequently asked questions") and partial.endswith("\n")
     before = _cached(home)
@@ -220,8 +220,8 @@ def test_a_killed_run_resumes_without_redoing_finished_entries(
     relevant_before = sum(json.loads(p.read_text())["answer"]["relevant"] for p in before)
     requests_before = len(slow_model.requests)
 
-    resumed = subprocess.run(_faq_command(questions, output), env=env, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = runner.invoke(app, _faq_arguments(questions, output))  # the rerun, in-process
+    assert resumed.exit_code == 0, resumed.output
     assert f"{len(before)} answers from the cache, {len(SLOW_QUESTIONS) - len(before)} newly written" in " ".join(
         resumed.stderr.split()
     )
@@ -234,13 +234,10 @@ def test_a_killed_run_resumes_without_redoing_finished_entries(
     assert len(after) == len(SLOW_QUESTIONS)
     assert all(after[path] == mtime for path, mtime in before.items())  # finished entries untouched
 
-    # an uninterrupted run (in-process, with a cache of its own) writes the same file
+    # an uninterrupted run, with a cache of its own, writes the same file
     fresh_output = tmp_path / "fresh.md"
-    monkeypatch.setenv("ZOOMQA_HOME", str(_home_with_index(bundled_home, tmp_path / "fresh")))
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "ZOOMQA_ANSWER__MAX_RETRIES"):
-        monkeypatch.setenv(name, env[name])
-    get_settings.cache_clear()
-    fresh = runner.invoke(app, _faq_command(questions, fresh_output)[3:])
+    _use_home(monkeypatch, _home_with_index(bundled_home, tmp_path / "fresh"), slow_model)
+    fresh = runner.invoke(app, _faq_arguments(questions, fresh_output))
     assert fresh.exit_code == 0, fresh.output
     assert output.read_text() == fresh_output.read_text()
     assert output.read_text().count("written by extractive (the openai writer's answer was rejected") == RELEVANT
