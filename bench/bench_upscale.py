@@ -80,8 +80,8 @@ def reference_query(model: LIIF, feat: torch.Tensor, coord: torch.Tensor, cell: 
 
 @torch.no_grad()
 def reference_upscale(model: LIIF, image: np.ndarray, height: int, width: int) -> np.ndarray:
-    inp = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).unsqueeze(0)
-    feat = model.encode((inp - 0.5) / 0.5)
+    inp = (torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).unsqueeze(0) - 0.5) / 0.5
+    feat = model.encode(inp)
     coord = make_coord(height, width).unsqueeze(0)
     cell = torch.tensor([2 / height, 2 / width]).expand_as(coord)
     pred = torch.cat(
@@ -91,6 +91,8 @@ def reference_upscale(model: LIIF, image: np.ndarray, height: int, width: int) -
         ],
         dim=1,
     )
+    if model.spec.skip is not None:  # our checkpoints' image skip (the authors' LIIF has none)
+        pred = pred + model.interpolate(inp, coord)
     return (pred * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).numpy()
 
 

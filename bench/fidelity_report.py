@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--photo-crop", type=int, default=512)
     parser.add_argument("--precision", choices=("fast", "exact"), default="fast")
     parser.add_argument("--parts", default="bench,photos,jpeg,curve")
+    parser.add_argument("--sets", default="Set5,Set14,B100", help="benchmark sets to score")
+    parser.add_argument("--every", type=int, default=1,
+                        help="score every Nth image of each benchmark set (1: all; a subset when CPU time is short)")
     args = parser.parse_args()
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -71,11 +74,12 @@ def main() -> None:
     meta = read_metadata(path) if path.suffix == ".safetensors" else {}
     print(f"model {path} ({encoder}, step {meta.get('step', '?')}); precision {args.precision}; "
           f"torch threads {torch.get_num_threads()}\n")
-    bench = {name: load_dataset(args.shared / "sr-bench" / name) for name in ("Set5", "Set14", "B100")}
+    bench = {name: load_dataset(args.shared / "sr-bench" / name)[:: args.every] for name in args.sets.split(",")}
     photos = {"held-out photos": load_dataset(args.shared / "sr-train" / "photos", holdout_every=20,
                                               crop=args.photo_crop)}
     jobs = [
-        ("bench", "Benchmarks (Y channel, shave = scale)", bench, scales, "benchmark", None),
+        ("bench", f"Benchmarks (Y channel, shave = scale{f'; every {args.every}th image' if args.every > 1 else ''})",
+         bench, scales, "benchmark", None),
         ("photos", f"Photos held out from training ({args.photo_crop}² centre crops, RGB, shave = scale + 6)",
          photos, scales, "photo", None),
         ("jpeg", f"LR input JPEG-compressed at quality {args.jpeg_quality} (Y channel)", bench, [2, 4], "benchmark",
