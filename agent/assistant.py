@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["Assistant", "Reply", "ToolCall", "Turn"]
 
 TOOL_NAME = "upscale_image"
+# Statement.field of the sentences that report a tool run (no source backs them; evaluation skips them).
+TOOL_FIELD = f"tool:{TOOL_NAME}"
 REFUSED_PREFIX = "upscale refused: "
 # A message may name several pictures; more than this in one turn is refused rather than run.
 MAX_TOOL_CALLS = 4
@@ -113,7 +115,8 @@ def _amount(arguments: dict[str, Any]) -> str:
 def _report(call: ToolCall, prompts_dir: Path | None) -> Statement:
     name = Path(str(call.arguments.get("path", "the picture"))).name
     if not call.ok:
-        return Statement(text=load_prompt("tool_failed", prompts_dir, image=name, reason=call.error or "unknown"))
+        text = load_prompt("tool_failed", prompts_dir, image=name, reason=call.error or "unknown")
+        return Statement(text=text, field=TOOL_FIELD)
     (w, h), (ow, oh) = call.input_size or (0, 0), call.output_size or (0, 0)
     return Statement(
         text=load_prompt(
@@ -127,7 +130,8 @@ def _report(call: ToolCall, prompts_dir: Path | None) -> Statement:
             seconds=f"{call.seconds or 0:.1f}",
             output_path=call.output_path or "",
             comparison_path=call.comparison_path or "",
-        )
+        ),
+        field=TOOL_FIELD,
     )
 
 

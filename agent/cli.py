@@ -125,7 +125,10 @@ def answers(
 
     Runs on the same cached index of the bundled records as ``zoomqa eval retrieval``.
     """
+    import dataclasses
+
     from zoomqa.agent.evaluation import NUGGET_TAU, AnswerQuestion, AnswerReport, Works, score_answer
+    from zoomqa.agent.tool_eval import ToolSandbox, read_tool_questions
     from zoomqa.index.cli import evaluation_index, open_retriever
     from zoomqa.index.evaluation import read_questions
     from zoomqa.index.records import read_bundled_corpus
@@ -134,18 +137,26 @@ def answers(
     question_set = read_questions(questions, AnswerQuestion)
     works = Works(read_bundled_corpus())
     outcomes = []
-    with open_retriever(evaluation_index(settings, None), settings, k) as retriever:
+    with (
+        open_retriever(evaluation_index(settings, None), settings, k) as retriever,
+        ToolSandbox(read_tool_questions(questions)) as sandbox,
+    ):
         answerer = _answerer(settings, writer, model, retriever.embedder)
+        assistant = sandbox.assistant(retriever, answerer, settings)
         for q in question_set:
-            started = time.perf_counter()
-            result = retriever.search(q.question)
-            answer = answerer.answer(result, retrieval_s=time.perf_counter() - started)
-            outcomes.append(
-                score_answer(
-                    q, result, answer, retriever.embedder, answerer.guard.threshold, works,
-                    tau=NUGGET_TAU if tau is None else tau,
-                )
+            tool_correct = None
+            if q.id in sandbox.questions:  # run through the assistant: the upscaler on a stand-in picture
+                reply, tool_correct = sandbox.respond(assistant, q.id)
+                result, answer = retriever.search(reply.condensed_question), reply.answer
+            else:
+                started = time.perf_counter()
+                result = retriever.search(q.question)
+                answer = answerer.answer(result, retrieval_s=time.perf_counter() - started)
+            outcome = score_answer(
+                q, result, answer, retriever.embedder, answerer.guard.threshold, works,
+                tau=NUGGET_TAU if tau is None else tau,
             )
+            outcomes.append(dataclasses.replace(outcome, tool_correct=tool_correct))
             if not as_json:
                 err.print(f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False)
     report = AnswerReport(tuple(outcomes)).as_json()

@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zoomqa.agent.answer import REQUIRED_STAGES, Answer, Source
+from zoomqa.agent.assistant import TOOL_FIELD
 from zoomqa.agent.evidence import Evidence, encode, encode_cached
 from zoomqa.index.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
@@ -221,8 +222,9 @@ def score_answer(
     sentences = supported = 0
     if answer.relevant and result.hits:
         evidence = Evidence.gather(result, embedder)
-        task = evidence.support([s.text for s in answer.task], include_question=True)
-        steps = evidence.support([s.text for step in answer.steps for s in step.statements])
+        # The assistant's report of an upscale it ran is no claim about the sources.
+        task = evidence.support([s.text for s in answer.task if s.field != TOOL_FIELD], include_question=True)
+        steps = evidence.support([s.text for step in answer.steps for s in step.statements if s.field != TOOL_FIELD])
         sentences = len(task) + len(steps)
         supported = sum(s.similarity >= threshold for s in task + steps)
 

@@ -109,7 +109,7 @@ def test_eval_answers_reports_every_metric(indexed_home: Path) -> None:
     assert report["structure_ok"] == 1.0
     assert report["citation_precision"] == 1.0 and report["link_validity"] == 1.0
     assert report["support_rate"] >= 0.95
-    assert report["refusal_accuracy"] == 1.0 and report["tool_accuracy"] is None
+    assert report["refusal_accuracy"] == 1.0 and report["tool_accuracy"] == 1.0
     assert report["latency_p50_s"] > 0 and report["fallback_rate"] == 0.0
 
     table = runner.invoke(app, ["eval", "answers", "--questions", str(QUESTIONS)], env={"COLUMNS": "200"})
