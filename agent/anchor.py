@@ -17,8 +17,12 @@ from zoomqa.index.records import Record
 NAMED_BONUS = 0.5  # the question names the work ("what does the cell size in LIIF do?")
 PREFERRED_BONUS = 0.2  # the work's task labels meet the person's constraints
 PREFERENCE_DECAY = 0.8  # each later preferred task counts this much less than the one before
-RUNNABLE_BONUS = 0.05  # a model card, when the person asks what to use
-RETRIEVAL_WEIGHT = 0.1  # the fused retrieval score, relative to the best in this search
+NAMED_DECAY = 0.9  # each later-named work: a constraint, not the word order, decides a comparison
+RUNNABLE_BONUS = 0.2  # a model card (something to run), when the person asks what to use
+MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
+LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
+CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one that runs on a CPU
+RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
 
 
 def preference_bonus(analysis: Analysis, record: Record) -> float:
@@ -38,16 +42,20 @@ def anchor_scores(
 ) -> list[float]:
     """One score per source (same order as ``records``); the highest is the anchor."""
     top = max(retrieval_scores, default=0.0) or 1.0
-    named = named_in(analysis, tuple(records))
+    named = named_in(analysis, tuple(records), contrasts=False)
     runnable = analysis.intent in ("which", "can")
+    run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
+    enlarging = analysis.constraints.needs_arbitrary_scale
     scores = []
     for number, record in enumerate(records, start=1):
         score = best_similarity[number - 1] + RETRIEVAL_WEIGHT * retrieval_scores[number - 1] / top
         score += preference_bonus(analysis, record)
         if number in named:
-            score += NAMED_BONUS * PREFERENCE_DECAY ** named.index(number)
+            score += NAMED_BONUS * NAMED_DECAY ** named.index(number)
         if runnable and record.kind == "model":
-            score += RUNNABLE_BONUS
+            score += run_bonus
+        if record.tool:
+            score += CPU_BONUS if analysis.constraints.cpu_only else LOCAL_BONUS * (runnable or enlarging)
         scores.append(score)
     return scores
 

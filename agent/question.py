@@ -83,8 +83,8 @@ _ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|c
 _CPU_ONLY = re.compile(r"\b(cpu|no gpu|without (a )?(gpu|graphics card)|laptop|integrated graphics)\b")
 # Asking to repair damage, as opposed to mentioning it as part of the story.
 _FIX = re.compile(
-    r"\b(fix|remove|restore|repair|clean( up)?|get rid|reduce|undo|deblock|denoise|deblur|recover|"
-    r"save|rescue|bring back)\b"
+    r"\b(fix\w*|remov\w*|restor\w*|repair\w*|clean\w*|get rid|reduc\w*|undo|deblock\w*|denois\w*|"
+    r"deblur\w*|recover\w*|sav(e|ing)|rescu\w*|bring(ing)? back)\b"
 )
 # Words that carry no topic: left out when measuring how many of a question's words a sentence shares.
 _STOPWORDS = frozenset(
@@ -97,8 +97,13 @@ _STOPWORDS = frozenset(
 # Short names of works that are also everyday words ("REAL: Realism Evaluation ...").
 _COMMON_WORDS = frozenset({"real", "the", "deep", "image"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
+_PATH = re.compile(r"[^\s\"'`]*\w\.(jpe?g|png|webp|bmp|tiff?|gif|heic)\b")
 # "not a fixed 2x model", "instead of 4x": a factor the person rules out.
-_NEGATED = re.compile(r"\b(not|no|instead of|rather than|other than)\b[\w\s/-]{0,20}$", re.IGNORECASE)
+_NEGATED = re.compile(
+    r"\b(not|no|without|instead of|rather than|other than)\b[\w\s/-]{0,20}$", re.IGNORECASE
+)
+# "better than PSNR", "instead of ESRGAN": a work named as the contrast, not as the subject.
+_CONTRASTED = re.compile(r"\b(than|instead of|other than|besides|apart from|unlike)\s+$")
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,11 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1)
 
 
+def _stated(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether ``text`` says the pattern holds: "without it going blocky" does not."""
+    return any(not _NEGATED.search(text[: m.start()]) for m in pattern.finditer(text))
+
+
 def _intent(text: str) -> Intent:
     for intent, pattern in _INTENTS:
         if pattern.search(text):
@@ -177,9 +187,12 @@ def _intent(text: str) -> Intent:
 
 
 def analyse(question: str) -> Analysis:
-    """Intent and constraints of ``question`` (deterministic: the same text, the same reading)."""
-    text = " ".join(question.lower().split())
-    damage = frozenset(name for name, pattern in _DAMAGE if pattern.search(text))
+    """Intent and constraints of ``question`` (deterministic: the same text, the same reading).
+
+    File paths are read past: "wedding.jpg" names a file, it does not complain of JPEG damage.
+    """
+    text = " ".join(_PATH.sub(" ", question.lower()).split())
+    damage = frozenset(name for name, pattern in _DAMAGE if _stated(pattern, text))
     found = find_scale(question)
     scale = None if found is None or _NEGATED.search(question[: found[1][0]]) else found[0]
     constraints = Constraints(
@@ -210,11 +223,14 @@ def record_names(record: Record) -> frozenset[str]:
         names.add(first.lower())
     if record.kind == "model" and record.tool:
         names.add(record.tool.lower())
-    return frozenset(n for n in names if len(n) > 2 and n not in _COMMON_WORDS and not n.startswith("sisr-"))
+    names |= {n.replace("-", "") for n in names if "-" in n}  # "realesrgan", "metasr"
+    return frozenset(n for n in names if len(n) > 2 and n not in _COMMON_WORDS and not n.startswith("sisr"))
 
 
-def named_in(analysis: Analysis, records: tuple[Record, ...]) -> list[int]:
-    """1-based numbers of the records the question names, in the order it names them."""
+def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool = True) -> list[int]:
+    """1-based numbers of the records the question names, in the order it names them; works
+    named only as a contrast ("a score better than PSNR") come last, or not at all without
+    ``contrasts``."""
     text = " ".join(analysis.question.lower().split())
     found: list[tuple[int, int]] = []
     for number, record in enumerate(records, start=1):
@@ -224,5 +240,8 @@ def named_in(analysis: Analysis, records: tuple[Record, ...]) -> list[int]:
             for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
         ]
         if positions:
-            found.append((min(positions), number))
-    return [number for _, number in sorted(found)]
+            first = min(positions)
+            contrasted = bool(_CONTRASTED.search(text[:first]))
+            if contrasts or not contrasted:
+                found.append((contrasted, first, number))
+    return [number for *_, number in sorted(found)]

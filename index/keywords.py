@@ -1,4 +1,4 @@
-"""The keyword half of hybrid retrieval: BM25 (bm25s) over the records' embedding texts.
+"""The keyword half of hybrid retrieval: BM25 (bm25s) over the records' keyword texts.
 
 It catches exact names and terms (EDSR, "implicit", "10x") that a small sentence embedder
 blurs. Saved as numpy arrays and JSON and loaded with ``allow_pickle=False``.

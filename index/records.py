@@ -180,6 +180,16 @@ class Record(BaseModel):
         tasks = "; ".join(self.tasks)
         return f"{self.title}. {tasks}. {self.summary}" if tasks else f"{self.title}. {self.summary}"
 
+    def keyword_text(self) -> str:
+        """What BM25 matches: the embedding text plus the card's task, workflow, explains and
+        facts, so a question using a card's exact terms ("cell size", "CPU") finds the card
+        even when its summary does not say them. (The embedding stays on the short text: a
+        sentence embedder averages a long text into vagueness.)"""
+        parts = [self.embedding_text(), self.task or ""]
+        if self.workflow is not None:
+            parts += [self.workflow.input, self.workflow.model, self.workflow.output]
+        return " ".join(p for p in (*parts, *self.explains, *self.facts) if p)
+
     def content_hash(self) -> str:
         """Changes whenever any field changes; stable across runs and machines.
 

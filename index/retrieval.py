@@ -52,6 +52,7 @@ CALIBRATED_MIN_RELEVANCE = 0.20
 # question set over the bundled corpus plus arXiv distractors (README).
 DENSE_WEIGHT = 0.8
 CURATED_BONUS = 0.1
+KEYWORD_RESCUE = 0.6  # share of the best keyword score that keeps a low-cosine candidate
 CANDIDATES = 100  # per block and per retriever, before fusion
 MAX_QUESTION_CHARS = 4000
 EMBED_QUESTION_CHARS = 1000  # about the 256 word pieces the embedder reads; the rest is dropped
@@ -264,7 +265,13 @@ class HybridRetriever(BaseRetriever):
             vectors = self._snapshot.vectors.reconstruct_batch(np.asarray(missing, dtype=np.int64))  # type: ignore[attr-defined]
             similarity.update(zip(missing, (vectors @ query[0]).tolist(), strict=True))
         best_keyword = float(keyword_scores.max(initial=0.0)) or 1.0
-        relevant = [row for row, cosine in similarity.items() if cosine >= self.min_relevance]
+        # A name the embedder does not know ("LPIPS") leaves a card's cosine low while its
+        # keyword score is the best of the search: such a card stays a candidate.
+        relevant = [
+            row
+            for row, cosine in similarity.items()
+            if cosine >= self.min_relevance or keyword_scores[row] >= KEYWORD_RESCUE * best_keyword
+        ]
         infos = self._snapshot.records.infos_of(relevant)
         candidates = [
             _Candidate(

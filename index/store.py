@@ -209,7 +209,7 @@ class IndexStore:
             vectors = self._vectors(entries, plan.reuse, previous, embedder)
             _write_vectors(staging / VECTORS, vectors)
             write_records(staging / RECORDS_DB, entries)
-            KeywordIndex.build([e.record.embedding_text() for e in entries]).save(staging / KEYWORDS)
+            KeywordIndex.build([e.record.keyword_text() for e in entries]).save(staging / KEYWORDS)
             manifest = Manifest(
                 format=FORMAT_VERSION,
                 embedder=embedder.identity if embedder else previous.manifest.embedder,  # type: ignore[union-attr]

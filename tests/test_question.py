@@ -110,3 +110,26 @@ def test_named_works_in_the_order_named(corpus: tuple[Record, ...]) -> None:
         "paper:meta-sr",
     ]
     assert named_in(analyse("how do GANs upscale?"), records) == []
+
+
+def test_file_names_are_not_damage() -> None:
+    request = analyse("upscale ./old/wedding.jpg to 1000x750 px")
+    assert request.constraints.damage == frozenset() and request.constraints.size == (1000, 750)
+    assert "jpeg" in analyse("fix the jpeg blocks in wedding.png").constraints.damage
+
+
+def test_damage_ruled_out_is_not_damage() -> None:
+    assert analyse("make a tiny picture bigger without it going blocky").constraints.damage == frozenset()
+
+
+def test_names_without_hyphens(corpus: tuple[Record, ...]) -> None:
+    records = tuple(r for r in corpus if r.id in {"paper:real-esrgan", "paper:bsrgan"})
+    assert len(named_in(analyse("realesrgan vs bsrgan - how do they simulate degradation?"), records)) == 2
+
+
+def test_a_work_named_as_the_contrast_comes_last(corpus: tuple[Record, ...]) -> None:
+    records = tuple(r for r in corpus if r.id in {"metric:psnr", "paper:lpips"})
+    ids = [r.id for r in records]
+    found = named_in(analyse("is there a score better than PSNR, like LPIPS?"), records)
+    assert [ids[n - 1] for n in found] == ["paper:lpips", "metric:psnr"]
+    assert [ids[n - 1] for n in named_in(analyse("a score better than PSNR?"), records, contrasts=False)] == []
