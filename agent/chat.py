@@ -130,7 +130,7 @@ class ChatSession:
         upscale = self.assistant.upscale
         return (
             f"zoomqa chat · writer {writer.name}{f' ({model})' if model else ''} · index {manifest.count} records "
-            f"({manifest.embedder.split('@')[0]}) · upscaler {upscale.model} on {upscale.device}\n"
+            f"({manifest.embedder.split('@')[0]}) · upscaler {upscale.model} (device {upscale.device})\n"
             "Type /help for commands, Ctrl-D to leave."
         )
 

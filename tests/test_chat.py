@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,16 @@ def chat_env(home: Path) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "PROMPT_TOOLKIT_NO_CPR": "1",  # the pseudo-terminal does not answer cursor-position queries
         "TERM": "xterm",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # a server that is down, for /writer openai
+        "OPENAI_API_KEY": "sk-chat-test",
+        "ZOOMQA_ANSWER__MAX_RETRIES": "0",
     }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class Chat:
@@ -59,7 +69,7 @@ class Chat:
     def __init__(self, home: Path, cwd: Path) -> None:
         self.child = pexpect.spawn(
             sys.executable, ["-m", "zoomqa.cli", "chat"], cwd=str(cwd), env=chat_env(home),
-            dimensions=(60, 160), encoding="utf-8", timeout=240,
+            dimensions=(60, 160), encoding="utf-8", timeout=120,
         )
         self.child.expect("you>")
         self.banner = screen(self.child.before)
@@ -81,7 +91,7 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     original = cat.read_bytes()
     chat = Chat(chat_home, folder)
     assert "writer extractive" in chat.banner and "index 69 records (all-MiniLM-L6-v2)" in chat.banner
-    assert "upscaler liif-edsr" in chat.banner
+    assert "upscaler liif-edsr (device auto)" in chat.banner
 
     first = chat.send(TEN_X)
     assert first.index("Task") < first.index("How it works") < first.index("Papers and tools")
@@ -90,7 +100,7 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     follow_up = chat.send("and at 8x?")
     assert "searched for: I blew up an old photo 8x and it stayed crisp - how?" in follow_up
 
-    upscaled = chat.send("upscale cat.png 3x")
+    upscaled = chat.send("upscale cat.png\x1b\r3x")  # Esc Enter: a new line, not sent yet
     assert f"saved as {folder / 'cat_x3.png'}" in upscaled and "cat_x3_compare.png" in upscaled
     assert upscaled.index("How it works") < upscaled.index("cat.png went from 16x12 to 48x36") < upscaled.index(
         "Papers and tools"
@@ -100,9 +110,16 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     missing = chat.send("/upscale dog.png 2")
     assert "I could not enlarge dog.png: no image named dog.png in the allowed folders" in missing
 
-    assert "unknown or incomplete command '/bogus'" in chat.send("/bogus", until="/help lists")
     sources = chat.send("/sources", until="score")
     assert "Learning Continuous Image Representation" in sources or "LIIF" in sources
+    assert "unknown or incomplete command '/bogus'" in chat.send("/bogus", until="/help lists")
+    assert "/upscale PATH SCALE|WxH" in chat.send("/help", until="/exit")
+    assert "retrieving 3 models and 3 papers" in chat.send("/k 3", until="papers")
+    assert "writer: openai" in chat.send("/writer openai", until="writer: openai")
+    down = chat.send(TEN_X, until="is the server running")  # one line, then the chat goes on
+    assert "error: cannot reach http://127.0.0.1:" in down and "Traceback" not in down
+    assert "writer: extractive" in chat.send("/writer extractive", until="writer: extractive")
+    assert "conversation cleared" in chat.send("/clear", until="cleared")
 
     # Ctrl-C while a large picture is being enlarged stops it, leaves no file, keeps the chat
     chat.child.send("/upscale big.png 40\r")
@@ -123,6 +140,7 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
 
     transcript = (folder / "chat.md").read_text()
     assert transcript.count("## You") == 5 and TEN_X in transcript and "and at 8x?" in transcript
+    assert "upscale cat.png\n3x" in transcript
     assert "cat_x3.png" in transcript and "/upscale cat.png 40x30" in transcript
     with Image.open(folder / "cat_x3.png") as out, Image.open(folder / "cat_40x30.png") as sized:
         assert out.size == (48, 36) and sized.size == (40, 30)
