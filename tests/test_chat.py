@@ -7,15 +7,16 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from zoomqa.agent.chat import HISTORY_FILE, parse_upscale_command
+from zoomqa.cli import app
 from zoomqa.errors import ZoomqaError
 
 pexpect = pytest.importorskip("pexpect")
@@ -149,14 +150,14 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     assert TEN_X in history and "/upscale cat.png 40x30" in history
 
 
-def test_ask_runs_the_tool_and_its_json_lists_the_call(chat_home: Path, tmp_path: Path) -> None:
+def test_ask_runs_the_tool_and_its_json_lists_the_call(
+    indexed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     picture(tmp_path / "scan.png", (16, 12))
-    completed = subprocess.run(
-        [sys.executable, "-m", "zoomqa.cli", "ask", "upscale this photo 2.5x: scan.png", "--json"],
-        capture_output=True, text=True, cwd=tmp_path, env=chat_env(chat_home), timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr
-    data = json.loads(completed.stdout)
+    monkeypatch.chdir(tmp_path)  # ask may use pictures in the current folder
+    result = CliRunner().invoke(app, ["ask", "upscale this photo 2.5x: scan.png", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
     assert data["relevant"] and data["steps"] and data["sources"]
     (call,) = data["tool_calls"]
     assert call["ok"] and call["arguments"] == {"path": "scan.png", "scale": 2.5}
