@@ -304,9 +304,9 @@ def faq(
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("answering", total=len(groups))
 
-            def advance(done: faqs.Progress, items: list[faqs.FaqItem]) -> None:
-                progress.update(task, completed=done.done)
-                if output is not None and (done.done % faqs.WRITE_EVERY == 0 or done.done == done.total):
+            def advance(items: list[faqs.FaqItem]) -> None:
+                progress.update(task, completed=len(items))
+                if output is not None and (len(items) % faqs.WRITE_EVERY == 0 or len(items) == len(groups)):
                     faqs.write_atomic(output, document(items))
 
             # the same Reply.as_json() that `zoomqa ask --json` prints

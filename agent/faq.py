@@ -196,21 +196,17 @@ class AnswerCache:
         write_atomic(self.path(question), json.dumps(stored, ensure_ascii=False))
 
 
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    cached: int  # answers taken from the cache so far
-
-
 def collect(
     groups: Sequence[QuestionGroup],
     ask_json: Callable[[str], dict[str, Any]],
     cache: AnswerCache,
     *,
-    on_progress: Callable[[Progress, list[FaqItem]], None],
+    on_progress: Callable[[list[FaqItem]], None],
 ) -> tuple[list[FaqItem], int]:
-    """Every group's answer, from the cache or from ``ask_json``; returns them and the cache hits."""
+    """Every group's answer, from the cache or from ``ask_json``; returns them and the cache hits.
+
+    ``on_progress`` receives the items so far after each one (to show progress, to checkpoint).
+    """
     items: list[FaqItem] = []
     hits = 0
     for group in groups:
@@ -221,7 +217,7 @@ def collect(
         else:
             hits += 1
         items.append(FaqItem(group, answer))
-        on_progress(Progress(len(items), len(groups), hits), items)
+        on_progress(items)
     return items, hits
 
 
