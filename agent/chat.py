@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,23 +224,33 @@ def _key_bindings():  # noqa: ANN202 - prompt_toolkit's KeyBindings
     return bindings
 
 
+def _piped_line(prompt: str) -> str:
+    """One message a line when the input is not a terminal (``zoomqa chat < questions.txt``)."""
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
 def run_chat(assistant: Assistant, settings: Settings, console: Console) -> None:
     """The read-answer loop until Ctrl-D or /exit."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    settings.home.mkdir(parents=True, exist_ok=True)
-    prompt = PromptSession(
-        history=FileHistory(str(settings.home / HISTORY_FILE)),
-        key_bindings=_key_bindings(),
-        multiline=False,
-        prompt_continuation="… ",
-    )
+    read: Callable[[str], str] = _piped_line
+    if sys.stdin.isatty():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        read = PromptSession(
+            history=FileHistory(str(settings.home / HISTORY_FILE)),
+            key_bindings=_key_bindings(),
+            multiline=False,
+            prompt_continuation="… ",
+        ).prompt
     session = ChatSession(assistant, settings, console)
     console.print(session.banner(), highlight=False)
     while True:
         try:
-            line = prompt.prompt("you> ")
+            line = read("you> ")
         except KeyboardInterrupt:
             continue
         except EOFError:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import socket
 import sys
 from pathlib import Path
@@ -181,3 +182,15 @@ def test_upscale_command_arguments(arguments: list[str], expected: dict) -> None
 def test_bad_upscale_commands_say_how_to_write_them(arguments: list[str]) -> None:
     with pytest.raises(ZoomqaError, match="usage: /upscale PATH SCALE"):
         parse_upscale_command(arguments)
+
+
+def test_piped_input_is_one_message_a_line(chat_home: Path, tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", "chat"],
+        input="/k 0\n/k 2\n/sources\n", capture_output=True, text=True, cwd=tmp_path,
+        env={**chat_env(chat_home), "COLUMNS": "200"}, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    output = screen(completed.stdout)
+    assert "error: unknown or incomplete command '/k 0'" in output and "retrieving 2 models and 2 papers" in output
+    assert "no sources yet" in output and output.endswith("bye")
