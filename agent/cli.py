@@ -157,8 +157,7 @@ def answers(
                 tau=NUGGET_TAU if tau is None else tau,
             )
             outcomes.append(dataclasses.replace(outcome, tool_correct=tool_correct))
-            if not as_json:
-                err.print(f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False)
+            err.print(f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False)  # stdout stays JSON
     report = AnswerReport(tuple(outcomes)).as_json()
     if as_json:
         typer.echo(json.dumps(report))
