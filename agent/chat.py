@@ -212,13 +212,13 @@ class ChatSession:
             )
 
 
-def _key_bindings():  # noqa: ANN202 - prompt_toolkit's KeyBindings
+def _key_bindings():  # prompt_toolkit's KeyBindings, imported here to keep start-up fast
     from prompt_toolkit.key_binding import KeyBindings
 
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
-    def _newline(event) -> None:  # noqa: ANN001
+    def _newline(event) -> None:
         event.current_buffer.insert_text("\n")
 
     return bindings

@@ -121,9 +121,10 @@ def test_a_server_that_is_down_is_one_clear_error(indexed_home: Path, monkeypatc
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     monkeypatch.setenv("ZOOMQA_ANSWER__MAX_RETRIES", "0")
     get_settings.cache_clear()
-    with Assistant.from_settings(get_settings(), writer="openai") as assistant:
-        with pytest.raises(ZoomqaError, match="cannot reach"):
-            assistant.respond("upscale cat.png 2x")
+    with Assistant.from_settings(get_settings(), writer="openai") as assistant, pytest.raises(
+        ZoomqaError, match="cannot reach"
+    ):
+        assistant.respond("upscale cat.png 2x")
 
 
 def test_a_lone_question_without_a_picture_needs_no_planning_call(
