@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.agent.answer import Answer, Statement, WorkflowStep
-from zoomqa.agent.history import Turn, bounded, condense
+from zoomqa.agent.history import Turn, bounded, condense, only_an_amount
 from zoomqa.agent.requests import ImageRequest, find_image_paths, parse_request
-from zoomqa.agent.sizes import parse_scale, parse_size
 from zoomqa.config import Settings, UpscaleSettings
 from zoomqa.prompts import load_prompt
 
@@ -316,7 +315,7 @@ class Assistant:
             return question or condense(message, history), []
         condensed = condense(message, history)
         requests = parse_request(message, attachments)
-        if not requests and condensed != message and _names_amount(message):
+        if not requests and condensed != message and only_an_amount(message):
             requests = parse_request(condensed)  # "and at 8x?" after "upscale cat.png 3x"
         return self._run_requests(requests, condensed, progress)
 
@@ -330,10 +329,6 @@ class Assistant:
             return condensed, [ToolCall.failed(requests[0].arguments(), refusal)]
         calls = [self.run_tool(request.arguments(), progress) for request in requests]
         return tool_question(calls[0].arguments, self.prompts_dir), calls
-
-
-def _names_amount(message: str) -> bool:
-    return parse_scale(message) is not None or parse_size(message) is not None
 
 
 def tool_question(arguments: dict[str, Any], prompts_dir: Path | None = None) -> str:

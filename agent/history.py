@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from zoomqa.agent.requests import find_image_paths
-from zoomqa.agent.sizes import find_scale
+from zoomqa.agent.sizes import find_scale, parse_size
 
 # Only the latest turns shape a follow-up; older ones would only dilute the search.
 MAX_TURNS = 8
@@ -34,6 +34,7 @@ _FILLER = {
     "now", "of", "ok", "okay", "or", "please", "same", "so", "the", "then", "this", "time", "to", "try",
     "what", "with",
 }  # fmt: skip
+_SIZE_WORD = re.compile(r"\d+(?:p|px)?|x|by|wide|tall|high|px|pixels?|width|height|\d+x\d+")
 
 
 class Turn(BaseModel):
@@ -59,6 +60,17 @@ def is_follow_up(message: str) -> bool:
 
 def _topic_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _FILLER]
+
+
+def only_an_amount(message: str) -> bool:
+    """Does the message say nothing but a new scale or size ("and at 8x?", "now 1920 wide")?"""
+    found = find_scale(message)
+    if found is not None:
+        (start, end) = found[1]
+        message = message[:start] + message[end:]
+    elif parse_size(message) is None:
+        return False
+    return not [w for w in _topic_words(message) if not _SIZE_WORD.fullmatch(w)]
 
 
 def merge(follow_up: str, previous: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zoomqa.agent.history import MAX_TURNS, Turn, bounded, condense, is_follow_up
+from zoomqa.agent.history import MAX_TURNS, Turn, bounded, condense, is_follow_up, only_an_amount
 from zoomqa.agent.requests import DEFAULT_SCALE, ImageRequest, find_image_paths, parse_request
 
 QUESTION_SET = Path(__file__).parent / "questions.jsonl"
@@ -153,3 +153,12 @@ def test_history_is_bounded() -> None:
     kept = bounded(long)
     assert len(kept) == MAX_TURNS and kept[-1].text.startswith(f"turn {3 * MAX_TURNS - 1}")
     assert all(len(t.text) <= 1200 for t in kept)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [("and at 8x?", True), ("now 1920 wide", True), ("what about 1920x1080?", True), ("x2.5 then", True),
+     ("which model is faster at 4x?", False), ("and with RDN?", False), ("why?", False)],
+)
+def test_a_follow_up_that_only_changes_the_amount(message: str, expected: bool) -> None:
+    assert only_an_amount(message) is expected
