@@ -21,7 +21,8 @@ def test_shipped_edsr_weights_are_compact_fp16_and_rebuild_their_model() -> None
     with safe_open(str(path), framework="pt") as handle:
         assert {handle.get_tensor(key).dtype for key in handle.keys()} == {torch.float16}
     assert int(read_metadata(path)["step"]) > 0
-    assert load_checkpoint(path).spec.encoder == "edsr-baseline"
+    spec = load_checkpoint(path).spec
+    assert spec.encoder == "edsr-baseline" and spec.skip == "bicubic"  # the file says how to rebuild it
     assert (BUNDLED_WEIGHTS_DIR / "liif-edsr.md").is_file()  # the model card travels with them
 
 
@@ -31,6 +32,13 @@ def test_shipped_weights_beat_bicubic_on_set5_at_x4(shared_dir: Path) -> None:
     bicubic, ours = evaluate(model, "liif-edsr", {"Set5": images}, [4], protocol="benchmark", precision="fast")
     assert ours.psnr > bicubic.psnr + 0.3, (bicubic.psnr, ours.psnr)
     assert ours.ssim > bicubic.ssim
+
+
+def test_shipped_weights_beat_bicubic_on_photos_held_out_from_training(shared_dir: Path) -> None:
+    model = load_checkpoint(resolve_model("liif-edsr"))
+    photos = load_dataset(shared_dir / "sr-train" / "photos", holdout_every=20, crop=256, limit=6)
+    bicubic, ours = evaluate(model, "liif-edsr", {"photos": photos}, [4], protocol="photo", precision="fast")
+    assert ours.psnr > bicubic.psnr, (bicubic.psnr, ours.psnr)
 
 
 def test_zoomqa_upscale_works_without_naming_a_model(tmp_path: Path) -> None:
