@@ -22,13 +22,14 @@ from typing import Any
 from zoomqa.agent.answer import Answer
 from zoomqa.agent.render import render_markdown, writer_line
 from zoomqa.agent.sizes import parse_scale, parse_size
-from zoomqa.config import AnswerSettings
-from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.evaluation import read_questions
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.retrieval import clean_question
 from zoomqa.prompts import BUNDLED_DIR, prompt_path
+
+from zoomqa.config import AnswerSettings
+from zoomqa.errors import ZoomqaError
 
 SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".json": "json", ".html": "html", ".htm": "html"}
 # Cosine (all-MiniLM-L6-v2) from which two phrasings are one question, when they also name the
@@ -57,7 +58,9 @@ class FaqItem:
     @cached_property
     def parsed(self) -> Answer:
         """The answer without the tool runs ``ask --json`` adds (an FAQ runs none)."""
-        return Answer.model_validate({key: value for key, value in self.answer.items() if key != "tool_calls"})
+        return Answer.model_validate(
+            {key: value for key, value in self.answer.items() if key != "tool_calls"}
+        )
 
     @property
     def covered(self) -> bool:
@@ -92,7 +95,9 @@ def read_question_list(path: Path) -> list[str]:
     if not questions:
         raise ZoomqaError(f"{path} holds no questions")
     if len(questions) > MAX_QUESTIONS:
-        raise ZoomqaError(f"{path} holds {len(questions)} questions; split it into files of at most {MAX_QUESTIONS}")
+        raise ZoomqaError(
+            f"{path} holds {len(questions)} questions; split it into files of at most {MAX_QUESTIONS}"
+        )
     for question in questions:
         clean_question(question)  # the same length limit as `zoomqa ask`
     return questions
@@ -284,7 +289,13 @@ def render_faq_markdown(faq: Faq) -> str:
         answer = item.parsed
         lines += [render_markdown(answer), "", f"<sub>{writer_line(answer)}</sub>"]
     if missing:
-        lines += ["", f"## {NOT_COVERED_TITLE}", "", "The index holds nothing that answers these; no answer is made up.", ""]
+        lines += [
+            "",
+            f"## {NOT_COVERED_TITLE}",
+            "",
+            "The index holds nothing that answers these; no answer is made up.",
+            "",
+        ]
         for item in faq.not_covered:
             phrasings = "; ".join(_md_text(q) for q in (item.group.question, *item.group.aliases))
             lines.append(f"- **{phrasings}**  \n  {_md_text(refusal_reason(item.parsed))}")

@@ -10,7 +10,6 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup, escape
-
 from zoomqa.agent.answer import Statement
 from zoomqa.agent.faq import NOT_COVERED_TITLE, Faq, anchor, index_line, refusal_reason
 from zoomqa.agent.render import LINK_NAMES, STAGE_NAMES, writer_line
@@ -145,4 +144,3 @@ def render_faq_html(faq: Faq) -> str:
         link_names=LINK_NAMES,
         cite=_cite,
     )
-

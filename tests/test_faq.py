@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from test_writer_openai import Reply, ScriptedServer
 from typer.testing import CliRunner
-
 from zoomqa.agent.faq import MERGE_THRESHOLD, WRITE_EVERY, group_questions, same_numbers
-from zoomqa.cli import app
-from zoomqa.config import get_settings
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.retrieval import clean_question
+
+from zoomqa.cli import app
+from zoomqa.config import get_settings
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -67,12 +67,15 @@ def question_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_merge_threshold_keeps_different_questions_apart_on_hand_written_pairs(embedder: Embedder) -> None:
+def test_the_merge_threshold_keeps_different_questions_apart_on_hand_written_pairs(
+    embedder: Embedder,
+) -> None:
     pairs = [json.loads(line) for line in (FIXTURES / "faq_pairs.jsonl").read_text().splitlines()]
     a = embedder.encode([clean_question(p["a"]) for p in pairs])
     b = embedder.encode([clean_question(p["b"]) for p in pairs])
     merged = [
-        float(x @ y) >= MERGE_THRESHOLD and same_numbers(p["a"], p["b"]) for p, x, y in zip(pairs, a, b, strict=True)
+        float(x @ y) >= MERGE_THRESHOLD and same_numbers(p["a"], p["b"])
+        for p, x, y in zip(pairs, a, b, strict=True)
     ]
     false_merges = [p for p, m in zip(pairs, merged, strict=True) if m and not p["same"]]
     paraphrases_merged = sum(m for p, m in zip(pairs, merged, strict=True) if p["same"])
@@ -82,7 +85,9 @@ def test_the_merge_threshold_keeps_different_questions_apart_on_hand_written_pai
 
 
 def test_grouping_merges_paraphrases_in_list_order_and_keeps_every_phrasing(embedder: Embedder) -> None:
-    groups = group_questions([*QUESTIONS, "How do I enlarge a photo 2x?", "How do I enlarge a photo 8x?"], embedder)
+    groups = group_questions(
+        [*QUESTIONS, "How do I enlarge a photo 2x?", "How do I enlarge a photo 8x?"], embedder
+    )
     assert [(g.question, g.aliases) for g in groups] == [
         (QUESTIONS[0], (QUESTIONS[1],)),
         (QUESTIONS[2], ("what is Super-Resolution?",)),
@@ -225,8 +230,9 @@ def test_a_killed_run_resumes_without_redoing_finished_entries(
 
     resumed = runner.invoke(app, _faq_arguments(questions, output))  # the rerun, in-process
     assert resumed.exit_code == 0, resumed.output
-    assert f"{len(before)} answers from the cache, {len(SLOW_QUESTIONS) - len(before)} newly written" in " ".join(
-        resumed.stderr.split()
+    assert (
+        f"{len(before)} answers from the cache, {len(SLOW_QUESTIONS) - len(before)} newly written"
+        in " ".join(resumed.stderr.split())
     )
     asked_again = [body for _, body in slow_model.requests[requests_before:]]
     assert len(asked_again) >= RELEVANT - relevant_before  # the model wrote each unfinished answer...
@@ -243,13 +249,17 @@ def test_a_killed_run_resumes_without_redoing_finished_entries(
     fresh = runner.invoke(app, _faq_arguments(questions, fresh_output))
     assert fresh.exit_code == 0, fresh.output
     assert output.read_text() == fresh_output.read_text()
-    assert output.read_text().count("written by extractive (the openai writer's answer was rejected") == RELEVANT
+    assert (
+        output.read_text().count("written by extractive (the openai writer's answer was rejected") == RELEVANT
+    )
 
 
 # --- the page in a browser -----------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's chromium is not installed at {CHROMIUM} (.ci/run installs it)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"Debian's chromium is not installed at {CHROMIUM} (.ci/run installs it)"
+)
 def test_the_html_page_works_offline_at_phone_width_in_chromium(
     faq_home: Path, question_file: Path, tmp_path: Path
 ) -> None:
@@ -293,7 +303,8 @@ def test_the_html_page_works_offline_at_phone_width_in_chromium(
                 page.click(f'nav a[href="{href}"]')
                 assert page.evaluate("location.hash") == href
                 top, height, scrolled = page.evaluate(
-                    "id => [document.getElementById(id).getBoundingClientRect().top, innerHeight, scrollY]", target
+                    "id => [document.getElementById(id).getBoundingClientRect().top, innerHeight, scrollY]",
+                    target,
                 )
                 assert scrolled > 0 and -1 <= top < height / 2, (href, top)  # jumped to: near the top
                 page.evaluate("window.scrollTo(0, 0)")
