@@ -97,7 +97,8 @@ class Reply(BaseModel):
 
     def as_json(self) -> dict[str, Any]:
         """The answer's JSON object with ``tool_calls`` added (``zoomqa ask --json``)."""
-        return {**self.answer.model_dump(mode="json"), "tool_calls": [c.model_dump(mode="json") for c in self.tool_calls]}
+        calls = [call.model_dump(mode="json") for call in self.tool_calls]
+        return {**self.answer.model_dump(mode="json"), "tool_calls": calls}
 
 
 def _amount(arguments: dict[str, Any]) -> str:
@@ -193,7 +194,9 @@ class Assistant:
 
         self.answerer = answerer
         writer = answerer.writer
-        self.planner = ToolCallingPlanner(writer, answerer.prompts_dir) if isinstance(writer, OpenAIWriter) else None
+        self.planner = (
+            ToolCallingPlanner(writer, answerer.prompts_dir) if isinstance(writer, OpenAIWriter) else None
+        )
 
     @classmethod
     def from_settings(
@@ -285,7 +288,8 @@ class Assistant:
     ) -> Reply:
         """Enlarge as ``arguments`` (the tool's schema) say and explain it, with no planning
         (the chat's ``/upscale PATH SCALE``)."""
-        return self._answer(tool_question(arguments, self.prompts_dir), [self.run_tool(arguments, on_progress)], on_token)
+        call = self.run_tool(arguments, on_progress)
+        return self._answer(tool_question(arguments, self.prompts_dir), [call], on_token)
 
     def _answer(self, question: str, calls: list[ToolCall], on_token: Callable[[str], None] | None) -> Reply:
         started = time.perf_counter()
@@ -309,7 +313,9 @@ class Assistant:
         an off-topic one is refused without any model call.
         """
         if self.planner is not None and (attachments or history or find_image_paths(message)):
-            question, calls = self.planner.plan(message, history, attachments, self.tool(progress), MAX_TOOL_CALLS)
+            question, calls = self.planner.plan(
+                message, history, attachments, self.tool(progress), MAX_TOOL_CALLS
+            )
             if calls:
                 return tool_question(calls[0].arguments, self.prompts_dir), calls
             return question or condense(message, history), []

@@ -92,7 +92,9 @@ def parse_upscale_command(arguments: list[str]) -> dict[str, str | float | int]:
     try:
         scale = float(amount.lower().strip("x×"))
     except ValueError:
-        raise ZoomqaError(f"'{amount}' is neither a scale nor WxH (sides of at least {MIN_SIDE}); {usage}") from None
+        raise ZoomqaError(
+            f"'{amount}' is neither a scale nor WxH (sides of at least {MIN_SIDE}); {usage}"
+        ) from None
     return {"path": path, "scale": scale}
 
 
@@ -152,12 +154,16 @@ class ChatSession:
             self.console.print(f"[bold red]error:[/] {escape(exc.errors()[0]['msg'])}", highlight=False)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
-            self.console.print(f"[bold red]error:[/] {escape(str(exc.strerror or exc))}{where}", highlight=False)
+            self.console.print(
+                f"[bold red]error:[/] {escape(str(exc.strerror or exc))}{where}", highlight=False
+            )
         return True
 
     def ask(self, message: str) -> None:
         history = list(self.turns)
-        reply = respond_live(self.console, lambda **hooks: self.assistant.respond(message, history=history, **hooks))
+        reply = respond_live(
+            self.console, lambda **hooks: self.assistant.respond(message, history=history, **hooks)
+        )
         if reply.condensed_question != message:  # say how a follow-up or an upscale request was read
             self.console.print(f"[dim]searched for: {escape(reply.condensed_question)}[/]", highlight=False)
         self._show(message, reply)
@@ -184,9 +190,13 @@ class ChatSession:
             embedder = self.assistant.retriever.embedder
             self.assistant.use_answerer(build_answerer(self.settings, arguments[0], None, embedder))
             self.console.print(f"writer: {self.assistant.answerer.writer.name}", highlight=False)
-        elif name == "/k" and len(arguments) == 1 and arguments[0].isdigit() and 1 <= int(arguments[0]) <= 100:
+        elif (
+            name == "/k" and len(arguments) == 1 and arguments[0].isdigit() and 1 <= int(arguments[0]) <= 100
+        ):
             self.assistant.k = int(arguments[0])
-            self.console.print(f"retrieving {self.assistant.k} models and {self.assistant.k} papers", highlight=False)
+            self.console.print(
+                f"retrieving {self.assistant.k} models and {self.assistant.k} papers", highlight=False
+            )
         elif name == "/clear":
             self.turns, self.last = [], None
             self.console.print("conversation cleared (the transcript for /save is kept)", highlight=False)

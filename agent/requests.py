@@ -23,22 +23,26 @@ DEFAULT_SCALE = 2.0
 
 _EXTENSIONS = "|".join(ext.lstrip(".") for ext in sorted(OUTPUT_FORMATS, key=len, reverse=True))
 _PATH = re.compile(
-    rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
+    rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'"""  # quoted: spaces allowed
+    rf"""|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
     rf"""|(?<![\w/.~-])(?P<bare>[\w~./-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
     re.IGNORECASE,
 )
 _VERB = re.compile(
-    r"\b(?:up-?scale|up-?sample|up-?res|enlarge|magnify|super-?resolve|zoom(?:\s+in)?|blow\s+(?:it\s+|this\s+|that\s+)?up"
+    r"\b(?:up-?scale|up-?sample|up-?res|enlarge|magnify|super-?resolve|zoom(?:\s+in)?"
+    r"|blow\s+(?:it\s+|this\s+|that\s+)?up"
     r"|resize|scale(?:\s+(?:it|this|that))?\s+up|increase\s+the\s+(?:size|resolution)"
     r"|make\b[^.?!]{0,60}?\b(?:bigger|larger|sharper|higher[-\s]res(?:olution)?))\b",
     re.IGNORECASE,
 )
 _PAST = re.compile(
-    r"\b(?:up-?scaled|up-?sampled|enlarged|magnified|super-?resolved|zoomed|blew|blown|resized|scaled|made)\b",
+    r"\b(?:up-?scaled|up-?sampled|enlarged|magnified|super-?resolved|zoomed|blew|blown|resized|scaled"
+    r"|made)\b",
     re.IGNORECASE,
 )
 _REQUEST = re.compile(
-    r"\b(?:please|pls|plz|(?:make|give|get)\s+me|can\s+you|could\s+you|would\s+you|will\s+you|i\s+need|i\s+want|i'?d\s+like|let'?s)\b",
+    r"\b(?:please|pls|plz|(?:make|give|get)\s+me|can\s+you|could\s+you|would\s+you|will\s+you"
+    r"|i\s+need|i\s+want|i'?d\s+like|let'?s)\b",
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(

@@ -15,7 +15,15 @@ _WORDS = {
     "ten": 10, "eleven": 11, "twelve": 12, "sixteen": 16, "twenty": 20, "thirty": 30,
 }  # fmt: skip
 _WORD = "|".join(_WORDS)
-_MULTIPLIERS = {"twice": 2, "double": 2, "doubled": 2, "triple": 3, "tripled": 3, "quadruple": 4, "quadrupled": 4}
+_MULTIPLIERS = {
+    "twice": 2,
+    "double": 2,
+    "doubled": 2,
+    "triple": 3,
+    "tripled": 3,
+    "quadruple": 4,
+    "quadrupled": 4,
+}
 _MULTIPLIER = "|".join(_MULTIPLIERS)
 # The largest bare number read as a scale in "enlarge by 4"; "1920 by 1080" is a size.
 _BARE_SCALE_LIMIT = 64
@@ -46,7 +54,10 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 _PX = r"(?:\s*(?:-\s*)?(?:px|pixels?|pixel)\b)?"
 _WIDTH_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
-    for p in (rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|in\s+width|width)\b", r"\bwidth\s*(?:of|=|:|to)?\s*(\d{2,5})\b")
+    for p in (
+        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|in\s+width|width)\b",
+        r"\bwidth\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
+    )
 )
 _HEIGHT_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)

@@ -74,7 +74,10 @@ class ToolCallingPlanner:
             self.model,
             tools=[tool],
             system_prompt=load_prompt("agent", self.prompts_dir),
-            middleware=[ToolErrorMiddleware(on_error=_tool_failure), ToolCallLimitMiddleware(run_limit=max_calls)],
+            middleware=[
+                ToolErrorMiddleware(on_error=_tool_failure),
+                ToolCallLimitMiddleware(run_limit=max_calls),
+            ],
         )
         try:
             state = agent.invoke({"messages": _messages(message, history, attachments)})

@@ -54,7 +54,9 @@ def read_tool_questions(path: Path) -> list[ToolQuestion]:
             try:
                 found.append(ToolQuestion.model_validate_json(line))
             except ValidationError as exc:
-                raise ZoomqaError(f"{path}:{number}: a tool question needs {exc.errors()[0]['loc'][0]}") from None
+                raise ZoomqaError(
+                    f"{path}:{number}: a tool question needs {exc.errors()[0]['loc'][0]}"
+                ) from None
     return found
 
 
@@ -65,7 +67,9 @@ class ToolSandbox:
         self._folder = tempfile.TemporaryDirectory(prefix="zoomqa-tool-eval-")
         self.root = Path(self._folder.name).resolve()
         self.questions = {q.id: q for q in questions}
-        pixels = np.random.default_rng(0).integers(0, 256, (STAND_IN_SIZE[1], STAND_IN_SIZE[0], 3), dtype=np.uint8)
+        pixels = np.random.default_rng(0).integers(
+            0, 256, (STAND_IN_SIZE[1], STAND_IN_SIZE[0], 3), dtype=np.uint8
+        )
         for question in self.questions.values():
             picture = self.stand_in(question)
             picture.parent.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,9 @@ def test_an_upscale_request_runs_the_tool_and_reports_it_beside_how_liif_did_it(
     (call,) = reply.tool_calls
     assert call.ok and call.error is None and call.arguments == {"path": "cat.png", "scale": 3.0}
     assert call.input_size == (16, 12) and call.output_size == (48, 36) and call.model == "liif-edsr"
-    assert call.output_path == str(pictures / "cat_x3.png") and call.comparison_path == str(pictures / "cat_x3_compare.png")
+    assert call.output_path == str(pictures / "cat_x3.png") and call.comparison_path == str(
+        pictures / "cat_x3_compare.png"
+    )
     with Image.open(call.output_path) as out:
         assert out.size == (48, 36)
     assert Path(call.comparison_path).is_file() and call.seconds > 0
@@ -59,7 +61,11 @@ def test_an_upscale_request_runs_the_tool_and_reports_it_beside_how_liif_did_it(
     assert "LIIF" in reply.condensed_question and "3x" in reply.condensed_question
     output = next(step for step in reply.answer.steps if step.stage == "output")
     report = output.statements[-1].text
-    assert "cat.png went from 16x12 to 48x36" in report and call.output_path in report and call.comparison_path in report
+    assert (
+        "cat.png went from 16x12 to 48x36" in report
+        and call.output_path in report
+        and call.comparison_path in report
+    )
     assert any(s.id == "SISR-Any-LIIF-EDSR" for s in reply.answer.sources)
     markdown = render_markdown(reply.answer)
     assert markdown.index("How it works") < markdown.index("cat_x3.png") < markdown.index("Papers and tools")
@@ -73,7 +79,15 @@ def test_the_json_of_a_reply_keeps_the_answer_keys_and_adds_tool_calls(assistant
     assert {"question", "relevant", "task", "steps", "sources", "writer", "timings"} <= set(data)
     (call,) = data["tool_calls"]
     assert set(call) >= {
-        "name", "arguments", "ok", "output_path", "comparison_path", "input_size", "output_size", "seconds", "error"
+        "name",
+        "arguments",
+        "ok",
+        "output_path",
+        "comparison_path",
+        "input_size",
+        "output_size",
+        "seconds",
+        "error",
     }
     assert call["name"] == "upscale_image" and call["output_size"] == [40, 30]
 
@@ -116,7 +130,9 @@ def test_attachments_and_a_separate_output_folder(indexed_home: Path, tmp_path: 
     with Assistant.from_settings(get_settings(), allowed_dirs=[pictures], output_dir=results) as assistant:
         reply = assistant.respond("make this 2x bigger", attachments=[pictures / "cat.png"])
     (call,) = reply.tool_calls
-    assert call.ok and Path(call.output_path).parent == results and Path(call.comparison_path).parent == results
+    assert (
+        call.ok and Path(call.output_path).parent == results and Path(call.comparison_path).parent == results
+    )
     assert sorted(p.name for p in pictures.iterdir()) == ["cat.png"]
 
 

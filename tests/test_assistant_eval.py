@@ -39,15 +39,24 @@ def test_every_tool_question_gets_a_stand_in_inside_the_sandbox() -> None:
         (ToolQuestion(id="d", question="", path="d.png", width=100, height=50), (100, 50)),
     ],
 )
-def test_the_expected_size_is_what_the_upscaler_makes_of_the_request(question: ToolQuestion, size: tuple) -> None:
+def test_the_expected_size_is_what_the_upscaler_makes_of_the_request(
+    question: ToolQuestion, size: tuple
+) -> None:
     with ToolSandbox([question]) as sandbox:
         assert sandbox.expected_size(question) == size
 
 
 def test_a_request_is_correct_only_when_the_tool_wrote_the_asked_size(indexed_home: Path) -> None:
     questions = [
-        ToolQuestion(id="home", question="pls make ~/Desktop/logo.png twice as big", path="~/Desktop/logo.png", scale=2),
-        ToolQuestion(id="rel", question="upscale ./old/wedding.jpg to 96 pixels wide", path="./old/wedding.jpg", width=96),
+        ToolQuestion(
+            id="home", question="pls make ~/Desktop/logo.png twice as big", path="~/Desktop/logo.png", scale=2
+        ),
+        ToolQuestion(
+            id="rel",
+            question="upscale ./old/wedding.jpg to 96 pixels wide",
+            path="./old/wedding.jpg",
+            width=96,
+        ),
         ToolQuestion(id="unasked", question="how does upscaling 3x work?", path="scan.png", scale=3),
     ]
     with ToolSandbox(questions) as sandbox, Assistant.from_settings(get_settings()) as opened:

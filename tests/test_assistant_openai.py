@@ -33,7 +33,12 @@ def event(delta: dict, finish: str | None = None) -> str:
 def tool_call_reply(arguments: dict) -> Reply:
     """A streamed assistant message that calls upscale_image, as OpenAI sends it (arguments in pieces)."""
     text = json.dumps(arguments)
-    head = {"index": 0, "id": "call_abc", "type": "function", "function": {"name": "upscale_image", "arguments": ""}}
+    head = {
+        "index": 0,
+        "id": "call_abc",
+        "type": "function",
+        "function": {"name": "upscale_image", "arguments": ""},
+    }
     body = event({"role": "assistant", "content": None, "tool_calls": [head]})
     for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
         body += event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
@@ -45,7 +50,9 @@ def tool_call_reply(arguments: dict) -> Reply:
 def pictures(tmp_path: Path) -> Path:
     folder = tmp_path / "pictures"
     folder.mkdir()
-    Image.fromarray(np.random.default_rng(2).integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(folder / "cat.png")
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(
+        folder / "cat.png"
+    )
     return folder
 
 
@@ -79,17 +86,27 @@ def test_the_model_calls_the_tool_and_the_answer_reports_it(
     assert "2.5x" in reply.condensed_question
     assert any("cat.png went from 16x12 to 40x30" in s.text for s in reply.answer.statements)
 
-    (plan_headers, plan), (_, write) = server.requests  # no second planning call after the tool: return_direct
+    (plan_headers, plan), (_, write) = (
+        server.requests
+    )  # no second planning call after the tool: return_direct
     assert plan_headers["authorization"] == f"Bearer {KEY}"
     (tool,) = plan["tools"]
     assert tool["function"]["name"] == "upscale_image"
-    assert set(tool["function"]["parameters"]["properties"]) == {"path", "scale", "width", "height", "output_name"}
+    assert set(tool["function"]["parameters"]["properties"]) == {
+        "path",
+        "scale",
+        "width",
+        "height",
+        "output_name",
+    }
     assert plan["messages"][0]["role"] == "system" and "upscale_image" in plan["messages"][0]["content"]
     assert plan["messages"][-1] == {"role": "user", "content": "could you make my cat.png 2.5 times bigger"}
     assert "tools" not in write and reply.condensed_question in write["messages"][-1]["content"]
 
 
-def test_without_a_tool_call_the_model_condenses_the_follow_up(assistant: Assistant, server: ScriptedServer) -> None:
+def test_without_a_tool_call_the_model_condenses_the_follow_up(
+    assistant: Assistant, server: ScriptedServer
+) -> None:
     standalone = "Does LIIF also stay crisp when a photo is enlarged 8x?"
     server.replies = [Reply(chunks=[standalone]), Reply(chunks=REPLY)]
     history = [
@@ -114,15 +131,18 @@ def test_a_tool_call_outside_the_allowed_folders_is_one_sentence(
     assert reply.answer.task[0].text.startswith("I could not enlarge passwd.png: ")
 
 
-def test_a_server_that_is_down_is_one_clear_error(indexed_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_that_is_down_is_one_clear_error(
+    indexed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     monkeypatch.setenv("ZOOMQA_ANSWER__MAX_RETRIES", "0")
     get_settings.cache_clear()
-    with Assistant.from_settings(get_settings(), writer="openai") as assistant, pytest.raises(
-        ZoomqaError, match="cannot reach"
+    with (
+        Assistant.from_settings(get_settings(), writer="openai") as assistant,
+        pytest.raises(ZoomqaError, match="cannot reach"),
     ):
         assistant.respond("upscale cat.png 2x")
 

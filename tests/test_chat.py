@@ -70,8 +70,13 @@ class Chat:
 
     def __init__(self, home: Path, cwd: Path) -> None:
         self.child = pexpect.spawn(
-            sys.executable, ["-m", "zoomqa.cli", "chat"], cwd=str(cwd), env=chat_env(home),
-            dimensions=(60, 160), encoding="utf-8", timeout=120,
+            sys.executable,
+            ["-m", "zoomqa.cli", "chat"],
+            cwd=str(cwd),
+            env=chat_env(home),
+            dimensions=(60, 160),
+            encoding="utf-8",
+            timeout=120,
         )
         self.child.expect("you>")
         self.banner = screen(self.child.before)
@@ -104,8 +109,10 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
 
     upscaled = chat.send("upscale cat.png\x1b\r3x")  # Esc Enter: a new line, not sent yet
     assert f"saved as {folder / 'cat_x3.png'}" in upscaled and "cat_x3_compare.png" in upscaled
-    assert upscaled.index("How it works") < upscaled.index("cat.png went from 16x12 to 48x36") < upscaled.index(
-        "Papers and tools"
+    assert (
+        upscaled.index("How it works")
+        < upscaled.index("cat.png went from 16x12 to 48x36")
+        < upscaled.index("Papers and tools")
     )
     with_command = chat.send("/upscale cat.png 40x30")
     assert "cat.png went from 16x12 to 40x30" in with_command
@@ -187,10 +194,18 @@ def test_bad_upscale_commands_say_how_to_write_them(arguments: list[str]) -> Non
 def test_piped_input_is_one_message_a_line(chat_home: Path, tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "zoomqa.cli", "chat"],
-        input="/k 0\n/k 2\n/sources\n", capture_output=True, text=True, cwd=tmp_path,
-        env={**chat_env(chat_home), "COLUMNS": "200"}, timeout=300, check=False,
+        input="/k 0\n/k 2\n/sources\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**chat_env(chat_home), "COLUMNS": "200"},
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     output = screen(completed.stdout)
-    assert "error: unknown or incomplete command '/k 0'" in output and "retrieving 2 models and 2 papers" in output
+    assert (
+        "error: unknown or incomplete command '/k 0'" in output
+        and "retrieving 2 models and 2 papers" in output
+    )
     assert "no sources yet" in output and output.endswith("bye")

@@ -26,11 +26,18 @@ REQUESTS = [
     ("double the size of logo.png", ImageRequest("logo.png", scale=2.0)),
     ("I need drone_shot.webp at 1080 pixels tall", ImageRequest("drone_shot.webp", height=1080)),
     ("resize frame.png to 1920 wide", ImageRequest("frame.png", width=1920)),
-    ("Can you blow up /home/ana/photos/grandpa_1962.jpg so it's 3000 pixels wide?",
-     ImageRequest("/home/ana/photos/grandpa_1962.jpg", width=3000)),
-    ("enlarge ./renders/frame_0042.png by a factor of 6", ImageRequest("./renders/frame_0042.png", scale=6.0)),
-    ("super-resolve ~/Pictures/moon.png to 2048 x 2048 please",
-     ImageRequest("~/Pictures/moon.png", width=2048, height=2048)),
+    (
+        "Can you blow up /home/ana/photos/grandpa_1962.jpg so it's 3000 pixels wide?",
+        ImageRequest("/home/ana/photos/grandpa_1962.jpg", width=3000),
+    ),
+    (
+        "enlarge ./renders/frame_0042.png by a factor of 6",
+        ImageRequest("./renders/frame_0042.png", scale=6.0),
+    ),
+    (
+        "super-resolve ~/Pictures/moon.png to 2048 x 2048 please",
+        ImageRequest("~/Pictures/moon.png", width=2048, height=2048),
+    ),
     ("upscale IMG_2041.JPG x2.5", ImageRequest("IMG_2041.JPG", scale=2.5)),
     ("upscale ./old/wedding.jpg to 1000x750 px", ImageRequest("./old/wedding.jpg", width=1000, height=750)),
     ("Make me a 4000 px wide version of pics/harbour.tif", ImageRequest("pics/harbour.tif", width=4000)),
@@ -75,7 +82,10 @@ def test_requests_run_the_tool_with_the_asked_size(message: str, expected: Image
 
 
 def test_one_request_per_named_image() -> None:
-    assert parse_request("upscale a.png and b.png 2x") == [ImageRequest("a.png", scale=2.0), ImageRequest("b.png", scale=2.0)]
+    assert parse_request("upscale a.png and b.png 2x") == [
+        ImageRequest("a.png", scale=2.0),
+        ImageRequest("b.png", scale=2.0),
+    ]
 
 
 @pytest.mark.parametrize("message", NOT_REQUESTS)
@@ -96,7 +106,11 @@ def test_arguments_follow_the_tool_schema() -> None:
 
 
 def test_paths_are_found_with_their_folders() -> None:
-    assert find_image_paths("see ./a/b.png, then ~/c.JPG and /x/y z.webp.") == ["./a/b.png", "~/c.JPG", "z.webp"]
+    assert find_image_paths("see ./a/b.png, then ~/c.JPG and /x/y z.webp.") == [
+        "./a/b.png",
+        "~/c.JPG",
+        "z.webp",
+    ]
     assert find_image_paths("photo.png.txt is not an image, nor is png") == []
 
 
@@ -108,7 +122,9 @@ def test_every_tool_question_of_the_question_set_parses_to_its_expected_call() -
         expected = ImageRequest(q["path"], scale=q.get("scale"), width=q.get("width"), height=q.get("height"))
         found = parse_request(q["question"])
         assert [ImageRequest(r.path, r.scale and float(r.scale), r.width, r.height) for r in found] == [
-            ImageRequest(expected.path, expected.scale and float(expected.scale), expected.width, expected.height)
+            ImageRequest(
+                expected.path, expected.scale and float(expected.scale), expected.width, expected.height
+            )
         ], q["id"]
     others = [q["id"] for q in questions if q["expect"] != "tool" and parse_request(q["question"])]
     assert others == []
@@ -130,10 +146,16 @@ def turns(*texts: str) -> list[Turn]:
         (turns(TEN_X, "LIIF ..."), "what about 30x", "I blew up an old photo 30x and it stayed crisp - how?"),
         (turns(TEN_X, "LIIF ..."), "which one is faster?", f"{TEN_X} which one is faster?"),
         (turns("upscale cat.png 3x", "done"), "and at 8x?", "upscale cat.png 8x"),
-        (turns(TEN_X, "LIIF ...", "and at 8x?", "..."), "and 12x?",
-         "I blew up an old photo 12x and it stayed crisp - how?"),
-        (turns(TEN_X, "LIIF ..."), "How does ESRGAN make faces look sharper than the background?",
-         "How does ESRGAN make faces look sharper than the background?"),
+        (
+            turns(TEN_X, "LIIF ...", "and at 8x?", "..."),
+            "and 12x?",
+            "I blew up an old photo 12x and it stayed crisp - how?",
+        ),
+        (
+            turns(TEN_X, "LIIF ..."),
+            "How does ESRGAN make faces look sharper than the background?",
+            "How does ESRGAN make faces look sharper than the background?",
+        ),
         ((), "and at 8x?", "and at 8x?"),
     ],
 )
@@ -145,7 +167,9 @@ def test_follow_ups_are_condensed_with_the_earlier_question(
 
 def test_a_message_naming_an_image_is_never_a_follow_up() -> None:
     assert not is_follow_up("and cat.png?")
-    assert is_follow_up("and with RDN?") and not is_follow_up("Why do diffusion upscalers invent new detail in faces?")
+    assert is_follow_up("and with RDN?") and not is_follow_up(
+        "Why do diffusion upscalers invent new detail in faces?"
+    )
 
 
 def test_history_is_bounded() -> None:
@@ -157,8 +181,15 @@ def test_history_is_bounded() -> None:
 
 @pytest.mark.parametrize(
     ("message", "expected"),
-    [("and at 8x?", True), ("now 1920 wide", True), ("what about 1920x1080?", True), ("x2.5 then", True),
-     ("which model is faster at 4x?", False), ("and with RDN?", False), ("why?", False)],
+    [
+        ("and at 8x?", True),
+        ("now 1920 wide", True),
+        ("what about 1920x1080?", True),
+        ("x2.5 then", True),
+        ("which model is faster at 4x?", False),
+        ("and with RDN?", False),
+        ("why?", False),
+    ],
 )
 def test_a_follow_up_that_only_changes_the_amount(message: str, expected: bool) -> None:
     assert only_an_amount(message) is expected

@@ -41,7 +41,15 @@ def test_scales(text: str, scale: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["1920x1080", "a 3x3 convolution", "1920 by 1080", "resize by 1080", "xray of my cat", "max 2.5x3.5 cm", ""],
+    [
+        "1920x1080",
+        "a 3x3 convolution",
+        "1920 by 1080",
+        "resize by 1080",
+        "xray of my cat",
+        "max 2.5x3.5 cm",
+        "",
+    ],
 )
 def test_not_scales(text: str) -> None:
     assert parse_scale(text) is None
