@@ -224,7 +224,8 @@ def train_relevance(
         model = train(load_embedder(settings.index.embedder))
     model.save(target)
     report = model.report
-    table = Table(f"{report['folds']}-fold cross-validation", "texts", "decided wrongly", box=None)
+    title = f"{report['folds']}-fold cross-validation, mean of {report['repeats']}"
+    table = Table(title, "texts", "decided wrongly", box=None)
     for group, label in _TRAINING_GROUPS.items():
         counts = report[group]
         table.add_row(label, str(counts["n"]), str(counts["wrong"]))
@@ -366,5 +367,6 @@ def eval_retrieval(
     if calibration is not None:
         out.print(
             f"calibrated threshold: {calibration.threshold:.3f} (accuracy {calibration.accuracy:.3f}, "
-            f"margin {calibration.margin:.3f}); set index.min_relevance or CALIBRATED_MIN_RELEVANCE to it"
+            f"margin {calibration.margin:.3f}, as if the cosine floor decided alone); "
+            "set index.min_relevance or CALIBRATED_MIN_RELEVANCE to it"
         )

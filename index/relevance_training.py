@@ -6,9 +6,9 @@ questions in ``data/relevance/off_topic*.txt``, many of them sharing a word with
 ("sharpen a knife", "blur my background in Zoom", "monitor resolution"). The evaluation
 question set (tests/questions.jsonl) is never read here, so it stays a held-out check.
 
-Ten-fold cross-validation picks the decision threshold and reports false refusals (in-domain
-questions refused) and false answers (off-topic questions answered) separately; the numbers
-travel in the weights file.
+Ten-fold cross-validation (three shuffles, logits averaged) picks the decision threshold and
+reports false refusals (in-domain questions refused) and false answers (off-topic questions
+answered) separately; the numbers travel in the weights file.
 scikit-learn is imported here only: answering questions needs numpy alone.
 """
 
@@ -39,6 +39,7 @@ NEIGHBOUR_SCALE = 3.0  # the two neighbour features are multiplied by this befor
 REGULARISATION_C = 10.0  # inverse L2 penalty of the logistic regression
 CARD_WEIGHT = 0.5  # sample weight of a card sentence relative to a written question
 FOLDS = 10
+CV_REPEATS = 3
 # The logit threshold is the candidate with the fewest cross-validated mistakes, a false
 # refusal (a good question gets no answer at all) weighing twice a false answer (off-topic
 # question shown the nearest cards).
@@ -101,9 +102,8 @@ def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None
 
 def training_digest(texts: TrainingTexts, embedder: str) -> str:
     """What the weights depend on: the texts, their groups, the embedder and the fit's settings."""
-    settings = [
-        NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT, FOLDS, THRESHOLDS, FALSE_REFUSAL_COST
-    ]
+    settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT]
+    settings += [FOLDS, CV_REPEATS, THRESHOLDS, FALSE_REFUSAL_COST]
     payload = json.dumps([embedder, settings, texts.texts, texts.groups], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -143,16 +143,18 @@ def _logits(
 
 
 def out_of_fold_logits(texts: TrainingTexts, vectors: np.ndarray) -> np.ndarray:
-    """Each text's logit from the model fitted on the other folds (stratified by group)."""
-    from sklearn.model_selection import StratifiedKFold
+    """Each text's logit from models fitted on the other folds (stratified by group), averaged
+    over CV_REPEATS shuffles so that the threshold chosen on them does not hang on one split."""
+    from sklearn.model_selection import RepeatedStratifiedKFold
 
     labels, groups = texts.labels, np.array(texts.groups)
     weights = np.where(groups == "card", CARD_WEIGHT, 1.0)
     logits = np.zeros(len(labels))
-    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(vectors, groups):
+    folds = RepeatedStratifiedKFold(n_splits=FOLDS, n_repeats=CV_REPEATS, random_state=0)
+    for train, test in folds.split(vectors, groups):
         coef, intercept = _fit(vectors[train], labels[train], weights[train])
-        logits[test] = _logits(coef, intercept, vectors[train], labels[train], vectors[test])
-    return logits
+        logits[test] += _logits(coef, intercept, vectors[train], labels[train], vectors[test])
+    return logits / CV_REPEATS
 
 
 def choose_threshold(logits: np.ndarray, groups: np.ndarray) -> float:
@@ -170,7 +172,7 @@ def validation_report(texts: TrainingTexts, logits: np.ndarray, threshold: float
     """How many texts of each group the out-of-fold decisions got wrong, and which questions."""
     labels, groups = texts.labels.astype(bool), np.array(texts.groups)
     wrong = (logits >= threshold) != labels
-    report: dict[str, object] = {"folds": FOLDS, "threshold": threshold}
+    report: dict[str, object] = {"folds": FOLDS, "repeats": CV_REPEATS, "threshold": threshold}
     for group in ("question", "card", *OFF_TOPIC_GROUPS):
         members = groups == group
         report[group] = {"n": int(members.sum()), "wrong": int(wrong[members].sum())}
