@@ -68,7 +68,9 @@ _HEIGHT_PATTERNS = tuple(
     )
 )
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
-_TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of|exactly|need|want|get)\s*$", re.IGNORECASE)
+_TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of|exact|exactly|need|want|get)\s*$", re.IGNORECASE)
+# "from a small 320x240 one": the size the picture has, not the one wanted.
+_SOURCE_WORD = re.compile(r"\bfrom\s+(?:(?:a|an|the|my|this|small|tiny|little)\s+)*$", re.IGNORECASE)
 
 
 def _factor(token: str) -> float:
@@ -113,12 +115,13 @@ def parse_size(text: str) -> tuple[int | None, int | None] | None:
 
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p".
     With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at"/"exactly" wins,
-    else the last. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") are not image sizes.
+    else the last one not after "from". Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") are not image sizes.
     """
     pairs = [m for m in _PAIR.finditer(text) if min(int(m[1]), int(m[2])) >= MIN_SIDE]
     if pairs:
         targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
-        chosen = (targets or pairs)[-1]
+        wanted = [m for m in pairs if not _SOURCE_WORD.search(text[: m.start()])]
+        chosen = (targets or wanted or pairs)[-1]
         return int(chosen[1]), int(chosen[2])
     width, height = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
     if width is None and height is None:

@@ -89,3 +89,8 @@ def test_find_scale_says_where_the_scale_is_written() -> None:
     value, (start, end) = find_scale(text)
     assert value == 10.0 and text[start:end] == "10x"
     assert find_scale("a 3x3 kernel") is None
+
+
+def test_the_size_wanted_not_the_size_it_comes_from() -> None:
+    assert parse_size("I need an exact 1000x750 picture from a small 320x240 one") == (1000, 750)
+    assert parse_size("make 1000x750 from a tiny 320x240 thumbnail") == (1000, 750)
