@@ -31,15 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.agent.answer import REQUIRED_STAGES, Answer, Source
 from zoomqa.agent.assistant import TOOL_FIELD
 from zoomqa.agent.evidence import Evidence, encode, encode_cached
 from zoomqa.index.sentences import split_sentences
-from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.evaluation import Question
+from zoomqa.index.evaluation import Question, read_jsonl
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 
@@ -359,22 +358,7 @@ class NuggetLabel(BaseModel):
 
 def read_nugget_labels(path: Path) -> list[NuggetLabel]:
     """Every label of a JSONL file, or a ZoomqaError naming each bad line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZoomqaError(f"cannot read the nugget labels {path}: {exc}") from None
-    labels, problems = [], []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                labels.append(NuggetLabel.model_validate_json(line))
-            except ValidationError as exc:
-                problems.append(f"{path}:{number}: {exc.errors()[0]['msg']}")
-    if problems:
-        raise ZoomqaError("invalid nugget labels:\n" + "\n".join(problems[:10]))
-    if not labels:
-        raise ZoomqaError(f"{path} holds no labels")
-    return labels
+    return read_jsonl(path, NuggetLabel, "nugget labels", "labels")
 
 
 def label_similarities(labels: Sequence[NuggetLabel], embedder: Embedder) -> list[float]:

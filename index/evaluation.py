@@ -36,6 +36,33 @@ class Question(BaseModel):
     expect: Literal["answer", "refuse", "tool"]
 
 
+LineT = TypeVar("LineT", bound=BaseModel)
+
+
+def read_jsonl(path: Path, schema: type[LineT], what: str, items_name: str) -> list[LineT]:
+    """Every line of a JSONL file as ``schema``, or one ZoomqaError naming each bad line.
+
+    ``what`` names the file in messages ("question set"), ``items_name`` its lines ("questions").
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZoomqaError(f"cannot read the {what} {path}: {exc}") from None
+    items, problems = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(schema.model_validate_json(line))
+        except ValidationError as exc:
+            problems.append(f"{path}:{number}: {exc.errors()[0]['msg']}")
+    if problems:
+        raise ZoomqaError(f"invalid {what}:\n" + "\n".join(problems[:10]))
+    if not items:
+        raise ZoomqaError(f"{path} holds no {items_name}")
+    return items
+
+
 QuestionT = TypeVar("QuestionT", bound=Question)
 
 
@@ -44,23 +71,7 @@ def read_questions(path: Path, schema: type[QuestionT] = Question) -> list[Quest
 
     ``schema`` lets the answer evaluation read the same file with its extra keys (anchor, nuggets).
     """
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZoomqaError(f"cannot read the question set {path}: {exc}") from None
-    questions, problems = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            questions.append(schema.model_validate_json(line))
-        except ValidationError as exc:
-            problems.append(f"{path}:{number}: {exc.errors()[0]['msg']}")
-    if problems:
-        raise ZoomqaError("invalid question set:\n" + "\n".join(problems[:10]))
-    if not questions:
-        raise ZoomqaError(f"{path} holds no questions")
-    return questions
+    return read_jsonl(path, schema, "question set", "questions")
 
 
 def is_hit(record: Record, relevant: Sequence[str]) -> bool:
