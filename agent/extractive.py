@@ -28,7 +28,7 @@ from zoomqa.agent.evidence import (
 )
 from zoomqa.agent.question import Analysis, content_words, named_in
 from zoomqa.errors import ZoomqaError
-from zoomqa.prompts import load_prompt, prompt_path
+from zoomqa.prompts import load_prompt, read_template
 
 # Part 2's closing step: the points that answer this question, chosen among the method's cards.
 # Measured on tests/questions.jsonl (answer questions): nugget recall 0.708 with 3 points and
@@ -76,11 +76,7 @@ def read_situation_phrases(prompts_dir: Path | None) -> dict[str, Template]:
 
     Read raw: each phrase has its own placeholders, filled in only when it is used.
     """
-    path = prompt_path("situation", prompts_dir)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZoomqaError(f"cannot read prompt template {path}: {exc}") from None
+    path, text = read_template("situation", prompts_dir)
     phrases: dict[str, Template] = {}
     for line in text.splitlines():
         name, _, text = line.partition(":")

@@ -33,13 +33,18 @@ def prompt_path(name: str, prompts_dir: Path | None = None) -> Path:
     return bundled
 
 
-def load_prompt(name: str, prompts_dir: Path | None = None, **values: str) -> str:
-    """Template ``name`` with ``values`` filled in; every placeholder must receive a value."""
+def read_template(name: str, prompts_dir: Path | None = None) -> tuple[Path, str]:
+    """The file of template ``name`` and its raw text, placeholders unfilled."""
     path = prompt_path(name, prompts_dir)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path, path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ZoomqaError(f"cannot read prompt template {path}: {exc}") from None
+
+
+def load_prompt(name: str, prompts_dir: Path | None = None, **values: str) -> str:
+    """Template ``name`` with ``values`` filled in; every placeholder must receive a value."""
+    path, text = read_template(name, prompts_dir)
     try:
         return Template(text).substitute(values).strip()
     except KeyError as exc:
