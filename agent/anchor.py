@@ -17,11 +17,12 @@ from zoomqa.index.records import Record
 NAMED_BONUS = 0.5  # the question names the work ("what does the cell size in LIIF do?")
 PREFERRED_BONUS = 0.2  # the work's task labels meet the person's constraints
 PREFERENCE_DECAY = 0.8  # each later preferred task counts this much less than the one before
-NAMED_DECAY = 0.9  # each later-named work: a constraint, not the word order, decides a comparison
+NAMED_DECAY = 0.9  # each later-named work (in a comparison: each older one) counts this much less
 RUNNABLE_BONUS = 0.2  # a model card (something to run), when the person asks what to use
 MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
 LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
 CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one that runs on a CPU
+MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
 
 
@@ -34,6 +35,11 @@ def preference_bonus(analysis: Analysis, record: Record) -> float:
     return 0.0
 
 
+def is_measure(record: Record) -> bool:
+    """A metric or a benchmark dataset: what results are measured with or on."""
+    return any("metric" in t.lower() or "dataset" in t.lower() for t in record.tasks)
+
+
 def anchor_scores(
     analysis: Analysis,
     records: Sequence[Record],
@@ -43,19 +49,30 @@ def anchor_scores(
     """One score per source (same order as ``records``); the highest is the anchor."""
     top = max(retrieval_scores, default=0.0) or 1.0
     named = named_in(analysis, tuple(records), contrasts=False)
+    if analysis.intent == "compare":
+        # The newer work is explained and the older one is its contrast: a later paper says
+        # what it changed, an earlier one cannot say how it differs from its successors.
+        named.sort(key=lambda n: -records[n - 1].year)
+    named_works = list(dict.fromkeys(records[n - 1].work for n in named))  # a paper and its model cards: one work
     runnable = analysis.intent in ("which", "can")
     run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
-    enlarging = analysis.constraints.needs_arbitrary_scale
+    c = analysis.constraints
+    asks_what = analysis.intent in ("what", "data", "compare")
+    # An arbitrary scale only the local upscaler's method makes, or a plain "how does it get
+    # bigger" with no damage to repair and no work named: the method zoomqa can demonstrate.
+    enlarging = c.needs_arbitrary_scale or (c.enlarging and not analysis.preferred_tasks and not named)
     scores = []
     for number, record in enumerate(records, start=1):
         score = best_similarity[number - 1] + RETRIEVAL_WEIGHT * retrieval_scores[number - 1] / top
         score += preference_bonus(analysis, record)
         if number in named:
-            score += NAMED_BONUS * NAMED_DECAY ** named.index(number)
+            measure = not asks_what and is_measure(record)
+            place = named_works.index(record.work)
+            score += NAMED_BONUS * NAMED_DECAY**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
         if runnable and record.kind == "model":
             score += run_bonus
         if record.tool:
-            score += CPU_BONUS if analysis.constraints.cpu_only else LOCAL_BONUS * (runnable or enlarging)
+            score += CPU_BONUS if c.cpu_only else LOCAL_BONUS * (runnable or enlarging)
         scores.append(score)
     return scores
 

@@ -215,8 +215,7 @@ class Evidence:
         """``anchor`` and the sources of the same method (the paper a model implements, other
         models implementing it): what "how it works" may quote. Mixing sentences of unrelated
         models would explain no model at all."""
-        top = self.records[anchor - 1]
-        method = top.implements if top.kind == "model" else (top.arxiv_id or top.id)
+        method = self.records[anchor - 1].work
         return {anchor} | {
             number
             for number, r in enumerate(self.records, start=1)

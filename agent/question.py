@@ -28,6 +28,7 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     (
         "compare",
         re.compile(
+            r"^[\w.+-]+ or [\w.+-]+(\s+(for|to|on|with|in)\b|\s*\?)|"  # "GFPGAN or CodeFormer for a tiny face?"
             r"\b(vs\.?|versus|compared? (to|with)|comparison|difference between|differ|better than|"
             r"which is (better|faster|sharper|best)|which (one )?(is|gives|looks) (better|faster|sharper))",
         ),
@@ -36,7 +37,8 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
         "which",
         re.compile(
             r"\b(which (tool|model|method|one|upscaler|program|software|network|app)|what (tool|model|"
-            r"method|software|program|upscaler|app)s?\b|what should i use|what can i use|recommend|"
+            r"method|software|program|upscaler|app)s?\b|what (should|can|could|would|do) (i|you|we|people) "
+            r"(use|pick|choose|try|recommend|suggest)|recommend|"
             r"best (tool|model|way|method|upscaler|option)|is there (a|an|any) (tool|model|way)|"
             r"(how|what) (can|do|should) i (use )?(to )?(fix|remove|restore|repair|clean|get rid|reduce|"
             r"upscale|enlarge|sharpen|improve|make))",
@@ -56,7 +58,8 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
 )
 
 _ANY_SIZE = re.compile(
-    r"\b(any (size|scale|zoom|factor|resolution|magnification)|arbitrary|whatever size|non-?integer|"
+    r"\b(any[ -](size|scale|zoom|factor|resolution|magnification|output size)|arbitrary|whatever size|"
+    r"non-?integer|"
     r"exact(ly)? (size|\d+)|continuous (scale|zoom))\b"
 )
 _DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
@@ -77,6 +80,16 @@ _DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
             r"faded|scanned (photo|print)s?|antique)\b"
         ),
     ),
+)
+# Damage of many kinds at once, or of a kind the person cannot name: a blind, real-world method.
+_REAL_WORLD = re.compile(
+    r"\b(real[- ]world|real (life )?(photos?|pictures?|images?)|(phone|camera|everyday|my own|actual) "
+    r"(photos?|pictures?|snaps?|shots?|images?)|in the wild|unknown (damage|degradation|cause|quality|blur|noise)|"
+    r"(don'?t|do not|no idea|not sure) (know )?(what|how|which|why) (happened|quality|caused|it was|kind))\b"
+)
+_ENLARGE = re.compile(
+    r"\b(bigger|larger|enlarg\w*|up-?scal\w*|up-?sampl\w*|blow(n|ing)? (it |this |that )?up|blew (it |this |that )?up|"
+    r"zoom\w*|magnif\w*|super-?resol\w*|increase the (size|resolution)|higher resolution)\b"
 )
 _FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?)\b")
 _ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
@@ -115,6 +128,8 @@ class Constraints:
     any_size: bool = False
     damage: frozenset[Damage] = field(default_factory=frozenset)
     fix_requested: bool = False
+    enlarging: bool = False  # the person wants (or made) a picture bigger
+    real_world: bool = False  # real-world photos, several damages at once, or damage of unknown cause
     faces: bool = False
     illustration: bool = False
     cpu_only: bool = False
@@ -147,17 +162,21 @@ class Analysis:
     def preferred_tasks(self) -> tuple[str, ...]:
         """Task-label fragments the explained work should carry, strongest first.
 
-        Compression damage comes first because enlarging JPEG blocks only enlarges them;
-        then an enlargement no fixed-scale model makes; then other damage the person asks
-        to repair; then faces and illustrations.
+        Damage of several kinds (or of an unknown cause) comes first, because only a blind,
+        real-world method was trained on such a mix; then compression damage, because
+        enlarging JPEG blocks only enlarges them; then an enlargement no fixed-scale model
+        makes; then other damage the person asks to repair; then faces and illustrations.
         """
         c = self.constraints
         wanted: list[str] = []
+        repair = c.fix_requested or self.intent in ("which", "can")
+        blind = c.real_world and (repair or bool(c.damage))
+        if blind and c.damage != {"jpeg"}:
+            wanted += ["blind", "real-world"]
         if "jpeg" in c.damage:
-            wanted += ["jpeg", "compression", "real-world"]
+            wanted += ["jpeg", "compression", "blind" if blind else "real-world", "real-world"]
         if c.needs_arbitrary_scale:
             wanted.append("arbitrary-scale")
-        repair = c.fix_requested or self.intent in ("which", "can")
         if repair and ("scratches" in c.damage or "old_photo" in c.damage):
             wanted += ["old photo", "scratch"]
         if repair and c.faces:
@@ -193,6 +212,7 @@ def analyse(question: str) -> Analysis:
     """
     text = " ".join(_PATH.sub(" ", question.lower()).split())
     damage = frozenset(name for name, pattern in _DAMAGE if _stated(pattern, text))
+    several = len(damage - {"old_photo"}) >= 2
     found = find_scale(question)
     scale = None if found is None or _NEGATED.search(question[: found[1][0]]) else found[0]
     constraints = Constraints(
@@ -201,6 +221,8 @@ def analyse(question: str) -> Analysis:
         any_size=bool(_ANY_SIZE.search(text)),
         damage=damage,
         fix_requested=bool(_FIX.search(text)),
+        enlarging=scale is not None or bool(_ENLARGE.search(text)),
+        real_world=several or bool(_REAL_WORLD.search(text)),
         faces=bool(_FACES.search(text)),
         illustration=bool(_ILLUSTRATION.search(text)),
         cpu_only=bool(_CPU_ONLY.search(text)),
@@ -227,6 +249,15 @@ def record_names(record: Record) -> frozenset[str]:
     return frozenset(n for n in names if len(n) > 2 and n not in _COMMON_WORDS and not n.startswith("sisr"))
 
 
+def name_positions(names: frozenset[str], text: str) -> list[int]:
+    """Where any of ``names`` occurs in the lower-cased ``text`` as a whole word."""
+    return [
+        m.start()
+        for name in names
+        for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
+    ]
+
+
 def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool = True) -> list[int]:
     """1-based numbers of the records the question names, in the order it names them; works
     named only as a contrast ("a score better than PSNR") come last, or not at all without
@@ -234,11 +265,7 @@ def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool
     text = " ".join(analysis.question.lower().split())
     found: list[tuple[int, int]] = []
     for number, record in enumerate(records, start=1):
-        positions = [
-            m.start()
-            for name in record_names(record)
-            for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
-        ]
+        positions = name_positions(record_names(record), text)
         if positions:
             first = min(positions)
             contrasted = bool(_CONTRASTED.search(text[:first]))

@@ -164,6 +164,14 @@ class Record(BaseModel):
         return self
 
     @property
+    def work(self) -> str:
+        """The work this record is about: the paper a model card implements, else its own
+        arXiv id or id. Records of one work explain the same method."""
+        if self.kind == "model" and self.implements:
+            return self.implements
+        return self.arxiv_id or self.id
+
+    @property
     def links(self) -> dict[str, str]:
         """The record's links, in the order an answer lists them."""
         found = {}

@@ -133,6 +133,24 @@ def test_a_comparison_adds_one_contrast_from_the_second_work(records: dict[str, 
     assert {"SISR-x4-ESRGAN", "paper:esrgan"} & set(cited)
 
 
+def test_a_comparison_explains_the_newer_work_whatever_the_word_order(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "ESRGAN vs Real-ESRGAN: what changed?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-ESRGAN", "SISR-x4-Real-ESRGAN", "paper:esrgan", "paper:real-esrgan"])
+    assert explained(answer)[0] in {"SISR-x4-Real-ESRGAN", "paper:real-esrgan"}
+
+
+def test_a_metric_named_in_a_why_question_is_the_yardstick_not_the_subject(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "Why can't an upscaler be both accurate (high PSNR) and look natural at the same time?"
+    answer = anchor_of(records, embedder, question, ["paper:perception-distortion", "paper:srgan", "metric:psnr"])
+    assert explained(answer)[0] == "paper:perception-distortion"
+    what = anchor_of(records, embedder, "What is PSNR and how is it computed?", ["paper:perception-distortion", "metric:psnr"])
+    assert explained(what)[0] == "metric:psnr"
+
+
 def test_sources_are_the_retrieved_records_with_their_own_links(
     ten_x_answer: tuple[SearchResult, Answer], records: dict[str, Record]
 ) -> None:

@@ -16,6 +16,8 @@ from zoomqa.index.records import Record, read_bundled_corpus
         ("which tool should I use to fix blocky JPEG photos?", "which"),
         ("How can I remove scratches from my grandma's picture?", "which"),
         ("what model would you recommend for anime art", "which"),
+        ("what would you use to upscale scanned comic pages?", "which"),
+        ("GFPGAN or CodeFormer for a tiny blurry face?", "compare"),
         ("Why do GAN upscalers invent texture that was never there?", "why"),
         ("how come faces look sharper than the background after restoration", "why"),
         ("What data was LIIF trained on?", "data"),
@@ -64,6 +66,12 @@ def test_compression_damage_comes_before_the_scale() -> None:
         ("restore the faces in a group selfie", "faces"),
         ("upscale an anime screenshot", "illustration"),
         ("enlarge on CPU only, no GPU", "cpu_only"),
+        ("a cheaper way to get the same any-size upscaling?", "any_size"),
+        ("my blurry photo got sharp after 4x, how?", "enlarging"),
+        ("how does a computer make a tiny picture bigger?", "enlarging"),
+        ("my real phone photos come out a mess", "real_world"),
+        ("a noisy and blurry scan", "real_world"),
+        ("blocks everywhere and I have no idea what quality it was saved at", "real_world"),
     ],
 )
 def test_flags(question: str, flag: str) -> None:
@@ -74,6 +82,17 @@ def test_damage_kinds() -> None:
     c = analyse("a noisy, blurry, scratched old family photo with jpeg artifacts").constraints
     assert c.damage == {"noise", "blur", "scratches", "old_photo", "jpeg"}
     assert analyse("what is PSNR?").constraints.damage == frozenset()
+
+
+def test_mixed_or_unknown_damage_prefers_a_blind_method() -> None:
+    phone = analyse("which methods handle my real phone photos with noise, JPEG and a bit of shake?")
+    assert phone.preferred_tasks[:2] == ("blind", "real-world")
+    assert "jpeg" in phone.preferred_tasks
+    # compression alone stays a compression question, with blind methods next in line
+    unknown = analyse("8x8 blocks everywhere and no idea what quality it was saved at")
+    assert unknown.preferred_tasks[:3] == ("jpeg", "compression", "blind")
+    assert analyse("what is PSNR?").constraints.real_world is False
+    assert analyse("explain the perception-distortion tradeoff").constraints.enlarging is False
 
 
 def test_repair_requests_prefer_restoration_methods() -> None:
