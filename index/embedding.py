@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.vector_cache import VectorCache
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _PACKAGED = {
@@ -78,10 +79,26 @@ class Embedder:
     identity: str
     dim: int
     _model: object  # sentence_transformers.SentenceTransformer, imported lazily
+    cache: VectorCache | None = None  # vectors kept between processes (see vector_cache.py)
+
+    def with_cache(self, path: Path) -> Embedder:
+        """This embedder, keeping the vectors it computes in ``path`` for later processes."""
+        return replace(self, cache=VectorCache(path, self.identity, self.dim))
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.cache is None:
+            return self._encode(texts, batch_size, progress)
+        found = self.cache.get(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            computed = self._encode(missing, batch_size, progress)
+            self.cache.put(missing, computed)
+            found.update(zip(missing, computed))
+        return np.stack([found[t] for t in texts])
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         vectors = self._model.encode(  # type: ignore[attr-defined]
             texts,
             batch_size=batch_size,

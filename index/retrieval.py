@@ -32,6 +32,7 @@ from pydantic import Field, PrivateAttr
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
+from zoomqa.index.vector_cache import CACHE_FILE
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.metadata import RowInfo
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
@@ -141,7 +142,7 @@ class HybridRetriever(BaseRetriever):
         """Load the index, its embedder and (for an index with bundled cards) the relevance
         classifier, the shipped one unless ``relevance_weights`` names another; ZoomqaError
         when the index is missing, damaged or foreign, or the weights unusable."""
-        model = load_embedder(embedder)
+        model = load_embedder(embedder).with_cache(Path(index_dir) / CACHE_FILE)
         snapshot = open_snapshot(Path(index_dir), embedder=model.identity)
         retriever = cls(
             embedder=model,
@@ -179,6 +180,8 @@ class HybridRetriever(BaseRetriever):
 
     def close(self) -> None:
         self._snapshot.records.close()
+        if self.embedder.cache is not None:
+            self.embedder.cache.close()
 
     def __enter__(self) -> HybridRetriever:
         return self

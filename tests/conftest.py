@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,6 +16,9 @@ from zoomqa.index.embedding import Embedder, load_embedder
 from zoomqa.index.metadata import Entry
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
+
+if TYPE_CHECKING:
+    from slack_standin import SlackStandIn
 
 REPO = Path(__file__).resolve().parents[1]
 # The user's own keys, tokens and endpoints never reach a test.
@@ -93,3 +98,13 @@ def photo_dir(tmp_path: Path) -> Path:
         small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
         Image.fromarray(small).resize((80, 64), Image.BICUBIC).save(folder / f"{i:02d}.png")
     return folder
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[SlackStandIn]:
+    """A local stand-in for Slack's Web API, one per test module that talks to Slack."""
+    from slack_standin import SlackStandIn
+
+    server = SlackStandIn().start()
+    yield server
+    server.stop()

@@ -42,13 +42,6 @@ TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[SlackStandIn]:
-    server = SlackStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def bot(
     standin: SlackStandIn, bundled_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBot]:

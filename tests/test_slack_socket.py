@@ -31,13 +31,6 @@ OUTAGE = "Sorry, I could not answer that: cannot reach"
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[SlackStandIn]:
-    server = SlackStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def socket_server(standin: SlackStandIn) -> Iterator[SocketModeStandIn]:
     server = SocketModeStandIn()
     standin.socket_url = server.url
