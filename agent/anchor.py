@@ -57,7 +57,7 @@ def anchor_scores(
     runnable = analysis.intent in ("which", "can")
     run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
     c = analysis.constraints
-    asks_what = analysis.intent in ("what", "data", "compare")
+    measure_is_subject = analysis.intent in ("what", "data", "compare")
     # An arbitrary scale only the local upscaler's method makes, or a plain "how does it get
     # bigger" with no damage to repair and no work named: the method zoomqa can demonstrate.
     enlarging = c.needs_arbitrary_scale or (c.enlarging and not analysis.preferred_tasks and not named)
@@ -66,7 +66,7 @@ def anchor_scores(
         score = best_similarity[number - 1] + RETRIEVAL_WEIGHT * retrieval_scores[number - 1] / top
         score += preference_bonus(analysis, record)
         if number in named:
-            measure = not asks_what and is_measure(record)
+            measure = not measure_is_subject and is_measure(record)
             place = named_works.index(record.work)
             score += NAMED_BONUS * NAMED_DECAY**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
         if runnable and record.kind == "model":

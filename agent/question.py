@@ -174,7 +174,7 @@ class Analysis:
         if blind and c.damage != {"jpeg"}:
             wanted += ["blind", "real-world"]
         if "jpeg" in c.damage:
-            wanted += ["jpeg", "compression", "blind" if blind else "real-world", "real-world"]
+            wanted += ["jpeg", "compression", *(["blind"] if blind else []), "real-world"]
         if c.needs_arbitrary_scale:
             wanted.append("arbitrary-scale")
         if repair and ("scratches" in c.damage or "old_photo" in c.damage):
@@ -249,15 +249,6 @@ def record_names(record: Record) -> frozenset[str]:
     return frozenset(n for n in names if len(n) > 2 and n not in _COMMON_WORDS and not n.startswith("sisr"))
 
 
-def name_positions(names: frozenset[str], text: str) -> list[int]:
-    """Where any of ``names`` occurs in the lower-cased ``text`` as a whole word."""
-    return [
-        m.start()
-        for name in names
-        for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
-    ]
-
-
 def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool = True) -> list[int]:
     """1-based numbers of the records the question names, in the order it names them; works
     named only as a contrast ("a score better than PSNR") come last, or not at all without
@@ -265,7 +256,11 @@ def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool
     text = " ".join(analysis.question.lower().split())
     found: list[tuple[int, int]] = []
     for number, record in enumerate(records, start=1):
-        positions = name_positions(record_names(record), text)
+        positions = [
+            m.start()
+            for name in record_names(record)
+            for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
+        ]
         if positions:
             first = min(positions)
             contrasted = bool(_CONTRASTED.search(text[:first]))

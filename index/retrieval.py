@@ -32,13 +32,13 @@ from pydantic import Field, PrivateAttr
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
-from zoomqa.index.vector_cache import CACHE_FILE
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.metadata import RowInfo
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
 from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
 from zoomqa.index.store import BUNDLED_SOURCE
+from zoomqa.index.vector_cache import CACHE_FILE
 
 log = logging.getLogger(__name__)
 

@@ -42,6 +42,10 @@ class VectorCache:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, check_same_thread=False)
+                # WAL with normal sync: readers never wait for a writer, and a commit per question
+                # costs no fsync (a lost last write only means re-embedding it).
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(_SCHEMA)
                 db.commit()
                 self._db = db

@@ -3,6 +3,7 @@ never another model's, and never a reason for a question to fail."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,6 @@ def test_an_unusable_cache_only_costs_the_embedding(tmp_path: Path, embedder: Em
 
 
 def test_a_search_keeps_its_vectors_beside_the_index(bundled_home: Path, tmp_path: Path) -> None:
-    import shutil
-
     index_dir = tmp_path / "index"
     shutil.copytree(bundled_home / "index", index_dir)
     (index_dir / CACHE_FILE).unlink(missing_ok=True)
