@@ -62,20 +62,9 @@ def _quotable(text: str) -> bool:
 
 def _card_passages(record: Record, number: int) -> list[Passage]:
     """The structured fields of a bundled card, one passage per field or list item."""
-    items: list[tuple[str, str]] = []
-    if record.task:
-        items.append(("task", record.task))
-    if record.workflow is not None:
-        items += [
-            ("workflow.input", record.workflow.input),
-            ("workflow.model", record.workflow.model),
-            ("workflow.output", record.workflow.output),
-        ]
-    items += [("explains", text) for text in record.explains]
-    items += [("facts", text) for text in record.facts]
     return [
         Passage(text, number, frozenset({f"{number}:{name}:{i}"}), name)
-        for i, (name, text) in enumerate(items)
+        for i, (name, text) in enumerate(record.card_fields())
     ]
 
 

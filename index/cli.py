@@ -108,6 +108,10 @@ def build(
         else:
             report = store.upsert(entries, embedder, replace_sources={BUNDLED_SOURCE})
     _print_report(report, index_dir)
+    # Opening a retriever embeds the cards' sentences into the index's vector cache: done
+    # here, the first question does not wait for it.
+    with err.status("embedding the cards' sentences for search"), open_retriever(index_dir, settings):
+        pass
 
 
 @index_app.command()

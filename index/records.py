@@ -183,6 +183,18 @@ class Record(BaseModel):
             found["url"] = self.url
         return found
 
+    def card_fields(self) -> list[tuple[str, str]]:
+        """The card's structured sentences as (field, text): task, workflow steps, explains,
+        facts (empty for records imported from arXiv)."""
+        items: list[tuple[str, str]] = [("task", self.task)] if self.task else []
+        if self.workflow is not None:
+            items += [
+                ("workflow.input", self.workflow.input),
+                ("workflow.model", self.workflow.model),
+                ("workflow.output", self.workflow.output),
+            ]
+        return items + [("explains", t) for t in self.explains] + [("facts", t) for t in self.facts]
+
     def embedding_text(self) -> str:
         """The text that is embedded and keyword-indexed: what a question should match."""
         tasks = "; ".join(self.tasks)

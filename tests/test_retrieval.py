@@ -165,3 +165,30 @@ def test_relevance_is_judged_on_the_curated_cards_not_on_any_abstract(bundled_in
         assert retriever.best_similarity(question) < retriever.min_relevance
         assert not retriever.search(question).relevant
         assert retriever.search("can LIIF enlarge an image by a non-integer factor?").relevant
+
+
+def test_a_lay_question_finds_the_card_whose_sentence_explains_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def card(name: str, summary: str, explains: list[str]) -> Record:
+        return Record(id=f"paper:{name}", kind="paper", title=f"{name.title()}: photo upscaling", authors=["x"],
+                      year=2020, summary=summary, tasks=["4x upscaling"], explains=explains)
+
+    cards = [
+        card("alpha", "A generative adversarial network enlarges photos 4x with a perceptual loss.",
+             ["Alpha can draw regular patterns on bricks or fabric that were never in the picture because its "
+              "discriminator rewards any texture that looks real."]),
+        card("beta", "A generative adversarial network enlarges photos 4x with sharp realistic detail.",
+             ["Beta runs in one forward pass, so it is fast on a laptop GPU."]),
+    ]
+    index_dir = tmp_path / "index"
+    IndexStore(index_dir).upsert([Entry.of(c, BUNDLED_SOURCE) for c in cards], load_embedder())
+    question = "after upscaling, my photo had little made-up motifs on the wall; where did they come from?"
+
+    def first() -> str:
+        with HybridRetriever.open(index_dir, min_relevance=0.0) as retriever:
+            return retriever.search(question).papers[0].record.id
+
+    assert first() == "paper:alpha"
+    monkeypatch.setattr("zoomqa.index.retrieval.SENTENCE_WEIGHT", 0.0)  # the summaries alone
+    assert first() == "paper:beta"
