@@ -17,7 +17,8 @@ from zoomqa.index.records import Record
 NAMED_BONUS = 0.5  # the question names the work ("what does the cell size in LIIF do?")
 PREFERRED_BONUS = 0.2  # the work's task labels meet the person's constraints
 PREFERENCE_DECAY = 0.8  # each later preferred task counts this much less than the one before
-NAMED_DECAY = 0.9  # each later-named work (in a comparison: each older one) counts this much less
+NAMED_DECAY = 0.9  # each later-named work counts this much less
+COMPARE_DECAY = 0.3  # in a comparison, each older named work: it is the contrast, the newest is explained
 RUNNABLE_BONUS = 0.2  # a model card (something to run), when the person asks what to use
 MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
 LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
@@ -52,7 +53,7 @@ def anchor_scores(
     if analysis.intent == "compare":
         # The newer work is explained and the older one is its contrast: a later paper says
         # what it changed, an earlier one cannot say how it differs from its successors.
-        named.sort(key=lambda n: -records[n - 1].year)
+        named.sort(key=lambda n: records[n - 1].date, reverse=True)
     named_works = list(dict.fromkeys(records[n - 1].work for n in named))  # a paper and its model cards: one work
     runnable = analysis.intent in ("which", "can")
     run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
@@ -68,7 +69,8 @@ def anchor_scores(
         if number in named:
             measure = not measure_is_subject and is_measure(record)
             place = named_works.index(record.work)
-            score += NAMED_BONUS * NAMED_DECAY**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
+            decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
+            score += NAMED_BONUS * decay**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
         if runnable and record.kind == "model":
             score += run_bonus
         if record.tool:

@@ -172,6 +172,11 @@ class Record(BaseModel):
         return self.arxiv_id or self.id
 
     @property
+    def date(self) -> tuple[int, str]:
+        """When the work appeared, as finely as known: the year, then the arXiv id (year and month)."""
+        return self.year, self.arxiv_id or ""
+
+    @property
     def links(self) -> dict[str, str]:
         """The record's links, in the order an answer lists them."""
         found = {}

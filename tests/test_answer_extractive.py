@@ -141,6 +141,16 @@ def test_a_comparison_explains_the_newer_work_whatever_the_word_order(
     assert explained(answer)[0] in {"SISR-x4-Real-ESRGAN", "paper:real-esrgan"}
 
 
+def test_a_comparison_of_works_from_one_year_explains_the_later_one(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    # Both appeared in 2021; the arXiv ids tell BSRGAN (March) from Real-ESRGAN (July), and
+    # the older work's model card, first in retrieval order, must not win on that alone.
+    question = "realesrgan vs bsrgan - how do they simulate the degradations for training?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-BSRGAN", "paper:bsrgan", "SISR-x4-Real-ESRGAN", "paper:real-esrgan"])
+    assert explained(answer)[0] in {"SISR-x4-Real-ESRGAN", "paper:real-esrgan"}
+
+
 def test_a_metric_named_in_a_why_question_is_the_yardstick_not_the_subject(
     records: dict[str, Record], embedder: Embedder
 ) -> None:
