@@ -4,7 +4,9 @@ Retrieval ranks records by likeness to the whole question. The anchor must also 
 the question asks: a work the question names, a method that can meet the person's
 constraints (any scale, JPEG damage, faces...), something runnable when they ask for a tool.
 Each signal is a bonus on the source's best passage similarity, so a strong textual match
-still wins when the question carries no signal.
+still wins when the question carries no signal; a specialist for another kind of picture
+(a face restorer for a licence plate) or a work on another subject (data augmentation for
+an enlargement) pays a penalty instead.
 """
 
 from __future__ import annotations
@@ -34,6 +36,45 @@ def preference_bonus(analysis: Analysis, record: Record) -> float:
         if any(fragment in label for label in labels):
             return PREFERRED_BONUS * PREFERENCE_DECAY**i
     return 0.0
+
+
+MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, or a work on another subject
+# A work whose main task is one kind of picture or damage, and the constraint that says the
+# question is about it: a face restorer cannot read a licence plate.
+_SPECIALTIES = (
+    ("face", "faces"),
+    ("jpeg", "jpeg"),
+    ("compression", "jpeg"),
+    ("old photo", "old_photo"),
+    ("anime", "illustration"),
+    ("manga", "illustration"),
+)
+# Task-label fragments of works that enlarge or repair pictures.
+_RESTORES = ("super-resolution", "upscaling", "restoration", "denois", "deblur", "artifact", "jpeg", "enhancement", "scratch")
+
+
+def off_specialty(analysis: Analysis, record: Record) -> bool:
+    """The record's main task is a specialty (faces, JPEG, old photos, drawings) the question does not touch."""
+    if not record.tasks:
+        return False
+    main = record.tasks[0].lower()
+    c = analysis.constraints
+    present = {
+        "faces": c.faces,
+        "jpeg": "jpeg" in c.damage,
+        "old_photo": bool({"old_photo", "scratches"} & c.damage),
+        "illustration": c.illustration,
+    }
+    return any(fragment in main and not present[need] for fragment, need in _SPECIALTIES)
+
+
+def off_subject(analysis: Analysis, record: Record) -> bool:
+    """The person wants a picture bigger or repaired and the record is about something else
+    (classification, data augmentation...): it cannot be what explains their result."""
+    c = analysis.constraints
+    wants_picture = c.enlarging or bool(c.damage) or c.fix_requested
+    labels = " ".join(record.tasks).lower()
+    return wants_picture and not is_measure(record) and not any(f in labels for f in _RESTORES)
 
 
 def is_measure(record: Record) -> bool:
@@ -71,6 +112,8 @@ def anchor_scores(
             place = named_works.index(record.work)
             decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
             score += NAMED_BONUS * decay**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
+        if number not in named and (off_specialty(analysis, record) or off_subject(analysis, record)):
+            score -= MISMATCH_PENALTY
         if runnable and record.kind == "model":
             score += run_bonus
         if record.tool:

@@ -108,7 +108,7 @@ _STOPWORDS = frozenset(
     pictures photo photos""".split()
 )
 # Short names of works that are also everyday words ("REAL: Realism Evaluation ...").
-_COMMON_WORDS = frozenset({"real", "the", "deep", "image"})
+_COMMON_WORDS = frozenset({"real", "the", "deep", "image", "image quality assessment"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
 _PATH = re.compile(r"[^\s\"'`]*\w\.(jpe?g|png|webp|bmp|tiff?|gif|heic)\b")
 # "not a fixed 2x model", "instead of 4x": a factor the person rules out.
@@ -230,6 +230,11 @@ def analyse(question: str) -> Analysis:
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 
 
+def _acronym(word: str) -> bool:
+    """A coined name: capitals inside ("SwinIR", "DualAug") or all capitals ("LIIF", "SR")."""
+    return len(word) > 1 and (word.isupper() or any(ch.isupper() for ch in word[1:]))
+
+
 def record_names(record: Record) -> frozenset[str]:
     """The short names a person uses for a work: 'LIIF', 'Real-ESRGAN', 'DualAug', 'Set5'.
 
@@ -240,8 +245,8 @@ def record_names(record: Record) -> frozenset[str]:
     head = record.title.split(":")[0].strip()
     if len(head.split()) <= 3:
         names.add(head.lower())
-    first = record.title.split()[0].strip("(),:")
-    if any(ch.isupper() for ch in first[1:]) or first.isupper():
+    first = record.title.split()[0].strip("(),:\"'")
+    if any(_acronym(part) for part in first.split("-")):  # "Real-ESRGAN", "DualAug"; not "Photo-Realistic"
         names.add(first.lower())
     if record.kind == "model" and record.tool:
         names.add(record.tool.lower())

@@ -151,6 +151,16 @@ def test_a_comparison_of_works_from_one_year_explains_the_later_one(
     assert explained(answer)[0] in {"SISR-x4-Real-ESRGAN", "paper:real-esrgan"}
 
 
+def test_a_specialist_for_another_kind_of_picture_is_not_explained(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    plate = "Can AI upscaling recover a licence plate from blurry CCTV footage?"
+    answer = anchor_of(records, embedder, plate, ["Face-CodeFormer", "Face-GFPGAN", "paper:instance-augmentation", "paper:perception-distortion", "SISR-x4-Real-ESRGAN"])
+    assert explained(answer)[0] in {"paper:perception-distortion", "SISR-x4-Real-ESRGAN"}
+    face = "is it possible to enhance a zoomed security camera frame to read a face?"
+    assert explained(anchor_of(records, embedder, face, ["Face-CodeFormer", "SISR-x4-Real-ESRGAN"]))[0] == "Face-CodeFormer"
+
+
 def test_a_metric_named_in_a_why_question_is_the_yardstick_not_the_subject(
     records: dict[str, Record], embedder: Embedder
 ) -> None:

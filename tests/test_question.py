@@ -117,6 +117,12 @@ def test_names_of_works(corpus: tuple[Record, ...]) -> None:
     assert "real-esrgan" in record_names(by_id["paper:real-esrgan"])
     assert "dualaug" in record_names(by_id["paper:dualaug"])
     assert "real" not in record_names(by_id["paper:real-t2i-realism"])  # an everyday word
+    assert "meta-sr" in record_names(by_id["paper:meta-sr"])
+    # A capitalised compound in a title is a phrase, not the work's name.
+    assert record_names(by_id["paper:srno"]) & {"super-resolution", "superresolution"} == set()
+    assert "photo-realistic" not in record_names(by_id["paper:srgan"])
+    assert "real-time" not in record_names(by_id["paper:espcn"])
+    assert record_names(by_id["paper:zssr"]) == {"zssr"}
 
 
 def test_named_works_in_the_order_named(corpus: tuple[Record, ...]) -> None:
