@@ -26,6 +26,7 @@ MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
 LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
 CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one that runs on a CPU
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
+MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, or a work on another subject
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
 
 
@@ -38,7 +39,6 @@ def preference_bonus(analysis: Analysis, record: Record) -> float:
     return 0.0
 
 
-MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, or a work on another subject
 # A work whose main task is one kind of picture or damage, and the constraint that says the
 # question is about it: a face restorer cannot read a licence plate.
 _SPECIALTIES = (
@@ -50,7 +50,9 @@ _SPECIALTIES = (
     ("manga", "illustration"),
 )
 # Task-label fragments of works that enlarge or repair pictures.
-_RESTORES = ("super-resolution", "upscaling", "restoration", "denois", "deblur", "artifact", "jpeg", "enhancement", "scratch")
+_RESTORES = (
+    "super-resolution", "upscaling", "restoration", "denois", "deblur", "artifact", "jpeg", "enhancement", "scratch",
+)  # fmt: skip
 
 
 def off_specialty(analysis: Analysis, record: Record) -> bool:
