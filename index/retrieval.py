@@ -136,7 +136,8 @@ class HybridRetriever(BaseRetriever):
     _curated: np.ndarray = PrivateAttr()
     _curated_vectors: np.ndarray | None = PrivateAttr()
     _classifier: RelevanceModel | None = PrivateAttr(None)
-    _sentence_rows: np.ndarray = PrivateAttr()
+    _sentence_cards: np.ndarray = PrivateAttr()  # the rows of the cards that have sentences
+    _sentence_owner: np.ndarray = PrivateAttr()  # per sentence, its card's position in _sentence_cards
     _sentence_vectors: np.ndarray = PrivateAttr()
 
     @classmethod
@@ -179,7 +180,9 @@ class HybridRetriever(BaseRetriever):
         self._curated_vectors = self._vectors_of(curated_rows) if len(curated_rows) else None
         records = snapshot.records.records_of(curated_rows.tolist())
         sentences = [(row, text) for row in curated_rows.tolist() for _, text in records[row].card_fields()]
-        self._sentence_rows = np.asarray([row for row, _ in sentences], dtype=np.int64)
+        self._sentence_cards, self._sentence_owner = np.unique(
+            np.asarray([row for row, _ in sentences], dtype=np.int64), return_inverse=True
+        )
         self._sentence_vectors = (
             self.embedder.encode([text for _, text in sentences])  # from the vector cache after the first open
             if sentences
@@ -311,12 +314,9 @@ class HybridRetriever(BaseRetriever):
 
     def _best_sentences(self, query: np.ndarray) -> dict[int, float]:
         """Each bundled card's best card-sentence cosine to the question, by row."""
-        if not len(self._sentence_rows):
-            return {}
-        best = np.full(self._snapshot.manifest.count, -np.inf, dtype=np.float32)
-        np.maximum.at(best, self._sentence_rows, self._sentence_vectors @ query[0])
-        rows = np.unique(self._sentence_rows)
-        return dict(zip(rows.tolist(), best[rows].tolist(), strict=True))
+        best = np.full(len(self._sentence_cards), -np.inf, dtype=np.float32)
+        np.maximum.at(best, self._sentence_owner, self._sentence_vectors @ query[0])
+        return dict(zip(self._sentence_cards.tolist(), best.tolist(), strict=True))
 
     def _nearest_topics(self, query: np.ndarray) -> tuple[str, ...]:
         """Short names of what the index covers nearest to an unanswerable question."""
