@@ -67,6 +67,15 @@ def test_an_off_topic_question_is_refused_with_nearby_topics(retriever: HybridRe
     assert all(0 < len(topic) <= 80 for topic in result.nearest_topics)
 
 
+def test_a_name_the_embedder_does_not_know_reaches_its_card_through_the_card_sentences(
+    retriever: HybridRetriever,
+) -> None:
+    # The LPIPS summary's vector is 0.18 from this question, under the floor; its sentences are not.
+    result = retriever.search("what is LPIPS and why do papers report it?")
+    assert result.relevant
+    assert result.papers[0].record.arxiv_id == "1801.03924"
+
+
 def test_documents_follow_the_search_order_with_metadata(retriever: HybridRetriever) -> None:
     question = "how does LIIF decode a pixel coordinate into a colour?"
     result = retriever.search(question)
