@@ -50,7 +50,7 @@ STEP_OF_FIELD: dict[str, Stage] = {"workflow.input": "input", "workflow.model": 
 CONTRAST_INTENTS = ("compare", "which")
 SITUATION_NAMES = (
     "sentence", "scale", "scale_beyond", "size", "any_size", "jpeg", "noise", "blur", "scratches",
-    "old_photo", "faces", "illustration", "cpu_only",
+    "old_photo", "faces", "illustration", "cpu_only", "fast",
 )  # fmt: skip
 
 
@@ -107,6 +107,7 @@ def situation(analysis: Analysis, phrases: dict[str, Template]) -> str | None:
         "faces": c.faces,
         "illustration": c.illustration,
         "cpu_only": c.cpu_only,
+        "fast": c.fast,
     }
     parts += [phrases[name].template for name, on in flags.items() if on]
     if not parts:

@@ -22,6 +22,11 @@ Damage = Literal["jpeg", "noise", "blur", "scratches", "old_photo"]
 # The largest factor the fixed-scale upscalers are trained for (x2, x3, x4 models).
 FIXED_SCALE_MAX = 4.0
 
+# What a person calls the thing they want to run.
+_TOOL = (
+    r"(tool|model|method|one|upscaler|program|software|network|app|option|restorer|enhancer|denoiser|"
+    r"algorithm|approach|solution|library|way|ai)"
+)
 # Intent patterns, tried in this order: a comparison or a request for a tool is what the
 # person needs even when the sentence also starts with "why" or "how".
 _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
@@ -30,16 +35,22 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
         re.compile(
             r"^[\w.+-]+ or [\w.+-]+(\s+(for|to|on|with|in)\b|\s*\?)|"  # "GFPGAN or CodeFormer for a tiny face?"
             r"\b(vs\.?|versus|compared? (to|with)|comparison|difference between|differ|better than|"
+            r"(pick|choose|decide) between [\w.+-]+ (and|or) |"
             r"which is (better|faster|sharper|best)|which (one )?(is|gives|looks) (better|faster|sharper))",
         ),
     ),
     (
         "which",
         re.compile(
-            r"\b(which (tool|model|method|one|upscaler|program|software|network|app)|what (tool|model|"
-            r"method|software|program|upscaler|app)s?\b|what (should|can|could|would|do) (i|you|we|people) "
-            r"(use|pick|choose|try|recommend|suggest)|recommend|"
-            r"best (tool|model|way|method|upscaler|option)|is there (a|an|any) (tool|model|way)|"
+            rf"\b(which {_TOOL}|what {_TOOL}s?\b|"
+            r"what (should|can|could|would|do) (i|you|we|people) (use|run|pick|choose|try|recommend|suggest)|"
+            r"recommend|suggest(ion)?s?\b|"
+            rf"(best|good|decent|free|top|fastest|simplest|easiest) ((free|open[- ]source|local|offline|ai) )?{_TOOL}|"
+            rf"is there (a|an|any) (\w+ )?(?!way\b){_TOOL}s?\b|(anything|something) (that|which) (can|could|will)|"
+            rf"(looking for|need|want|searching for|after) (a |an |some |any )?(\w+ )?({_TOOL}|something|anything)|"
+            rf"(help me |how (do|should|can) i )?(pick|choose|find) (a|an|the right|the best) |what works best|"
+            r"what (can|could|will|would) (fix|remove|restore|repair|clean|sharpen|upscale|enlarge|handle)|"
+            r"what options|"
             r"(how|what) (can|do|should) i (use )?(to )?(fix|remove|restore|repair|clean|get rid|reduce|"
             r"upscale|enlarge|sharpen|improve|make))",
         ),
@@ -93,6 +104,11 @@ _ENLARGE = re.compile(
 )
 _FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?)\b")
 _ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
+# Speed or cost as the requirement; "speed doesn't matter" is left out on purpose.
+_FAST = re.compile(
+    r"\b(fast(est|er)?|quick(est|er|ly)?|real[- ]?time|lightweight|low[- ]latency|(too|so|very) slow|"
+    r"takes (forever|ages|hours)|cheap(er|est)? (way|to run|method))\b"
+)
 _CPU_ONLY = re.compile(r"\b(cpu|no gpu|without (a )?(gpu|graphics card)|laptop|integrated graphics)\b")
 # Asking to repair damage, as opposed to mentioning it as part of the story.
 _FIX = re.compile(
@@ -133,6 +149,7 @@ class Constraints:
     faces: bool = False
     illustration: bool = False
     cpu_only: bool = False
+    fast: bool = False  # speed (or cost) is what the person asks for
 
     @property
     def beyond_fixed(self) -> bool:
@@ -164,8 +181,8 @@ class Analysis:
 
         Damage of several kinds (or of an unknown cause) comes first, because only a blind,
         real-world method was trained on such a mix; then compression damage, because
-        enlarging JPEG blocks only enlarges them; then an enlargement no fixed-scale model
-        makes; then other damage the person asks to repair; then faces and illustrations.
+        enlarging JPEG blocks only enlarges them; then speed, when the person asks for it;
+        then an enlargement no fixed-scale model makes; then other damage the person asks to repair; then faces and illustrations.
         """
         c = self.constraints
         wanted: list[str] = []
@@ -175,6 +192,8 @@ class Analysis:
             wanted += ["blind", "real-world"]
         if "jpeg" in c.damage:
             wanted += ["jpeg", "compression", *(["blind"] if blind else []), "real-world"]
+        if c.fast:
+            wanted += ["real-time", "efficient"]
         if c.needs_arbitrary_scale:
             wanted.append("arbitrary-scale")
         if repair and ("scratches" in c.damage or "old_photo" in c.damage):
@@ -226,6 +245,7 @@ def analyse(question: str) -> Analysis:
         faces=bool(_FACES.search(text)),
         illustration=bool(_ILLUSTRATION.search(text)),
         cpu_only=bool(_CPU_ONLY.search(text)),
+        fast=_stated(_FAST, text),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 

@@ -161,6 +161,12 @@ def test_a_specialist_for_another_kind_of_picture_is_not_explained(
     assert explained(anchor_of(records, embedder, face, ["Face-CodeFormer", "SISR-x4-Real-ESRGAN"]))[0] == "Face-CodeFormer"
 
 
+def test_a_request_for_speed_is_explained_by_a_real_time_method(records: dict[str, Record], embedder: Embedder) -> None:
+    question = "which model is fastest for real-time upscaling?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-StableSR", "SISR-x4-SwinIR", "paper:espcn", "paper:stablesr"])
+    assert explained(answer)[0] == "paper:espcn"
+
+
 def test_a_metric_named_in_a_why_question_is_the_yardstick_not_the_subject(
     records: dict[str, Record], embedder: Embedder
 ) -> None:

@@ -26,6 +26,16 @@ from zoomqa.index.records import Record, read_bundled_corpus
         ("is it possible to zoom 30x", "can"),
         ("What does the cell size input in LIIF do?", "what"),
         ("explain the perception-distortion tradeoff", "what"),
+        ("any good upscaler for pixel art sprites?", "which"),
+        ("I'm looking for something that can sharpen a blurry screenshot", "which"),
+        ("what's the best free tool to make my wallpaper 4K?", "which"),
+        ("suggestions for restoring a faded 1970s photo?", "which"),
+        ("my scanned slides are full of dust spots, what can remove them?", "which"),
+        ("is there a face restorer where I can choose between looking like the person or prettier?", "which"),
+        ("help me pick an upscaler for product photos", "which"),
+        ("is there a cheaper way to get any-size upscaling?", "how"),  # a method, not a tool to run
+        ("how do I pick between ESRGAN and SwinIR?", "compare"),
+        ("why is there a need for a discriminator?", "why"),
         ("I blew up an old photo 10x and it stayed crisp - how?", "how"),
         ("how does arbitrary-scale super-resolution work", "how"),
     ],
@@ -67,6 +77,8 @@ def test_compression_damage_comes_before_the_scale() -> None:
         ("upscale an anime screenshot", "illustration"),
         ("enlarge on CPU only, no GPU", "cpu_only"),
         ("a cheaper way to get the same any-size upscaling?", "any_size"),
+        ("which model is fastest for real-time upscaling?", "fast"),
+        ("an 8K output takes forever", "fast"),
         ("my blurry photo got sharp after 4x, how?", "enlarging"),
         ("how does a computer make a tiny picture bigger?", "enlarging"),
         ("my real phone photos come out a mess", "real_world"),
@@ -76,6 +88,12 @@ def test_compression_damage_comes_before_the_scale() -> None:
 )
 def test_flags(question: str, flag: str) -> None:
     assert getattr(analyse(question).constraints, flag)
+
+
+def test_speed_is_a_requirement_only_when_asked_for() -> None:
+    assert analyse("which model is fastest for real-time upscaling?").preferred_tasks[:2] == ("real-time", "efficient")
+    assert not analyse("speed doesn't matter, I want the most detail").constraints.fast
+    assert not analyse("it is not fast enough to matter").constraints.fast
 
 
 def test_damage_kinds() -> None:
