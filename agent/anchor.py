@@ -24,7 +24,10 @@ COMPARE_DECAY = 0.3  # in a comparison, each older named work: it is the contras
 RUNNABLE_BONUS = 0.2  # a model card (something to run), when the person asks what to use
 MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
 LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
-CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one that runs on a CPU
+CPU_BONUS = 0.2
+# ... and when only an arbitrary-scale method meets the request (unless speed is what they
+# ask for): of the methods that meet it, the one zoomqa can demonstrate on their own picture
+ARBITRARY_LOCAL_BONUS = 0.2
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
 MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, or a work on another subject
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
@@ -119,7 +122,12 @@ def anchor_scores(
         if runnable and record.kind == "model":
             score += run_bonus
         if record.tool:
-            score += CPU_BONUS if c.cpu_only else LOCAL_BONUS * (runnable or enlarging)
+            if c.cpu_only:
+                score += CPU_BONUS
+            elif c.needs_arbitrary_scale and not c.fast:
+                score += ARBITRARY_LOCAL_BONUS
+            else:
+                score += LOCAL_BONUS * (runnable or enlarging)
         scores.append(score)
     return scores
 

@@ -106,6 +106,21 @@ def test_an_exact_size_is_explained_by_an_arbitrary_scale_method(
     assert "1000x750" in answer.task[-1].text
 
 
+def test_of_the_arbitrary_scale_methods_the_one_zoomqa_runs_is_explained(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "Can one network upscale by any factor, like 2.7x or 6.3x, without training a separate model for every factor?"
+    answer = anchor_of(records, embedder, question, ["paper:meta-sr", "paper:edsr", "SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:srno"])
+    assert explained(answer)[0] in {"SISR-Any-LIIF-EDSR", "paper:liif"}
+    # ... unless the person asks for a faster method than it
+    cheaper = (
+        "These coordinate-based upscalers run a small MLP for every single output pixel, so an 8K output"
+        " takes forever. Is there a cheaper way to get the same any-size upscaling?"
+    )
+    answer = anchor_of(records, embedder, cheaper, ["SISR-Any-LIIF-EDSR", "paper:lmf", "paper:meta-sr", "paper:liif"])
+    assert explained(answer)[0] == "paper:lmf"
+
+
 def test_compression_damage_is_explained_by_a_jpeg_method(records: dict[str, Record], embedder: Embedder) -> None:
     question = "my photo came out of WhatsApp all blocky - which tool should I use before enlarging it?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "JPEG-FBCNN", "SISR-x4-HAT", "paper:liif", "paper:fbcnn"])
