@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from zoomqa.agent.demonstration import demonstrable
 from zoomqa.agent.question import Analysis, named_in
 from zoomqa.index.records import Record
 
@@ -105,9 +106,7 @@ def anchor_scores(
     run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
     c = analysis.constraints
     measure_is_subject = analysis.intent in ("what", "data", "compare")
-    # An arbitrary scale only the local upscaler's method makes, or a plain "how does it get
-    # bigger" with no damage to repair and no work named: the method zoomqa can demonstrate.
-    enlarging = c.needs_arbitrary_scale or (c.enlarging and not analysis.preferred_tasks and not named)
+    enlarging = demonstrable(analysis, tuple(records))
     scores = []
     for number, record in enumerate(records, start=1):
         score = best_similarity[number - 1] + RETRIEVAL_WEIGHT * retrieval_scores[number - 1] / top

@@ -2,9 +2,10 @@
 and whether the answer says the right things about the right work (nuggets, anchor).
 
 Each number is measured on the answer as a user receives it, against the search result it
-was written from: a cited source must be one that was retrieved, every link must equal the
-index metadata of its record, and every sentence of parts 1 and 2 must be supported by a
-retrieved passage (part 1 may also rest on the question itself).
+was written from: a cited source must be one that was retrieved (or the local upscaler's
+card, when the question called it in), every link must equal the index metadata of its
+record, and every sentence of parts 1 and 2 must be supported by a passage of those sources
+(part 1 may also rest on the question itself).
 
 Support is 1.00 by construction for the extractive writer (it copies sentences), so two
 measures look at content instead:
@@ -201,7 +202,10 @@ def score_answer(
     tau: float = NUGGET_TAU,
 ) -> AnswerOutcome:
     """Check one answer against the search result it came from and the question's anchor and nuggets."""
-    retrieved = {hit.record.id: hit.record for hit in result.hits}
+    # What the answer was given: the retrieved records, plus the local upscaler's card when
+    # the question called it in (demonstration.py).
+    evidence = Evidence.gather(result, embedder) if answer.relevant and result.hits else None
+    retrieved = {r.id: r for r in evidence.records} if evidence else {hit.record.id: hit.record for hit in result.hits}
     numbers = {s.number for s in answer.sources if s.id in retrieved}
     cited = [n for s in answer.statements for n in s.sources]
     citations = len(answer.sources) + len(cited)
@@ -219,8 +223,7 @@ def score_answer(
     links_valid = sum(valid for _, valid in source_links) + sum(url in known_urls for url in in_text)
 
     sentences = supported = 0
-    if answer.relevant and result.hits:
-        evidence = Evidence.gather(result, embedder)
+    if evidence is not None:
         # The assistant's report of an upscale it ran is no claim about the sources.
         task = evidence.support([s.text for s in answer.task if s.field != TOOL_FIELD], include_question=True)
         steps = evidence.support([s.text for step in answer.steps for s in step.statements if s.field != TOOL_FIELD])

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from zoomqa.agent.anchor import anchor_scores, choose_anchor
+from zoomqa.agent.demonstration import with_local_method
 from zoomqa.agent.answer import Source
 from zoomqa.agent.question import Analysis, analyse
 from zoomqa.index.sentences import split_clauses, split_sentences
@@ -142,7 +143,8 @@ class Evidence:
     @classmethod
     def gather(cls, result: SearchResult, embedder: Embedder) -> Evidence:
         """Number the hits (models first), cut and embed their records, choose the anchor."""
-        hits = result.hits
+        analysis = analyse(result.question)
+        hits = with_local_method(result, analysis).hits
         records = tuple(hit.record for hit in hits)
         passages: list[Passage] = []
         blocks: list[np.ndarray] = []
@@ -161,7 +163,6 @@ class Evidence:
         for passage, score in zip(passages, closeness, strict=True):
             if passage.quotable:
                 best[passage.source - 1] = max(best[passage.source - 1], float(score))
-        analysis = analyse(result.question)
         scores = anchor_scores(analysis, records, best, [hit.score for hit in hits])
         return cls(
             result.question,

@@ -57,6 +57,7 @@ _WIDTH_PATTERNS = tuple(
     for p in (
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|in\s+width|width)\b",
         r"\bwidth\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
+        r"\b(4k|8k|uhd)\b",
     )
 )
 _HEIGHT_PATTERNS = tuple(
@@ -65,8 +66,11 @@ _HEIGHT_PATTERNS = tuple(
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|in\s+height|height)\b",
         r"\bheight\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
         r"\b(\d{3,4})p\b",  # 1080p, 720p
+        r"\b(full[- ]?hd|fhd)\b",
     )
 )
+# Screen and video resolutions by name; 4K is 3840 wide whatever the picture's shape.
+_NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
 _TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of|exact|exactly|need|want|get)\s*$", re.IGNORECASE)
 # "from a small 320x240 one": the size the picture has, not the one wanted.
@@ -103,17 +107,21 @@ def parse_scale(text: str) -> float | None:
 
 
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
+    """The first side a pattern finds that is not the picture's present size ("from 1080p")."""
     for pattern in patterns:
-        match = pattern.search(text)
-        if match:
-            return int(match.group(1))
+        for match in pattern.finditer(text):
+            if _SOURCE_WORD.search(text[: match.start()]):
+                continue
+            side = match.group(1).lower()
+            return int(side) if side.isdigit() else _NAMED_SIDES[re.sub(r"[\s-]", "", side)]
     return None
 
 
 def parse_size(text: str) -> tuple[int | None, int | None] | None:
     """The (width, height) in pixels a text names, either of them None when not given, or None.
 
-    "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p".
+    "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
+    wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide.
     With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at"/"exactly" wins,
     else the last one not after "from". Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") are not image sizes.
     """

@@ -121,6 +121,18 @@ def test_of_the_arbitrary_scale_methods_the_one_zoomqa_runs_is_explained(
     assert explained(answer)[0] == "paper:lmf"
 
 
+def test_the_local_upscaler_is_called_in_when_only_an_arbitrary_scale_method_fits(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    fixed = ["SISR-x4-StableSR", "SISR-x4-Real-ESRGAN", "SISR-x4-BSRGAN", "paper:stablesr", "paper:espcn"]
+    answer = anchor_of(records, embedder, "what's the best free tool to make my wallpaper 4K from 1080p?", fixed)
+    assert [s.id for s in answer.sources][3] == "SISR-Any-LIIF-EDSR"  # after the retrieved models
+    assert explained(answer)[0] == "SISR-Any-LIIF-EDSR"
+    # a question a fixed-scale model answers gets only what was retrieved
+    answer = anchor_of(records, embedder, "which upscaler removes the noise from my phone photos?", fixed)
+    assert "SISR-Any-LIIF-EDSR" not in [s.id for s in answer.sources]
+
+
 def test_compression_damage_is_explained_by_a_jpeg_method(records: dict[str, Record], embedder: Embedder) -> None:
     question = "my photo came out of WhatsApp all blocky - which tool should I use before enlarging it?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "JPEG-FBCNN", "SISR-x4-HAT", "paper:liif", "paper:fbcnn"])

@@ -47,6 +47,7 @@ REQUESTS = [
     ("upscale cat.png", ImageRequest("cat.png", scale=DEFAULT_SCALE)),
     ("cat.png 4x", ImageRequest("cat.png", scale=4.0)),
     ("scan.tiff to 1080p please", ImageRequest("scan.tiff", height=1080)),
+    ("upscale wallpaper.png to 4K", ImageRequest("wallpaper.png", width=3840)),
     ("upsample map.bmp threefold", ImageRequest("map.bmp", scale=3.0)),
     ("increase the resolution of old.png ten times", ImageRequest("old.png", scale=10.0)),
     ("magnify pics/2024-05-01 cat.png 2x", ImageRequest("cat.png", scale=2.0)),

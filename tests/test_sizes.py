@@ -73,6 +73,9 @@ def test_not_scales(text: str) -> None:
         ("height: 600", (None, 600)),
         ("in 1080p", (None, 1080)),
         ("1920 wide and 1080 tall", (1920, 1080)),
+        ("make it 4K", (3840, None)),
+        ("an 8k print", (7680, None)),
+        ("a full HD version", (None, 1080)),
     ],
 )
 def test_sizes(text: str, size: tuple[int | None, int | None]) -> None:
@@ -94,3 +97,6 @@ def test_find_scale_says_where_the_scale_is_written() -> None:
 def test_the_size_wanted_not_the_size_it_comes_from() -> None:
     assert parse_size("I need an exact 1000x750 picture from a small 320x240 one") == (1000, 750)
     assert parse_size("make 1000x750 from a tiny 320x240 thumbnail") == (1000, 750)
+    assert parse_size("make my wallpaper 4K from 1080p") == (3840, None)
+    assert parse_size("upscale from 720p to 1080p") == (None, 1080)
+    assert parse_size("a frame from my 4K camera") is None
