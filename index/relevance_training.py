@@ -40,11 +40,12 @@ REGULARISATION_C = 10.0  # inverse L2 penalty of the logistic regression
 CARD_WEIGHT = 0.5  # sample weight of a card sentence relative to a written question
 FOLDS = 10
 CV_REPEATS = 3
-# The logit threshold is the candidate with the fewest cross-validated mistakes, a false
-# refusal (a good question gets no answer at all) weighing twice a false answer (off-topic
-# question shown the nearest cards).
+# The logit threshold is the candidate with the fewest cross-validated mistakes, counted
+# softly (choose_threshold), a false refusal (a good question gets no answer at all) weighing
+# twice a false answer (off-topic question shown the nearest cards).
 THRESHOLDS = tuple(step / 4 for step in range(-12, 13))
 FALSE_REFUSAL_COST = 2.0
+THRESHOLD_SOFTNESS = 1.0  # logits: how far from the threshold a text still counts as a near miss
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None
 def training_digest(texts: TrainingTexts, embedder: str) -> str:
     """What the weights depend on: the texts, their groups, the embedder and the fit's settings."""
     settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT]
-    settings += [FOLDS, CV_REPEATS, THRESHOLDS, FALSE_REFUSAL_COST]
+    settings += [FOLDS, CV_REPEATS, THRESHOLDS, FALSE_REFUSAL_COST, THRESHOLD_SOFTNESS]
     payload = json.dumps([embedder, settings, texts.texts, texts.groups], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -159,13 +160,20 @@ def out_of_fold_logits(texts: TrainingTexts, vectors: np.ndarray) -> np.ndarray:
 
 def choose_threshold(logits: np.ndarray, groups: np.ndarray) -> float:
     """The candidate threshold with the fewest out-of-fold mistakes on questions, a false refusal
-    counting FALSE_REFUSAL_COST times; ties go to the threshold nearest 0."""
+    counting FALSE_REFUSAL_COST times, each mistake and each near miss counted softly (a
+    logistic of its distance to the threshold in units of THRESHOLD_SOFTNESS).
+
+    Counted hard, a few texts decide: the cost is flat over wide ranges and a one-sentence card
+    edit moved the threshold from -1.0 to 0.0, past in-domain questions the old one accepted.
+    Counted softly, the threshold keeps a margin from the questions on both sides."""
     in_domain, off_topic = logits[groups == "question"], logits[np.isin(groups, OFF_TOPIC_GROUPS)]
 
     def cost(threshold: float) -> float:
-        return FALSE_REFUSAL_COST * np.sum(in_domain < threshold) + np.sum(off_topic >= threshold)
+        refused = 1 / (1 + np.exp((in_domain - threshold) / THRESHOLD_SOFTNESS))
+        answered = 1 / (1 + np.exp((threshold - off_topic) / THRESHOLD_SOFTNESS))
+        return float(FALSE_REFUSAL_COST * refused.sum() + answered.sum())
 
-    return float(min(THRESHOLDS, key=lambda t: (cost(t), abs(t))))
+    return float(min(THRESHOLDS, key=cost))
 
 
 def validation_report(texts: TrainingTexts, logits: np.ndarray, threshold: float) -> dict[str, object]:

@@ -21,6 +21,7 @@ from zoomqa.index.relevance_training import (
     IN_DOMAIN_FILE,
     OFF_TOPIC_FILES,
     TEXTS_DIR,
+    choose_threshold,
     read_text_lines,
     train_relevance,
     training_digest,
@@ -101,6 +102,17 @@ def test_search_json_refuses_knife_sharpening_and_answers_liif_cell_size(indexed
     answered = _search_json("liif cell size?")
     assert answered["relevant"] is True
     assert "2012.09161" in json.dumps(answered["papers"])
+
+
+def test_the_threshold_keeps_a_margin_from_both_sides_where_mistakes_alone_cannot_decide() -> None:
+    # every threshold in (-2, 1] makes no mistake; one hugging 0 would refuse a question at 0.1
+    logits = np.array([0.1, 2.0, 3.0, -3.0, -2.0])
+    groups = np.array(["question", "question", "question", "near-domain", "general"])
+    threshold = choose_threshold(logits, groups)
+    assert -1.75 <= threshold <= -0.5
+    # with mistakes to weigh, a false refusal still costs more than a false answer
+    crowded = np.array([-0.5, 2.0, -0.4, -0.45])
+    assert choose_threshold(crowded, np.array(["question", "question", "near-domain", "general"])) < -0.5
 
 
 def test_the_shipped_weights_are_trained_on_the_current_texts(embedder: Embedder) -> None:
