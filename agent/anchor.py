@@ -80,7 +80,9 @@ def off_subject(analysis: Analysis, record: Record) -> bool:
     c = analysis.constraints
     wants_picture = c.enlarging or bool(c.damage) or c.fix_requested
     labels = " ".join(record.tasks).lower()
-    return wants_picture and not is_measure(record) and not any(f in labels for f in _RESTORES)
+    # A metric judges any restoration; a dataset only counts when it is one for restoration
+    # (DIV2K, Set5), not a classification benchmark that talks about zooming (ImageNet-Hard).
+    return wants_picture and "metric" not in labels and not any(f in labels for f in _RESTORES)
 
 
 def is_measure(record: Record) -> bool:

@@ -224,6 +224,17 @@ def _intent(text: str) -> Intent:
     return "how"
 
 
+def situation_terms(text: str) -> frozenset[str]:
+    """The kinds of picture, damage and demand a text speaks of ("faces", "jpeg", "illustration",
+    "cpu_only", "fast"): a point about the person's own kind of picture answers them better."""
+    lowered = text.lower()
+    terms = {name for name, pattern in _DAMAGE if pattern.search(lowered)}
+    for name, pattern in (("faces", _FACES), ("illustration", _ILLUSTRATION), ("cpu_only", _CPU_ONLY), ("fast", _FAST)):
+        if pattern.search(lowered):
+            terms.add(name)
+    return frozenset(terms)
+
+
 def analyse(question: str) -> Analysis:
     """Intent and constraints of ``question`` (deterministic: the same text, the same reading).
 

@@ -152,6 +152,13 @@ def test_the_point_that_answers_the_question_is_in_the_answer(records: dict[str,
     assert any("cell" in s.text.lower() for s in why.statements)
 
 
+def test_a_point_about_the_persons_kind_of_picture_is_in_the_answer(records: dict[str, Record], embedder: Embedder) -> None:
+    question = "my anime screenshots look jaggy when enlarged, what should I use?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-Real-ESRGAN", "SISR-x4-BSRGAN", "paper:real-esrgan", "paper:bsrgan"])
+    (why,) = [step for step in answer.steps if step.stage == "why"]
+    assert any("anime" in s.text.lower() for s in why.statements)
+
+
 def test_a_comparison_adds_one_contrast_from_the_second_work(records: dict[str, Record], embedder: Embedder) -> None:
     question = "How is Real-ESRGAN different from ESRGAN?"
     answer = anchor_of(records, embedder, question, ["SISR-x4-ESRGAN", "SISR-x4-Real-ESRGAN", "paper:esrgan", "paper:real-esrgan"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoomqa.agent.question import analyse, content_words, named_in, record_names
+from zoomqa.agent.question import analyse, content_words, named_in, record_names, situation_terms
 from zoomqa.index.records import Record, read_bundled_corpus
 
 
@@ -94,6 +94,12 @@ def test_speed_is_a_requirement_only_when_asked_for() -> None:
     assert analyse("which model is fastest for real-time upscaling?").preferred_tasks[:2] == ("real-time", "efficient")
     assert not analyse("speed doesn't matter, I want the most detail").constraints.fast
     assert not analyse("it is not fast enough to matter").constraints.fast
+
+
+def test_situation_terms_name_the_kinds_of_picture_and_damage_a_text_speaks_of() -> None:
+    assert situation_terms("a smaller model tuned for anime illustrations") == {"illustration"}
+    assert situation_terms("restores blurry faces in JPEG photos") == {"faces", "blur", "jpeg"}
+    assert situation_terms("LIIF decodes a continuous image") == frozenset()
 
 
 def test_damage_kinds() -> None:
