@@ -195,6 +195,15 @@ def test_a_specialist_for_another_kind_of_picture_is_not_explained(
     assert explained(anchor_of(records, embedder, face, ["Face-CodeFormer", "SISR-x4-Real-ESRGAN"]))[0] == "Face-CodeFormer"
 
 
+def test_a_why_question_is_explained_by_the_work_whose_why_sentence_fits(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "why does my upscaled image look like an oil painting?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-StableSR", "paper:srgan", "paper:real-esrgan", "paper:perception-distortion"])
+    assert explained(answer)[0] == "paper:real-esrgan"
+    assert any("oil painting" in s.text for step in answer.steps for s in step.statements)
+
+
 def test_a_request_for_speed_is_explained_by_a_real_time_method(records: dict[str, Record], embedder: Embedder) -> None:
     question = "which model is fastest for real-time upscaling?"
     answer = anchor_of(records, embedder, question, ["SISR-x4-StableSR", "SISR-x4-SwinIR", "paper:espcn", "paper:stablesr"])
