@@ -23,9 +23,6 @@ from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 
 WHY_MAX_CHARS = 220
-# A "why" question is answered by a "why you saw X" sentence first: in choosing the anchor
-# and the points alike.
-EXPLAINS_BONUS = 0.04
 MIN_QUOTE_WORDS = 5
 
 
@@ -163,11 +160,9 @@ class Evidence:
             for number, record in enumerate(records, start=1)
         )
         best = [-1.0] * len(records)
-        why = analysis.intent == "why"
         for passage, score in zip(passages, closeness, strict=True):
             if passage.quotable:
-                score = float(score) + (EXPLAINS_BONUS if why and passage.field == "explains" else 0.0)
-                best[passage.source - 1] = max(best[passage.source - 1], score)
+                best[passage.source - 1] = max(best[passage.source - 1], float(score))
         scores = anchor_scores(analysis, records, best, [hit.score for hit in hits])
         return cls(
             result.question,

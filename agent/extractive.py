@@ -18,7 +18,6 @@ import numpy as np
 
 from zoomqa.agent.answer import Draft, Stage, Statement, WorkflowStep
 from zoomqa.agent.evidence import (
-    EXPLAINS_BONUS,
     FIELD_QUESTION,
     FIELD_SUMMARY,
     POINT_FIELDS,
@@ -37,6 +36,7 @@ from zoomqa.prompts import load_prompt, read_template
 MAX_POINTS = 4
 POINT_MARGIN = 0.3  # a further point must score within this of the best one
 LEXICAL_WEIGHT = 0.25  # share of the question's content words a sentence repeats
+EXPLAINS_BONUS = 0.04  # "why" questions are answered by "why you saw X" sentences first
 SITUATION_BONUS = 0.1  # a sentence about the person's kind of picture or damage (anime, faces, JPEG...)
 NEAR_DUPLICATE = 0.85  # cosine above which two sentences say the same thing
 # A card's first "explains" sentence is its headline reason ("why any scale works"): a

@@ -195,7 +195,7 @@ def test_a_specialist_for_another_kind_of_picture_is_not_explained(
     assert explained(anchor_of(records, embedder, face, ["Face-CodeFormer", "SISR-x4-Real-ESRGAN"]))[0] == "Face-CodeFormer"
 
 
-def test_a_why_question_is_explained_by_the_work_whose_why_sentence_fits(
+def test_a_lay_symptom_is_explained_by_the_work_whose_why_sentence_names_it(
     records: dict[str, Record], embedder: Embedder
 ) -> None:
     question = "why does my upscaled image look like an oil painting?"
