@@ -25,7 +25,7 @@ COMPARE_DECAY = 0.3  # in a comparison, each older named work: it is the contras
 RUNNABLE_BONUS = 0.2  # a model card (something to run), when the person asks what to use
 MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
 LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
-CPU_BONUS = 0.2
+CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one that runs on a CPU
 # ... and when only an arbitrary-scale method meets the request (unless speed is what they
 # ask for): of the methods that meet it, the one zoomqa can demonstrate on their own picture
 ARBITRARY_LOCAL_BONUS = 0.2

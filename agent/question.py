@@ -182,7 +182,8 @@ class Analysis:
         Damage of several kinds (or of an unknown cause) comes first, because only a blind,
         real-world method was trained on such a mix; then compression damage, because
         enlarging JPEG blocks only enlarges them; then speed, when the person asks for it;
-        then an enlargement no fixed-scale model makes; then other damage the person asks to repair; then faces and illustrations.
+        then an enlargement no fixed-scale model makes; then other damage the person asks to
+        repair; then faces and illustrations.
         """
         c = self.constraints
         wanted: list[str] = []

@@ -113,6 +113,14 @@ def _one_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(before[1])
 
 
+def _blend(similarity: dict[int, float], matched: dict[int, float]) -> dict[int, float]:
+    """Record cosines with each bundled card's best card-sentence cosine blended in, by row."""
+    return {
+        row: (1 - SENTENCE_WEIGHT) * cosine + SENTENCE_WEIGHT * matched[row] if row in matched else cosine
+        for row, cosine in similarity.items()
+    }
+
+
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
     """Positions of the ``n`` highest positive scores (in no particular order)."""
     positive = np.flatnonzero(scores > 0)
@@ -225,9 +233,10 @@ class HybridRetriever(BaseRetriever):
     def _search(self, question: str, text: str, k: int) -> SearchResult:
         query = self.embedder.encode([text])
         dense = self._dense_candidates(query)
-        if not self._is_relevant(query, dense):
+        matched = self._best_sentences(query)
+        if not self._is_relevant(query, dense, matched):
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
-        ranked = self._fuse(query, dense, self._snapshot.keywords.scores(text))  # type: ignore[union-attr]
+        ranked = self._fuse(query, dense, matched, self._snapshot.keywords.scores(text))  # type: ignore[union-attr]
         chosen = {kind: [c for c in ranked if c.info.kind == kind][:k] for kind in BLOCKS}
         records = self._snapshot.records.records_of(c.info.row for block in chosen.values() for c in block)
         models, papers = (
@@ -241,26 +250,28 @@ class HybridRetriever(BaseRetriever):
         text = clean_question(question)
         with _one_thread():
             query = self.embedder.encode([text])
-            return self._relevance(query, self._dense_candidates(query))
+            return self._relevance(query, self._dense_candidates(query), self._best_sentences(query))
 
     @property
     def classifier(self) -> RelevanceModel | None:
         """The relevance classifier in use (None for an index without bundled cards)."""
         return self._classifier
 
-    def _is_relevant(self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> bool:
-        if self._relevance(query, dense) < self.min_relevance:
+    def _is_relevant(
+        self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], matched: dict[int, float]
+    ) -> bool:
+        if self._relevance(query, dense, matched) < self.min_relevance:
             return False
         return self._classifier is None or self._classifier.is_relevant(query[0])
 
-    def _relevance(self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    def _relevance(
+        self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], matched: dict[int, float]
+    ) -> float:
         if self._curated_vectors is not None:
             # the nearest card as retrieval sees it: "what is LPIPS?" is far from the LPIPS
             # summary's vector but close to its sentence "LPIPS measures perceptual similarity..."
             similarity = dict(zip(self._curated_rows.tolist(), (self._curated_vectors @ query[0]).tolist(), strict=True))
-            for row, sentence in self._best_sentences(query).items():
-                similarity[row] = (1 - SENTENCE_WEIGHT) * similarity[row] + SENTENCE_WEIGHT * sentence
-            return max(similarity.values(), default=-1.0)
+            return max(_blend(similarity, matched).values(), default=-1.0)
         return max((float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=-1.0)
 
     def _dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +293,11 @@ class HybridRetriever(BaseRetriever):
         }
 
     def _fuse(
-        self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], keyword_scores: np.ndarray
+        self,
+        query: np.ndarray,
+        dense: dict[str, tuple[np.ndarray, np.ndarray]],
+        matched: dict[int, float],
+        keyword_scores: np.ndarray,
     ) -> list[_Candidate]:
         """Every candidate of both blocks on one fused scale, best first, relevant and de-duplicated."""
         similarity: dict[int, float] = {}
@@ -292,13 +307,11 @@ class HybridRetriever(BaseRetriever):
             self._model_rows[_top_rows(keyword_scores[self._model_rows], CANDIDATES)],
             _top_rows(np.where(self._is_model, 0.0, keyword_scores), CANDIDATES),
         ]
-        matched = self._best_sentences(query)
         missing = sorted((set(np.concatenate(keyword_rows).tolist()) | matched.keys()) - similarity.keys())
         if missing:
             vectors = self._snapshot.vectors.reconstruct_batch(np.asarray(missing, dtype=np.int64))  # type: ignore[attr-defined]
             similarity.update(zip(missing, (vectors @ query[0]).tolist(), strict=True))
-        for row, sentence in matched.items():
-            similarity[row] = (1 - SENTENCE_WEIGHT) * similarity[row] + SENTENCE_WEIGHT * sentence
+        similarity = _blend(similarity, matched)
         best_keyword = float(keyword_scores.max(initial=0.0)) or 1.0
         # A name the embedder does not know ("LPIPS") leaves a card's cosine low while its
         # keyword score is the best of the search: such a card stays a candidate.
