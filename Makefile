@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(BIN)/zoomqa index build --if-missing
+	$(BIN)/zoomqa index build  # incremental: embeds only cards that changed since the last run
 	$(BIN)/zoomqa ask "$(DEMO_QUESTION)"
 
 test: install-test

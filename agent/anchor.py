@@ -11,10 +11,11 @@ an enlargement) pays a penalty instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from zoomqa.agent.demonstration import demonstrable
-from zoomqa.agent.question import Analysis, named_in
+from zoomqa.agent.question import Analysis, content_words, named_in, speaks_of_enlarging
 from zoomqa.index.records import Record
 
 NAMED_BONUS = 0.5  # the question names the work ("what does the cell size in LIIF do?")
@@ -30,7 +31,8 @@ CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one 
 # ask for): of the methods that meet it, the one zoomqa can demonstrate on their own picture
 ARBITRARY_LOCAL_BONUS = 0.2
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
-MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, or a work on another subject
+MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, a work on another subject, a GPU-only work for a CPU
+SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
 
 
@@ -53,10 +55,9 @@ _SPECIALTIES = (
     ("anime", "illustration"),
     ("manga", "illustration"),
 )
-# Task-label fragments of works that enlarge or repair pictures.
-_RESTORES = (
-    "super-resolution", "upscaling", "restoration", "denois", "deblur", "artifact", "jpeg", "enhancement", "scratch",
-)  # fmt: skip
+# Task-label fragments of works that enlarge pictures, and of those that enlarge or repair them.
+_ENLARGES = ("super-resolution", "upscaling", "enlargement", "restoration")
+_RESTORES = (*_ENLARGES, "denois", "deblur", "artifact", "jpeg", "enhancement", "scratch")
 
 
 def off_specialty(analysis: Analysis, record: Record) -> bool:
@@ -76,13 +77,32 @@ def off_specialty(analysis: Analysis, record: Record) -> bool:
 
 def off_subject(analysis: Analysis, record: Record) -> bool:
     """The person wants a picture bigger or repaired and the record is about something else
-    (classification, data augmentation...): it cannot be what explains their result."""
+    (classification, data augmentation...): it cannot be what explains their result. A record
+    whose own subject the question names ("upsample ViT features for segmentation") is not."""
     c = analysis.constraints
     wants_picture = c.enlarging or bool(c.damage) or c.fix_requested
     labels = " ".join(record.tasks).lower()
-    # A metric judges any restoration; a dataset only counts when it is one for restoration
-    # (DIV2K, Set5), not a classification benchmark that talks about zooming (ImageNet-Hard).
-    return wants_picture and "metric" not in labels and not any(f in labels for f in _RESTORES)
+    if not wants_picture or "metric" in labels:  # a metric judges any restoration
+        return False
+    named_subject = [w for w in content_words(labels) & analysis.words if not speaks_of_enlarging(w)]
+    if len(named_subject) >= SUBJECT_WORDS:
+        return False
+    # Only enlarging, nothing to repair: a denoiser or deblurrer does not enlarge (Restormer
+    # for "how do transformers do super resolution?").
+    wanted = _ENLARGES if not (c.damage or c.fix_requested) else _RESTORES
+    # A dataset only counts when it is one for restoration (DIV2K, Set5), not a classification
+    # benchmark that talks about zooming (ImageNet-Hard).
+    return not any(f in labels for f in wanted)
+
+
+# "needs a large GPU", "need at least 15 GB of GPU memory"; not "runs on GPUs without CUDA".
+_NEEDS_GPU = re.compile(r"\bneeds?\b[^.;]{0,40}\bGPU", re.IGNORECASE)
+
+
+def needs_gpu(record: Record) -> bool:
+    """The record says the work needs a GPU: it cannot be the answer for a person without one."""
+    texts = [record.summary, *record.facts, *record.explains]
+    return any(_NEEDS_GPU.search(t) for t in texts)
 
 
 def is_measure(record: Record) -> bool:
@@ -118,7 +138,9 @@ def anchor_scores(
             place = named_works.index(record.work)
             decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
             score += NAMED_BONUS * decay**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
-        if number not in named and (off_specialty(analysis, record) or off_subject(analysis, record)):
+        if number not in named and (
+            off_specialty(analysis, record) or off_subject(analysis, record) or (c.cpu_only and needs_gpu(record))
+        ):
             score -= MISMATCH_PENALTY
         if runnable and record.kind == "model":
             score += run_bonus

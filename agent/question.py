@@ -55,7 +55,14 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
             r"upscale|enlarge|sharpen|improve|make))",
         ),
     ),
-    ("why", re.compile(r"^(why|how come)\b|\bwhy (does|do|did|is|are|was|would|can)\b")),
+    (
+        "why",
+        re.compile(
+            r"^(why|how come)\b|\bwhy (does|do|did|is|are|was|would|can)\b|"
+            r"\bwhy( is that| is this)?\W*$|\b(any idea|wondering|not sure|no idea) why\b|"  # "... look waxy, why?"
+            r"\bwhat('s| is)? (causes?|caused|causing)\b|\bwhat('s| is) (behind|the reason)\b"
+        ),
+    ),
     (
         "data",
         re.compile(
@@ -100,7 +107,7 @@ _REAL_WORLD = re.compile(
 )
 _ENLARGE = re.compile(
     r"\b(bigger|larger|enlarg\w*|up-?scal\w*|up-?sampl\w*|blow(n|ing)? (it |this |that )?up|blew (it |this |that )?up|"
-    r"zoom\w*|magnif\w*|super-?resol\w*|increase the (size|resolution)|higher resolution)\b"
+    r"zoom\w*|magnif\w*|super[- ]?resol\w*|increase the (size|resolution)|higher resolution)\b"
 )
 _FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?)\b")
 _ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
@@ -206,6 +213,11 @@ class Analysis:
         if c.illustration:
             wanted.append("anime")
         return tuple(dict.fromkeys(wanted))
+
+
+def speaks_of_enlarging(text: str) -> bool:
+    """Whether ``text`` asks for (or describes) a bigger picture: "upscale", "zoom", "4K"..."""
+    return bool(_ENLARGE.search(text.lower()))
 
 
 def content_words(text: str) -> frozenset[str]:

@@ -7,9 +7,11 @@ import json
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 
+from zoomqa.agent.anchor import off_subject
 from zoomqa.agent.answer import REQUIRED_STAGES, Answer
 from zoomqa.agent.answering import Answerer
 from zoomqa.agent.extractive import ExtractiveWriter
+from zoomqa.agent.question import analyse
 from zoomqa.agent.render import render_json, render_markdown, render_slack
 from zoomqa.agent.writers import ChatWriter
 from zoomqa.index.embedding import Embedder
@@ -208,6 +210,37 @@ def test_a_request_for_speed_is_explained_by_a_real_time_method(records: dict[st
     question = "which model is fastest for real-time upscaling?"
     answer = anchor_of(records, embedder, question, ["SISR-x4-StableSR", "SISR-x4-SwinIR", "paper:espcn", "paper:stablesr"])
     assert explained(answer)[0] == "paper:espcn"
+
+
+def test_a_work_that_needs_a_gpu_is_not_explained_to_someone_without_one(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    # StableSR's card says it needs a GPU, and that sentence is what the question matches best.
+    question = "which upscaler runs on a laptop without a GPU?"
+    ids = ["SISR-x4-StableSR", "SISR-x4-Real-ESRGAN", "SISR-Any-LIIF-EDSR", "paper:espcn", "paper:stablesr"]
+    assert explained(anchor_of(records, embedder, question, ids))[0] == "SISR-Any-LIIF-EDSR"
+
+
+def test_a_question_about_enlarging_alone_is_not_explained_by_a_denoiser(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "how do transformers do image super resolution?"  # "super resolution", as people type it
+    answer = anchor_of(records, embedder, question, ["SISR-x4-SwinIR", "paper:restormer", "paper:lapsrn", "paper:swinir"])
+    assert explained(answer)[0] in {"paper:swinir", "SISR-x4-SwinIR"}
+    assert off_subject(analyse(question), records["paper:restormer"])
+    # ... but a work whose own subject the question names is not off the subject, upscaler or not
+    features = analyse("how do I upsample ViT features for segmentation?")
+    assert not off_subject(features, records["paper:featsharp"])
+    assert off_subject(analyse("does training on more data make upscalers better?"), records["paper:multiscale-samplers"])
+
+
+def test_a_symptom_followed_by_why_is_explained_by_the_work_that_causes_it(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    question = "the faces in my restored photo look fake and waxy, why?"
+    answer = anchor_of(records, embedder, question, ["SISR-x4-Real-ESRGAN", "paper:sr3", "Face-GFPGAN", "Face-CodeFormer"])
+    assert explained(answer)[0] in {"Face-CodeFormer", "Face-GFPGAN"}
+    assert any("plastic" in s.text for step in answer.steps for s in step.statements)
 
 
 def test_a_metric_named_in_a_why_question_is_the_yardstick_not_the_subject(

@@ -38,6 +38,9 @@ from zoomqa.index.records import Record, read_bundled_corpus
         ("why is there a need for a discriminator?", "why"),
         ("I blew up an old photo 10x and it stayed crisp - how?", "how"),
         ("how does arbitrary-scale super-resolution work", "how"),
+        ("the faces in my restored photo look fake and waxy, why?", "why"),
+        ("my upscale looks like oil paint. any idea why?", "why"),
+        ("what causes the halos around edges after upscaling?", "why"),
     ],
 )
 def test_intent(question: str, intent: str) -> None:
@@ -81,6 +84,7 @@ def test_compression_damage_comes_before_the_scale() -> None:
         ("an 8K output takes forever", "fast"),
         ("my blurry photo got sharp after 4x, how?", "enlarging"),
         ("how does a computer make a tiny picture bigger?", "enlarging"),
+        ("how do transformers do image super resolution?", "enlarging"),
         ("my real phone photos come out a mess", "real_world"),
         ("a noisy and blurry scan", "real_world"),
         ("blocks everywhere and I have no idea what quality it was saved at", "real_world"),
