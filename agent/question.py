@@ -89,7 +89,7 @@ _DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
         ),
     ),
     ("noise", re.compile(r"\b(nois(e|y)|grain(y)?|denois\w*|speckles?)\b")),
-    ("blur", re.compile(r"\b(blur(red|ry)?|out of focus|unfocused|motion blur|deblur\w*|soft focus)\b")),
+    ("blur", re.compile(r"\b(blur(red|ry)?|out[- ]of[- ]focus|unfocused|defocus\w*|motion blur|deblur\w*|soft focus)\b")),
     ("scratches", re.compile(r"\b(scratch(es|ed)?|tears?|torn|creases?|creased|dust|cracks?)\b")),
     (
         "old_photo",
