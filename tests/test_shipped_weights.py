@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,23 @@ def test_shipped_weights_beat_bicubic_on_photos_held_out_from_training(shared_di
     photos = load_dataset(shared_dir / "sr-train" / "photos", holdout_every=20, crop=256, limit=6)
     bicubic, ours = evaluate(model, "liif-edsr", {"photos": photos}, [4], protocol="photo", precision="fast")
     assert ours.psnr > bicubic.psnr, (bicubic.psnr, ours.psnr)
+
+
+def test_the_real_world_variant_ships_beside_the_default() -> None:
+    path = resolve_model("liif-edsr-real")
+    assert path.parent == BUNDLED_WEIGHTS_DIR and path.stat().st_size < 4 * 2**20
+    assert load_checkpoint(path).spec == load_checkpoint(resolve_model("liif-edsr")).spec  # only the weights differ
+    assert json.loads(read_metadata(path)["train_config"])["degradation"] is True  # trained on damaged inputs
+    assert (BUNDLED_WEIGHTS_DIR / "liif-edsr-real.md").is_file()
+
+
+def test_the_real_world_variant_beats_the_default_on_jpeg_damaged_photos(shared_dir: Path) -> None:
+    photos = load_dataset(shared_dir / "sr-train" / "photos", holdout_every=20, crop=256, limit=6)
+    scores = {}
+    for name in ("liif-edsr", "liif-edsr-real"):
+        model = load_checkpoint(resolve_model(name))
+        _, scores[name] = evaluate(model, name, {"photos": photos}, [4], protocol="photo", precision="fast", jpeg_quality=40)
+    assert scores["liif-edsr-real"].psnr > scores["liif-edsr"].psnr, scores
 
 
 def test_zoomqa_upscale_works_without_naming_a_model(tmp_path: Path) -> None:

@@ -47,9 +47,17 @@ def test_upscales_by_name_path_scale_or_size(upscale_tool: BaseTool, pictures: P
     assert "to 40x30" in reply and (pictures / "cat_h30.png").is_file()
 
 
+def test_a_damaged_picture_is_enlarged_with_the_damaged_model(pictures: Path, shared_dir: Path) -> None:
+    checkpoint = shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth"
+    settings = UpscaleSettings(model="liif-edsr", damaged_model=str(checkpoint), allowed_dirs=[pictures])
+    tool = make_upscale_tool(settings)
+    assert "with liif-edsr in" in tool.invoke({"path": "cat.png", "scale": 2})
+    assert f"with {checkpoint.name} in" in tool.invoke({"path": "cat.png", "scale": 2, "damaged": True})
+
+
 def test_the_schema_is_strict() -> None:
     schema = UpscaleRequest.model_json_schema()
-    assert set(schema["properties"]) == {"path", "scale", "width", "height", "output_name"}
+    assert set(schema["properties"]) == {"path", "scale", "width", "height", "output_name", "damaged"}
     assert schema["required"] == ["path"] and schema["additionalProperties"] is False
 
 

@@ -21,8 +21,9 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.tools.liif_model import LIIF, LiifSpec
 
 BUNDLED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# Short names a user can pass instead of a path, and the spec each stands for.
-MODEL_NAMES = {"liif-edsr": "edsr-baseline", "liif-rdn": "rdn"}
+# Short names a user can pass instead of a path, and the spec each stands for. liif-edsr-real
+# is liif-edsr trained further on JPEG-compressed, noisy and blurred inputs (tools/weights/*.md).
+MODEL_NAMES = {"liif-edsr": "edsr-baseline", "liif-edsr-real": "edsr-baseline", "liif-rdn": "rdn"}
 _SPEC_KEY = "liif_spec"
 _UNUSED_KEYS = ("encoder.sub_mean.", "encoder.add_mean.")  # in the authors' files, never used
 
@@ -89,7 +90,7 @@ def load_checkpoint(path: Path) -> LIIF:
 
 
 def resolve_model(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> Path:
-    """The weights file for a model name ('liif-edsr', 'liif-rdn') or a path.
+    """The weights file for a model name ('liif-edsr', 'liif-edsr-real', 'liif-rdn') or a path.
 
     Names are looked up in ``search_dirs`` (e.g. the user's models folder) and then among the
     weights shipped with zoomqa.

@@ -47,7 +47,7 @@ def upscale(
     width: Annotated[int | None, typer.Option(help="Output width; the height keeps the aspect ratio.")] = None,
     height: Annotated[int | None, typer.Option(help="Output height; the width keeps the aspect ratio.")] = None,
     model: Annotated[
-        str | None, typer.Option(help="liif-edsr, liif-rdn or a checkpoint path. Default: the upscale.model setting.", show_default=False)
+        str | None, typer.Option(help="liif-edsr, liif-edsr-real (JPEG-damaged or noisy photos), liif-rdn or a checkpoint path. Default: the upscale.model setting.", show_default=False)
     ] = None,
     precision: Annotated[
         Literal["fast", "exact"] | None,
@@ -232,7 +232,7 @@ def eval_upscale(
         list[Path], typer.Option(help="Folder of HR images; repeat for several sets. The folder's name labels it (Set5, B100, ...).", show_default=False)
     ],
     scales: Annotated[str, typer.Option(help="Comma-separated whole scales.")] = "2,3,4,6,8,12",
-    model: Annotated[str | None, typer.Option(help="liif-edsr, liif-rdn or a checkpoint path. Default: the upscale.model setting.", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(help="liif-edsr, liif-edsr-real (JPEG-damaged or noisy photos), liif-rdn or a checkpoint path. Default: the upscale.model setting.", show_default=False)] = None,
     protocol: Annotated[
         Literal["benchmark", "photo"], typer.Option(help="benchmark: Y-channel PSNR, shave = scale; photo: RGB PSNR, shave = scale + 6.")
     ] = "benchmark",

@@ -46,6 +46,11 @@ class UpscaleRequest(BaseModel):
         max_length=200,
         description="File name for the result (no folder), e.g. cat_big.png; default <name>_x<scale>.png.",
     )
+    damaged: bool = Field(
+        False,
+        description="True when the user says the picture is JPEG-compressed (blocky, from a messaging app or "
+        "the web): it is then enlarged with the model trained on damaged pictures.",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_size(self) -> UpscaleRequest:
@@ -135,6 +140,7 @@ def make_upscale_tool(
         width: int | None = None,
         height: int | None = None,
         output_name: str | None = None,
+        damaged: bool = False,
     ) -> tuple[str, object]:  # (the text for the model, the UpscaleResult): hints are read at run time
         """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, or to an
         exact width/height) and save the result next to it. Use only when the user asks to enlarge,
@@ -152,7 +158,7 @@ def make_upscale_tool(
                 width=None if sized else width,
                 height=None if sized else height,
                 size=(width, height) if sized else None,
-                model=settings.model,
+                model=settings.damaged_model if damaged else settings.model,
                 model_dirs=model_dirs,
                 precision=settings.precision,
                 device=settings.device,

@@ -127,9 +127,9 @@ def upscale(
 ) -> UpscaleResult:
     """Enlarge the image at ``path`` and write it to ``output`` (default: beside the input).
 
-    ``model`` is a name ('liif-edsr', 'liif-rdn', looked up in ``model_dirs`` then the bundled
-    weights) or a checkpoint path. Everything a user can get wrong raises ZoomqaError before
-    any output file is touched.
+    ``model`` is a name ('liif-edsr', 'liif-edsr-real', 'liif-rdn', looked up in ``model_dirs``
+    then the bundled weights) or a checkpoint path. Everything a user can get wrong raises
+    ZoomqaError before any output file is touched.
     """
     start = time.perf_counter()
     path = Path(path).expanduser()

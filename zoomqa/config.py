@@ -81,6 +81,10 @@ class UpscaleSettings(_Section):
     """Limits and defaults of the LIIF upscaler."""
 
     model: str = Field("liif-edsr", description="Default model name or checkpoint path.")
+    damaged_model: str = Field(
+        "liif-edsr-real",
+        description="Model the chat and Slack tool use for a picture the person says is JPEG-compressed.",
+    )
     precision: Literal["fast", "exact"] = "fast"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_input_pixels: int = Field(36_000_000, ge=1)
