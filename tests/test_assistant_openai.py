@@ -98,6 +98,7 @@ def test_the_model_calls_the_tool_and_the_answer_reports_it(
         "width",
         "height",
         "output_name",
+        "damaged",
     }
     assert plan["messages"][0]["role"] == "system" and "upscale_image" in plan["messages"][0]["content"]
     assert plan["messages"][-1] == {"role": "user", "content": "could you make my cat.png 2.5 times bigger"}
