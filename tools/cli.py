@@ -34,6 +34,10 @@ def _apply_threads() -> Any:
 
 # Jobs this large (output pixels) show a progress bar; smaller ones finish in about a second.
 _PROGRESS_FROM_PIXELS = 4_000_000
+MODEL_HELP = (
+    "liif-edsr, liif-edsr-real (for JPEG-compressed photos), liif-rdn or a checkpoint path. "
+    "Default: the upscale.model setting."
+)
 
 
 def upscale(
@@ -47,7 +51,7 @@ def upscale(
     width: Annotated[int | None, typer.Option(help="Output width; the height keeps the aspect ratio.")] = None,
     height: Annotated[int | None, typer.Option(help="Output height; the width keeps the aspect ratio.")] = None,
     model: Annotated[
-        str | None, typer.Option(help="liif-edsr, liif-edsr-real (JPEG-damaged or noisy photos), liif-rdn or a checkpoint path. Default: the upscale.model setting.", show_default=False)
+        str | None, typer.Option(help=MODEL_HELP, show_default=False)
     ] = None,
     precision: Annotated[
         Literal["fast", "exact"] | None,
@@ -232,7 +236,7 @@ def eval_upscale(
         list[Path], typer.Option(help="Folder of HR images; repeat for several sets. The folder's name labels it (Set5, B100, ...).", show_default=False)
     ],
     scales: Annotated[str, typer.Option(help="Comma-separated whole scales.")] = "2,3,4,6,8,12",
-    model: Annotated[str | None, typer.Option(help="liif-edsr, liif-edsr-real (JPEG-damaged or noisy photos), liif-rdn or a checkpoint path. Default: the upscale.model setting.", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP, show_default=False)] = None,
     protocol: Annotated[
         Literal["benchmark", "photo"], typer.Option(help="benchmark: Y-channel PSNR, shave = scale; photo: RGB PSNR, shave = scale + 6.")
     ] = "benchmark",
