@@ -31,7 +31,9 @@ CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one 
 # ask for): of the methods that meet it, the one zoomqa can demonstrate on their own picture
 ARBITRARY_LOCAL_BONUS = 0.2
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
-MISMATCH_PENALTY = 0.2  # a specialist for another kind of picture, a work on another subject, a GPU-only work for a CPU
+# A specialist for another kind of picture, a work on another subject, a GPU-only work for a
+# CPU, a dataset or metric for a person who wants a picture enlarged or repaired.
+MISMATCH_PENALTY = 0.2
 SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
 
@@ -128,6 +130,8 @@ def anchor_scores(
     run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
     c = analysis.constraints
     measure_is_subject = analysis.intent in ("what", "data", "compare")
+    # A person who wants their picture enlarged or repaired needs a method, not a test set or a score.
+    wants_method = analysis.intent in ("how", "which", "can") and (c.enlarging or c.fix_requested or bool(c.damage))
     enlarging = demonstrable(analysis, tuple(records))
     scores = []
     for number, record in enumerate(records, start=1):
@@ -139,7 +143,10 @@ def anchor_scores(
             decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
             score += NAMED_BONUS * decay**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
         if number not in named and (
-            off_specialty(analysis, record) or off_subject(analysis, record) or (c.cpu_only and needs_gpu(record))
+            off_specialty(analysis, record)
+            or off_subject(analysis, record)
+            or (c.cpu_only and needs_gpu(record))
+            or (wants_method and is_measure(record))
         ):
             score -= MISMATCH_PENALTY
         if runnable and record.kind == "model":

@@ -26,7 +26,7 @@ from zoomqa.agent.evidence import (
     Passage,
     encode_cached,
 )
-from zoomqa.agent.question import Analysis, content_words, named_in, situation_terms
+from zoomqa.agent.question import Analysis, content_stems, named_in, situation_terms
 from zoomqa.errors import ZoomqaError
 from zoomqa.prompts import load_prompt, read_template
 
@@ -35,7 +35,7 @@ from zoomqa.prompts import load_prompt, read_template
 # margin 0.12, 0.742 with 4 and 0.3, 0.751 with the headline bonus as well.
 MAX_POINTS = 4
 POINT_MARGIN = 0.3  # a further point must score within this of the best one
-LEXICAL_WEIGHT = 0.25  # share of the question's content words a sentence repeats
+LEXICAL_WEIGHT = 0.25  # share of the question's content words (stems) a sentence repeats
 EXPLAINS_BONUS = 0.04  # "why" questions are answered by "why you saw X" sentences first
 SITUATION_BONUS = 0.1  # a sentence about the person's kind of picture or damage (anime, faces, JPEG...)
 NEAR_DUPLICATE = 0.85  # cosine above which two sentences say the same thing
@@ -199,12 +199,12 @@ class ExtractiveWriter:
 
     def _scores(self, evidence: Evidence, indices: list[int]) -> np.ndarray:
         """How well each passage answers the question: meaning, shared words, and intent."""
-        asked = content_words(evidence.question)
+        asked = content_stems(evidence.question)
         situation = situation_terms(evidence.question)
         scores = []
         for i in indices:
             passage = evidence.passages[i]
-            shared = len(asked & content_words(passage.text)) / len(asked) if asked else 0.0
+            shared = len(asked & content_stems(passage.text)) / len(asked) if asked else 0.0
             bonus = EXPLAINS_BONUS if passage.field == "explains" and evidence.analysis.intent == "why" else 0.0
             if situation & situation_terms(passage.text):
                 bonus += SITUATION_BONUS

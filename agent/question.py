@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
+
+import snowballstemmer
 
 from zoomqa.agent.sizes import find_scale, parse_size
 from zoomqa.index.records import Record
@@ -34,9 +37,10 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
         "compare",
         re.compile(
             r"^[\w.+-]+ or [\w.+-]+(\s+(for|to|on|with|in)\b|\s*\?)|"  # "GFPGAN or CodeFormer for a tiny face?"
-            r"\b(vs\.?|versus|compared? (to|with)|comparison|difference between|differ|better than|"
+            r"\b(vs\.?|versus|compared? (to|with)|comparison|difference between|differs?\b|different (from|to|than)|better than|"
             r"(pick|choose|decide) between [\w.+-]+ (and|or) |"
-            r"which is (better|faster|sharper|best)|which (one )?(is|gives|looks) (better|faster|sharper))",
+            r"which is (better|faster|sharper|best)|what('s| is) (better|faster|sharper)|which (one )?(is|gives|looks) (better|faster|sharper)|"
+            r", [\w.+-]+ or [\w.+-]+\s*\?$)",  # "what's good for anime, waifu2x or Real-ESRGAN?"
         ),
     ),
     (
@@ -71,7 +75,13 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
             r"training (pairs|images|set|recipe))\b",
         ),
     ),
-    ("can", re.compile(r"^(can|could|is it possible|does it|will it|would it)\b|\b(can|could) (i|it|you|we)\b")),
+    (
+        "can",
+        re.compile(
+            r"^(can|could|is it possible|does it|will it|would it)\b|\b(can|could) (i|it|you|we)\b|"
+            r"^(does|do|will|would) [\w -]{1,40}\bwork\b"  # "does super-resolution work on text?"
+        ),
+    ),
     ("what", re.compile(r"^(what('s| is| are| does| do)|explain|define|tell me about|who)\b|\bwhat is\b")),
 )
 
@@ -85,7 +95,7 @@ _DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
         "jpeg",
         re.compile(
             r"\b(jpe?g|compress(ed|ion)?|block(s|y|iness)|deblock\w*|artifacts?|artefacts?|whatsapp|"
-            r"messenger|low[- ]quality save|8x8)\b"
+            r"messenger|group chat|low[- ]quality save|8x8|(little|tiny|ugly|visible) squares|squares all over)\b"
         ),
     ),
     ("noise", re.compile(r"\b(nois(e|y)|grain(y)?|denois\w*|speckles?)\b")),
@@ -105,6 +115,13 @@ _REAL_WORLD = re.compile(
     r"(photos?|pictures?|snaps?|shots?|images?)|in the wild|unknown (damage|degradation|cause|quality|blur|noise)|"
     r"(don'?t|do not|no idea|not sure) (know )?(what|how|which|why) (happened|quality|caused|it was|kind))\b"
 )
+# JPEG saved at a quality nobody knows, or saved again and again (messaging apps, reposts):
+# one network for every quality factor, not one trained per factor.
+_UNKNOWN_QUALITY = re.compile(
+    r"\b(whatsapp|messenger|telegram|group chat|social media|instagram|facebook|re-?(saved|posted|shared|uploaded)|"
+    r"forwarded|(compressed|saved) (twice|again|over and over|many times|several times|more than once)|"
+    r"(what|which|unknown|any) (jpe?g )?quality|double[- ]jpe?g|double compression)\b"
+)
 _ENLARGE = re.compile(
     r"\b(bigger|larger|enlarg\w*|up-?scal\w*|up-?sampl\w*|blow(n|ing)? (it |this |that )?up|blew (it |this |that )?up|"
     r"zoom\w*|magnif\w*|super[- ]?resol\w*|increase the (size|resolution)|higher resolution)\b"
@@ -116,7 +133,9 @@ _FAST = re.compile(
     r"\b(fast(est|er)?|quick(est|er|ly)?|real[- ]?time|lightweight|low[- ]latency|(too|so|very) slow|"
     r"takes (forever|ages|hours)|cheap(er|est)? (way|to run|method))\b"
 )
-_CPU_ONLY = re.compile(r"\b(cpu|no gpu|without (a )?(gpu|graphics card)|laptop|integrated graphics)\b")
+_CPU_ONLY = re.compile(
+    r"\b(cpu|(no|without( a| any)?) (gpu|graphics card|video card|nvidia|cuda)|laptop|integrated graphics|macbook)\b"
+)
 # Asking to repair damage, as opposed to mentioning it as part of the story.
 _FIX = re.compile(
     r"\b(fix\w*|remov\w*|restor\w*|repair\w*|clean\w*|get rid|reduc\w*|undo|deblock\w*|denois\w*|"
@@ -153,6 +172,7 @@ class Constraints:
     fix_requested: bool = False
     enlarging: bool = False  # the person wants (or made) a picture bigger
     real_world: bool = False  # real-world photos, several damages at once, or damage of unknown cause
+    unknown_quality: bool = False  # JPEG of an unknown quality, or compressed more than once
     faces: bool = False
     illustration: bool = False
     cpu_only: bool = False
@@ -188,17 +208,20 @@ class Analysis:
 
         Damage of several kinds (or of an unknown cause) comes first, because only a blind,
         real-world method was trained on such a mix; then compression damage, because
-        enlarging JPEG blocks only enlarges them; then speed, when the person asks for it;
+        enlarging JPEG blocks only enlarges them (of an unknown quality or applied again and
+        again, as messaging apps do, by a method trained for every quality at once); then speed, when the person asks for it;
         then an enlargement no fixed-scale model makes; then other damage the person asks to
         repair; then faces and illustrations.
         """
         c = self.constraints
         wanted: list[str] = []
         repair = c.fix_requested or self.intent in ("which", "can")
-        blind = c.real_world and (repair or bool(c.damage))
+        # Real-world damage, or the data of real-world models: only blind methods synthesise it.
+        blind = c.real_world and (repair or bool(c.damage) or self.intent == "data")
         if blind and c.damage != {"jpeg"}:
             wanted += ["blind", "real-world"]
         if "jpeg" in c.damage:
+            wanted += ["double jpeg", "quality factor"] if c.unknown_quality else []
             wanted += ["jpeg", "compression", *(["blind"] if blind else []), "real-world"]
         if c.fast:
             wanted += ["real-time", "efficient"]
@@ -225,6 +248,15 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1)
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=4096)  # card sentences recur in every answer that retrieves their card
+def content_stems(text: str) -> frozenset[str]:
+    """The stems of ``text``'s content words: "improve" in a question meets "improved" in a card."""
+    return frozenset(_STEMMER.stemWords(sorted(content_words(text))))
+
+
 def _stated(pattern: re.Pattern[str], text: str) -> bool:
     """Whether ``text`` says the pattern holds: "without it going blocky" does not."""
     return any(not _NEGATED.search(text[: m.start()]) for m in pattern.finditer(text))
@@ -237,11 +269,22 @@ def _intent(text: str) -> Intent:
     return "how"
 
 
+# A factor written as "10x", "x30", "16 ×": beyond the fixed models when above FIXED_SCALE_MAX.
+_FACTOR = re.compile(r"(?<![\w.])(?:(\d+(?:\.\d+)?)\s?[x×](?![\w.]|\s*\d)|[x×]\s?(\d+(?:\.\d+)?)(?![\w.]|\s*[x×]\s*\d))")
+
+
+def _names_large_factor(text: str) -> bool:
+    return any(float(a or b) > FIXED_SCALE_MAX for a, b in _FACTOR.findall(text))
+
+
 def situation_terms(text: str) -> frozenset[str]:
     """The kinds of picture, damage and demand a text speaks of ("faces", "jpeg", "illustration",
-    "cpu_only", "fast"): a point about the person's own kind of picture answers them better."""
+    "cpu_only", "fast", "large_scale" for a factor beyond the fixed models): a point about the
+    person's own kind of picture or zoom answers them better."""
     lowered = text.lower()
     terms = {name for name, pattern in _DAMAGE if pattern.search(lowered)}
+    if _names_large_factor(lowered):
+        terms.add("large_scale")
     for name, pattern in (("faces", _FACES), ("illustration", _ILLUSTRATION), ("cpu_only", _CPU_ONLY), ("fast", _FAST)):
         if pattern.search(lowered):
             terms.add(name)
@@ -266,6 +309,7 @@ def analyse(question: str) -> Analysis:
         fix_requested=bool(_FIX.search(text)),
         enlarging=scale is not None or bool(_ENLARGE.search(text)),
         real_world=several or bool(_REAL_WORLD.search(text)),
+        unknown_quality=bool(_UNKNOWN_QUALITY.search(text)),
         faces=bool(_FACES.search(text)),
         illustration=bool(_ILLUSTRATION.search(text)),
         cpu_only=bool(_CPU_ONLY.search(text)),

@@ -29,6 +29,11 @@ _MULTIPLIER = "|".join(_MULTIPLIERS)
 _BARE_SCALE_LIMIT = 64
 # Sides below this are kernel sizes ("a 3x3 convolution"), not image sizes.
 MIN_SIDE = 8
+# "8x8 blocks", "16x16 patches", "8x8 windows": parts of a picture, not its size.
+_PART_OF_PICTURE = re.compile(
+    r"^[\s-]*(?:pixels?[\s-]+)?(?:blocks?|squares?|grids?|patch(?:es)?|tiles?|kernels?|windows?|cells?|filters?)\b",
+    re.IGNORECASE,
+)
 
 # Each pattern's first group is the factor (a number or a word); the order is the order tried.
 _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
@@ -123,9 +128,14 @@ def parse_size(text: str) -> tuple[int | None, int | None] | None:
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
     wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide.
     With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at"/"exactly" wins,
-    else the last one not after "from". Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") are not image sizes.
+    else the last one not after "from". Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") or
+    naming a part of the picture ("8x8 blocks", "64x64 patches") are not image sizes.
     """
-    pairs = [m for m in _PAIR.finditer(text) if min(int(m[1]), int(m[2])) >= MIN_SIDE]
+    pairs = [
+        m
+        for m in _PAIR.finditer(text)
+        if min(int(m[1]), int(m[2])) >= MIN_SIDE and not _PART_OF_PICTURE.match(text[m.end() :])
+    ]
     if pairs:
         targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
         wanted = [m for m in pairs if not _SOURCE_WORD.search(text[: m.start()])]

@@ -7,7 +7,7 @@ import json
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 
-from zoomqa.agent.anchor import off_subject
+from zoomqa.agent.anchor import anchor_scores, off_subject
 from zoomqa.agent.answer import REQUIRED_STAGES, Answer
 from zoomqa.agent.answering import Answerer
 from zoomqa.agent.extractive import ExtractiveWriter
@@ -139,6 +139,32 @@ def test_compression_damage_is_explained_by_a_jpeg_method(records: dict[str, Rec
     question = "my photo came out of WhatsApp all blocky - which tool should I use before enlarging it?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "JPEG-FBCNN", "SISR-x4-HAT", "paper:liif", "paper:fbcnn"])
     assert explained(answer)[0] in {"JPEG-FBCNN", "paper:fbcnn"}
+
+
+def test_compression_of_an_unknown_quality_is_explained_by_a_method_for_every_quality(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    # ARCNN (one model per JPEG quality) shares the most words; "8x8 blocks" is not a size wanted
+    question = "whatsapp crushed my picture, there are 8x8 blocks and I have no idea what quality it was saved at"
+    answer = anchor_of(records, embedder, question, ["paper:arcnn", "paper:fbcnn"])
+    assert explained(answer)[0] == "paper:fbcnn"
+
+
+def test_a_picture_to_enlarge_is_not_explained_by_a_test_set(records: dict[str, Record]) -> None:
+    # Manga109 (a benchmark of drawn pages) and BSRGAN matching the question equally well
+    works = [records["paper:manga109"], records["paper:bsrgan"]]
+    request, about_the_set = analyse("upscale my scanned comic 3x"), analyse("which comic pages are in Manga109?")
+    test_set, method = anchor_scores(request, works, [0.6, 0.6], [1.0, 1.0])
+    assert test_set < method
+    assert anchor_scores(about_the_set, works, [0.6, 0.6], [1.0, 1.0])[0] > method
+
+
+def test_a_factor_beyond_the_fixed_models_brings_the_point_about_large_factors(
+    records: dict[str, Record], embedder: Embedder
+) -> None:
+    answer = anchor_of(records, embedder, "can I upscale 16x in one go?", ["SISR-Any-LIIF-EDSR", "paper:liif", "paper:meta-sr"])
+    (why,) = [step for step in answer.steps if step.stage == "why"]
+    assert any("x30" in s.text for s in why.statements)  # trained up to x4, still works at x10 or x30
 
 
 def test_a_question_about_a_paper_explains_that_paper(records: dict[str, Record], embedder: Embedder) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoomqa.agent.question import analyse, content_words, named_in, record_names, situation_terms
+from zoomqa.agent.question import analyse, content_stems, content_words, named_in, record_names, situation_terms
 from zoomqa.index.records import Record, read_bundled_corpus
 
 
@@ -69,8 +69,9 @@ def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:
 def test_compression_damage_comes_before_the_scale() -> None:
     blocky = analyse("my WhatsApp photo is all blocky, I want it 8x bigger and clean")
     assert "jpeg" in blocky.constraints.damage
-    assert blocky.preferred_tasks[0] == "jpeg"
-    assert "arbitrary-scale" in blocky.preferred_tasks
+    wanted = blocky.preferred_tasks
+    assert wanted[:3] == ("double jpeg", "quality factor", "jpeg")  # WhatsApp: a quality nobody knows
+    assert wanted.index("compression") < wanted.index("arbitrary-scale")
 
 
 @pytest.mark.parametrize(
@@ -104,6 +105,10 @@ def test_situation_terms_name_the_kinds_of_picture_and_damage_a_text_speaks_of()
     assert situation_terms("a smaller model tuned for anime illustrations") == {"illustration"}
     assert situation_terms("restores blurry faces in JPEG photos") == {"faces", "blur", "jpeg"}
     assert situation_terms("LIIF decodes a continuous image") == frozenset()
+    assert content_stems("which tasks did it improve?") & content_stems("it improved two tasks") == {"task", "improv"}
+    assert situation_terms("can I upscale 16x in one go?") == {"large_scale"}
+    assert situation_terms("it still works at x10 or x30") == {"large_scale"}
+    assert situation_terms("enlarging a 256x256 picture 4x") == frozenset()  # a size and a fixed factor
 
 
 def test_damage_kinds() -> None:
@@ -117,8 +122,15 @@ def test_mixed_or_unknown_damage_prefers_a_blind_method() -> None:
     assert phone.preferred_tasks[:2] == ("blind", "real-world")
     assert "jpeg" in phone.preferred_tasks
     # compression alone stays a compression question, with blind methods next in line
+    blocky = analyse("8x8 blocks everywhere, how do I fix it?")
+    assert blocky.preferred_tasks[:3] == ("jpeg", "compression", "real-world")
+    assert blocky.constraints.size is None  # the blocks are not the size wanted
+    # ... and of an unknown quality, or saved again and again, one network for every quality first
     unknown = analyse("8x8 blocks everywhere and no idea what quality it was saved at")
-    assert unknown.preferred_tasks[:3] == ("jpeg", "compression", "blind")
+    assert unknown.constraints.unknown_quality
+    assert unknown.preferred_tasks[:5] == ("double jpeg", "quality factor", "jpeg", "compression", "blind")
+    assert analyse("it came through whatsapp all blocky").constraints.unknown_quality
+    assert not analyse("blocky jpeg saved at quality 30").constraints.unknown_quality
     assert analyse("what is PSNR?").constraints.real_world is False
     assert analyse("explain the perception-distortion tradeoff").constraints.enlarging is False
 

@@ -82,7 +82,21 @@ def test_sizes(text: str, size: tuple[int | None, int | None]) -> None:
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["3x upscale", "a 3x3 kernel", "twice as big", "1080px", "photo.png", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3x upscale",
+        "a 3x3 kernel",
+        "twice as big",
+        "1080px",
+        "photo.png",
+        "",
+        "theres 8x8 blocks and ringing",  # JPEG's blocks, not the size wanted
+        "8x8-pixel blocks",
+        "cut into 48x48 patches for training",
+        "attention inside 16x16 windows",
+    ],
+)
 def test_not_sizes(text: str) -> None:
     assert parse_size(text) is None
 
