@@ -94,7 +94,9 @@ _DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
     (
         "jpeg",
         re.compile(
-            r"\b(jpe?g|compress(ed|ion)?|block(s|y|iness)|deblock\w*|artifacts?|artefacts?|whatsapp|"
+            # "artifacts" alone, not the checkerboard, GAN or tiling artifacts of upscalers
+            r"\b(jpe?g|compress(ed|ion)?|block(s|y|iness)|deblock\w*|(?<!checkerboard )(?<!gan )(?<!tiling )(?<!seam )"
+            r"(artifacts?|artefacts?)|whatsapp|"
             r"messenger|group chat|low[- ]quality save|8x8|(little|tiny|ugly|visible) squares|squares all over)\b"
         ),
     ),
