@@ -32,7 +32,8 @@ CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one 
 ARBITRARY_LOCAL_BONUS = 0.2
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
 # A specialist for another kind of picture, a work on another subject, a GPU-only work for a
-# CPU, a dataset or metric for a person who wants a picture enlarged or repaired.
+# CPU, a dataset or metric for a person who wants a picture enlarged or repaired, a GAN or
+# diffusion model for a person who needs faithful detail.
 MISMATCH_PENALTY = 0.2
 SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
@@ -107,6 +108,17 @@ def needs_gpu(record: Record) -> bool:
     return any(_NEEDS_GPU.search(t) for t in texts)
 
 
+# Task-label fragments of works that generate plausible detail (GAN, diffusion, face priors).
+_GENERATES = ("generative", "diffusion", "perceptual super-resolution", "texture enhancement", "photo-realistic")
+
+
+def invents_detail(record: Record) -> bool:
+    """The work draws plausible detail rather than the most faithful one: wrong for evidence or
+    for a person who asks for the original detail."""
+    labels = " ".join(record.tasks).lower()
+    return any(f in labels for f in _GENERATES)
+
+
 def is_measure(record: Record) -> bool:
     """A metric or a benchmark dataset: what results are measured with or on."""
     return any("metric" in t.lower() or "dataset" in t.lower() for t in record.tasks)
@@ -147,6 +159,7 @@ def anchor_scores(
             or off_subject(analysis, record)
             or (c.cpu_only and needs_gpu(record))
             or (wants_method and is_measure(record))
+            or (c.faithful and invents_detail(record))
         ):
             score -= MISMATCH_PENALTY
         if runnable and record.kind == "model":

@@ -126,9 +126,16 @@ _UNKNOWN_QUALITY = re.compile(
 )
 _ENLARGE = re.compile(
     r"\b(bigger|larger|enlarg\w*|up-?scal\w*|up-?sampl\w*|blow(n|ing)? (it |this |that )?up|blew (it |this |that )?up|"
-    r"zoom\w*|magnif\w*|super[- ]?resol\w*|increase the (size|resolution)|higher resolution)\b"
+    r"zoom\w*|magnif\w*|super[- ]?resol\w*|increase the (size|resolution)|higher resolution|"
+    r"big (canvas|print|poster|screen)|canvas|posters?|billboards?|print(ed|ing)? (it )?(big|large))\b"
 )
-_FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?)\b")
+_FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?|passport (photo|picture)s?|id photos?|mugshots?)\b")
+# Detail that must be true, not plausible: the person rules out invented detail, or the use needs fidelity.
+_FAITHFUL = re.compile(
+    r"\b(faithful\w*|fidelity|true to (the )?(original|real)|(original|real|true) detail|accura(te|cy)|"
+    r"(not|no|without|rather than|instead of|never) (invent\w*|hallucinat\w*|mak\w+ (things|stuff|details?) up)|"
+    r"forensic\w*|evidence|medical|scientific|satellite|licen[cs]e plates?|number plates?)\b"
+)
 _ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
 # Speed or cost as the requirement; "speed doesn't matter" is left out on purpose.
 _FAST = re.compile(
@@ -179,6 +186,7 @@ class Constraints:
     illustration: bool = False
     cpu_only: bool = False
     fast: bool = False  # speed (or cost) is what the person asks for
+    faithful: bool = False  # the detail must be true, not invented (evidence, medicine, "rather than inventing")
 
     @property
     def beyond_fixed(self) -> bool:
@@ -213,7 +221,8 @@ class Analysis:
         enlarging JPEG blocks only enlarges them (of an unknown quality or applied again and
         again, as messaging apps do, by a method trained for every quality at once); then speed, when the person asks for it;
         then an enlargement no fixed-scale model makes; then other damage the person asks to
-        repair; then faces and illustrations.
+        repair; then faces and illustrations; then, when the detail must be true, the
+        PSNR-oriented methods.
         """
         c = self.constraints
         wanted: list[str] = []
@@ -237,6 +246,8 @@ class Analysis:
             wanted += ["blind", "real-world", "denois", "deblur"]
         if c.illustration:
             wanted.append("anime")
+        if c.faithful:  # the PSNR-oriented line of work: the most faithful detail, none invented
+            wanted.append("single-image super-resolution")
         return tuple(dict.fromkeys(wanted))
 
 
@@ -316,6 +327,7 @@ def analyse(question: str) -> Analysis:
         illustration=bool(_ILLUSTRATION.search(text)),
         cpu_only=bool(_CPU_ONLY.search(text)),
         fast=_stated(_FAST, text),
+        faithful=bool(_FAITHFUL.search(text)),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 

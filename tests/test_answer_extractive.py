@@ -167,6 +167,16 @@ def test_a_factor_beyond_the_fixed_models_brings_the_point_about_large_factors(
     assert any("x30" in s.text for s in why.statements)  # trained up to x4, still works at x10 or x30
 
 
+def test_a_person_who_needs_true_detail_is_not_sent_to_a_diffusion_upscaler(records: dict[str, Record]) -> None:
+    works = [records["SISR-x4-StableSR"], records["SISR-x4-HAT"]]  # both model cards, equally close
+    faithful = analyse("which model keeps the most original detail rather than inventing it?")
+    diffusion, psnr_oriented = anchor_scores(faithful, works, [0.6, 0.6], [1.0, 1.0])
+    assert diffusion < psnr_oriented
+    realistic = analyse("which model gives the most realistic texture?")
+    diffusion, psnr_oriented = anchor_scores(realistic, works, [0.6, 0.6], [1.0, 1.0])
+    assert diffusion == pytest.approx(psnr_oriented)  # no penalty when invented texture is welcome
+
+
 def test_a_question_about_a_paper_explains_that_paper(records: dict[str, Record], embedder: Embedder) -> None:
     question = "What does DualAug do with heavily augmented images?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:liif", "paper:dualaug"])

@@ -198,3 +198,17 @@ def test_a_work_named_as_the_contrast_comes_last(corpus: tuple[Record, ...]) -> 
     found = named_in(analyse("is there a score better than PSNR, like LPIPS?"), records)
     assert [ids[n - 1] for n in found] == ["paper:lpips", "metric:psnr"]
     assert [ids[n - 1] for n in named_in(analyse("a score better than PSNR?"), records, contrasts=False)] == []
+
+
+def test_detail_that_must_be_true_prefers_the_psnr_oriented_methods() -> None:
+    faithful = analyse("which model keeps the most original detail rather than inventing it?")
+    assert faithful.constraints.faithful
+    assert "single-image super-resolution" in faithful.preferred_tasks
+    assert analyse("can upscaling recover a licence plate number?").constraints.faithful
+    assert not analyse("which upscaler gives the most realistic texture?").constraints.faithful
+
+
+def test_lay_words_for_a_bigger_picture_and_for_faces() -> None:
+    assert analyse("my cousin's baby photo is tiny, can it go on a big canvas?").constraints.enlarging
+    assert analyse("I want it as a poster").constraints.enlarging
+    assert analyse("the scan of my old passport photo is fuzzy").constraints.faces
