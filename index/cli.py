@@ -242,16 +242,26 @@ def train_relevance(
 
 
 def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
+    """The configured retriever over ``index_dir``; it says on stderr when the index holds older
+    bundled cards than this installation ships (after an upgrade), since answers quote them."""
     from zoomqa.index.retrieval import HybridRetriever
 
     _use_threads(settings)
-    return HybridRetriever.open(
+    retriever = HybridRetriever.open(
         index_dir,
         embedder=settings.index.embedder,
         k=k or settings.index.k,
         min_relevance=settings.index.min_relevance,
         relevance_weights=settings.index.relevance_weights,
     )
+    outdated = retriever.outdated_cards()
+    if outdated:
+        err.print(
+            f"[yellow]note:[/] {outdated} bundled card(s) changed since the index at {index_dir} was built; "
+            "answers use the old text until you run `zoomqa index build`",
+            soft_wrap=True,
+        )
+    return retriever
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:

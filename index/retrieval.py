@@ -36,6 +36,7 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.metadata import RowInfo
+from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
 from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
@@ -204,6 +205,18 @@ class HybridRetriever(BaseRetriever):
         if not len(rows):
             return np.zeros((0, self._snapshot.manifest.dim), dtype=np.float32)
         return self._snapshot.vectors.reconstruct_batch(rows)  # type: ignore[attr-defined]
+
+    def outdated_cards(self) -> int:
+        """How many bundled cards differ from those this installation ships (changed, added or
+        removed since the index was built): until `zoomqa index build` runs, answers quote the
+        old cards. 0 for an index without bundled cards."""
+        if not len(self._curated_rows):
+            return 0
+        stored = {info.id: info.content_hash for info in self._snapshot.records.infos_of(self._curated_rows.tolist()).values()}
+        shipped = {record.id: record.content_hash() for record in read_bundled_corpus()}
+        return len(stored.keys() ^ shipped.keys()) + sum(
+            stored[i] != digest for i, digest in shipped.items() if i in stored
+        )
 
     @property
     def manifest(self) -> Manifest:

@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 
 from zoomqa.cli import app
 from zoomqa.config import get_settings
+from zoomqa.index.embedding import Embedder
+from zoomqa.index.metadata import Entry
 from zoomqa.index.records import read_bundled_corpus
+from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
 
 runner = CliRunner()
 TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
@@ -115,3 +118,20 @@ def test_eval_answers_reports_every_metric(indexed_home: Path) -> None:
     table = runner.invoke(app, ["eval", "answers", "--questions", str(QUESTIONS)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "cooking-egg" in table.stdout and "total (4)" in table.stdout
+
+
+def test_ask_says_when_the_index_holds_older_cards_than_the_installation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder
+) -> None:
+    # the index was built before a card was edited (an upgrade shipped a new LIIF card)
+    cards = read_bundled_corpus()
+    older = [c.model_copy(update={"summary": c.summary + " (older text)"}) if c.id == "paper:liif" else c for c in cards]
+    IndexStore(tmp_path / "index").upsert([Entry.of(r, BUNDLED_SOURCE) for r in older], embedder)
+    monkeypatch.setenv("ZOOMQA_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["ask", "what is LIIF?"])
+    assert result.exit_code == 0
+    assert "1 bundled card(s) changed" in flat(result.stderr) and "zoomqa index build" in flat(result.stderr)
+    # after the incremental build the note is gone
+    assert runner.invoke(app, ["index", "build"]).exit_code == 0
+    assert "bundled card" not in flat(runner.invoke(app, ["ask", "what is LIIF?"]).stderr)
