@@ -156,7 +156,7 @@ _STOPWORDS = frozenset(
     if in into is it its it's just me my of on or our so some such than that the their them then there
     these they this to too up us was we were what when where which who why will with would you your
     about any also very much more most make made makes use used using one ones image images picture
-    pictures photo photos""".split()
+    pictures photo photos times""".split()
 )
 # Short names of works that are also everyday words ("REAL: Realism Evaluation ...").
 _COMMON_WORDS = frozenset({"real", "the", "deep", "image", "image quality assessment"})
@@ -282,22 +282,30 @@ def _intent(text: str) -> Intent:
     return "how"
 
 
-# A factor written as "10x", "x30", "16 ×": beyond the fixed models when above FIXED_SCALE_MAX.
-_FACTOR = re.compile(r"(?<![\w.])(?:(\d+(?:\.\d+)?)\s?[x×](?![\w.]|\s*\d)|[x×]\s?(\d+(?:\.\d+)?)(?![\w.]|\s*[x×]\s*\d))")
+# A factor written as "10x", "x30", "16 ×", "2.5 times": beyond the fixed models when above
+# FIXED_SCALE_MAX, out of their reach too when not a whole number.
+_FACTOR = re.compile(
+    r"(?<![\w.])(?:(\d+(?:\.\d+)?)\s?[x×](?![\w.]|\s*\d)|[x×]\s?(\d+(?:\.\d+)?)(?![\w.]|\s*[x×]\s*\d)|"
+    r"(\d+(?:\.\d+)?)[\s-]?times\b)"
+)
+_NON_INTEGER_WORDS = re.compile(r"\bnon-?integer|fractional (factor|scale)")
 
 
-def _names_large_factor(text: str) -> bool:
-    return any(float(a or b) > FIXED_SCALE_MAX for a, b in _FACTOR.findall(text))
+def _factors(text: str) -> list[float]:
+    return [float(next(g for g in groups if g)) for groups in _FACTOR.findall(text)]
 
 
 def situation_terms(text: str) -> frozenset[str]:
     """The kinds of picture, damage and demand a text speaks of ("faces", "jpeg", "illustration",
-    "cpu_only", "fast", "large_scale" for a factor beyond the fixed models): a point about the
-    person's own kind of picture or zoom answers them better."""
+    "cpu_only", "fast", "large_scale" and "non_integer" for factors the fixed models do not
+    make): a point about the person's own kind of picture or zoom answers them better."""
     lowered = text.lower()
     terms = {name for name, pattern in _DAMAGE if pattern.search(lowered)}
-    if _names_large_factor(lowered):
+    factors = _factors(lowered)
+    if any(f > FIXED_SCALE_MAX for f in factors):
         terms.add("large_scale")
+    if _NON_INTEGER_WORDS.search(lowered) or any(f != round(f) for f in factors):
+        terms.add("non_integer")
     for name, pattern in (("faces", _FACES), ("illustration", _ILLUSTRATION), ("cpu_only", _CPU_ONLY), ("fast", _FAST)):
         if pattern.search(lowered):
             terms.add(name)

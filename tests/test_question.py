@@ -109,6 +109,9 @@ def test_situation_terms_name_the_kinds_of_picture_and_damage_a_text_speaks_of()
     assert situation_terms("can I upscale 16x in one go?") == {"large_scale"}
     assert situation_terms("it still works at x10 or x30") == {"large_scale"}
     assert situation_terms("enlarging a 256x256 picture 4x") == frozenset()  # a size and a fixed factor
+    assert situation_terms("can you upscale a photo by 2.5 times?") == {"non_integer"}
+    assert situation_terms("any output size, even 3.7x or 10x") == {"non_integer", "large_scale"}
+    assert situation_terms("non-integer factors") == {"non_integer"}
 
 
 def test_damage_kinds() -> None:
