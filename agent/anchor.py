@@ -32,7 +32,7 @@ CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one 
 ARBITRARY_LOCAL_BONUS = 0.2
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
 # A specialist for another kind of picture, a work on another subject, a GPU-only work for a
-# CPU, a dataset or metric for a person who wants a picture enlarged or repaired, a GAN or
+# CPU (or as a recommendation to someone who asks for neither realism nor has a GPU), a dataset or metric for a person who wants a picture enlarged or repaired, a GAN or
 # diffusion model for a person who needs faithful detail.
 MISMATCH_PENALTY = 0.2
 SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
@@ -157,7 +157,7 @@ def anchor_scores(
         if number not in named and (
             off_specialty(analysis, record)
             or off_subject(analysis, record)
-            or (c.cpu_only and needs_gpu(record))
+            or ((c.cpu_only or (analysis.intent == "which" and not c.heavy_ok)) and needs_gpu(record))
             or (wants_method and is_measure(record))
             or (c.faithful and invents_detail(record))
         ):

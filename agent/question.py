@@ -130,6 +130,12 @@ _ENLARGE = re.compile(
     r"big (canvas|print|poster|screen)|canvas|posters?|billboards?|print(ed|ing)? (it )?(big|large))\b"
 )
 _FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?|passport (photo|picture)s?|id photos?|mugshots?)\b")
+# What only a heavy generative model gives, or a GPU to run one: then a slow, GPU-only work is
+# no worse a recommendation than a light one.
+_HEAVY_OK = re.compile(
+    r"\b(diffusion|stable diffusion|(photo-?)?realistic|generative|most detail|(best|highest) (possible )?quality|"
+    r"(my|a|an|the|with|have|got) (big |strong |good |powerful )?(gpu|graphics card|nvidia|rtx \d+)|cloud|colab)\b"
+)
 # Detail that must be true, not plausible: the person rules out invented detail, or the use needs fidelity.
 _FAITHFUL = re.compile(
     r"\b(faithful\w*|fidelity|true to (the )?(original|real)|(original|real|true) detail|accura(te|cy)|"
@@ -187,6 +193,7 @@ class Constraints:
     cpu_only: bool = False
     fast: bool = False  # speed (or cost) is what the person asks for
     faithful: bool = False  # the detail must be true, not invented (evidence, medicine, "rather than inventing")
+    heavy_ok: bool = False  # realism or a GPU is asked for: a slow, GPU-only model is a fair recommendation
 
     @property
     def beyond_fixed(self) -> bool:
@@ -336,6 +343,7 @@ def analyse(question: str) -> Analysis:
         cpu_only=bool(_CPU_ONLY.search(text)),
         fast=_stated(_FAST, text),
         faithful=bool(_FAITHFUL.search(text)),
+        heavy_ok=_stated(_HEAVY_OK, text),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 

@@ -177,6 +177,16 @@ def test_a_person_who_needs_true_detail_is_not_sent_to_a_diffusion_upscaler(reco
     assert diffusion == pytest.approx(psnr_oriented)  # no penalty when invented texture is welcome
 
 
+def test_a_recommendation_prefers_a_model_that_runs_anywhere_unless_realism_or_a_gpu_is_asked_for(
+    records: dict[str, Record],
+) -> None:
+    works = [records["SISR-x4-StableSR"], records["SISR-x4-Real-ESRGAN"]]  # StableSR's card: it needs a GPU
+    heavy, light = anchor_scores(analyse("what's the best upscaler right now?"), works, [0.6, 0.6], [1.0, 1.0])
+    assert heavy < light
+    heavy, light = anchor_scores(analyse("I have an RTX 4090, which upscaler gives the most realistic detail?"), works, [0.6, 0.6], [1.0, 1.0])
+    assert heavy >= light
+
+
 def test_a_question_about_a_paper_explains_that_paper(records: dict[str, Record], embedder: Embedder) -> None:
     question = "What does DualAug do with heavily augmented images?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:liif", "paper:dualaug"])

@@ -215,3 +215,10 @@ def test_lay_words_for_a_bigger_picture_and_for_faces() -> None:
     assert analyse("my cousin's baby photo is tiny, can it go on a big canvas?").constraints.enlarging
     assert analyse("I want it as a poster").constraints.enlarging
     assert analyse("the scan of my old passport photo is fuzzy").constraints.faces
+
+
+def test_realism_or_a_gpu_makes_a_heavy_model_a_fair_recommendation() -> None:
+    assert analyse("I have an RTX 4090, what should I use?").constraints.heavy_ok
+    assert analyse("what gives the most realistic result?").constraints.heavy_ok
+    assert not analyse("which upscaler runs on a laptop without a GPU?").constraints.heavy_ok
+    assert not analyse("what's the best upscaler right now?").constraints.heavy_ok
