@@ -142,6 +142,10 @@ _FAITHFUL = re.compile(
     r"(not|no|without|rather than|instead of|never) (invent\w*|hallucinat\w*|mak\w+ (things|stuff|details?) up)|"
     r"forensic\w*|evidence|medical|scientific|satellite|licen[cs]e plates?|number plates?)\b"
 )
+# Writing in the picture: upscalers redraw letters as texture, so a point about text answers it.
+_TEXT = re.compile(
+    r"\b(text|letters?|lettering|handwriting|documents?|signs?|licen[cs]e plates?|number plates?|subtitles?|captions?)\b"
+)
 _ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
 # Speed or cost as the requirement; "speed doesn't matter" is left out on purpose.
 _FAST = re.compile(
@@ -304,7 +308,7 @@ def _factors(text: str) -> list[float]:
 
 def situation_terms(text: str) -> frozenset[str]:
     """The kinds of picture, damage and demand a text speaks of ("faces", "jpeg", "illustration",
-    "cpu_only", "fast", "large_scale" and "non_integer" for factors the fixed models do not
+    "text" for writing in the picture, "cpu_only", "fast", "large_scale" and "non_integer" for factors the fixed models do not
     make): a point about the person's own kind of picture or zoom answers them better."""
     lowered = text.lower()
     terms = {name for name, pattern in _DAMAGE if pattern.search(lowered)}
@@ -313,7 +317,10 @@ def situation_terms(text: str) -> frozenset[str]:
         terms.add("large_scale")
     if _NON_INTEGER_WORDS.search(lowered) or any(f != round(f) for f in factors):
         terms.add("non_integer")
-    for name, pattern in (("faces", _FACES), ("illustration", _ILLUSTRATION), ("cpu_only", _CPU_ONLY), ("fast", _FAST)):
+    named_patterns = (
+        ("faces", _FACES), ("illustration", _ILLUSTRATION), ("text", _TEXT), ("cpu_only", _CPU_ONLY), ("fast", _FAST),
+    )  # fmt: skip
+    for name, pattern in named_patterns:
         if pattern.search(lowered):
             terms.add(name)
     return frozenset(terms)

@@ -112,6 +112,7 @@ def test_situation_terms_name_the_kinds_of_picture_and_damage_a_text_speaks_of()
     assert situation_terms("can you upscale a photo by 2.5 times?") == {"non_integer"}
     assert situation_terms("any output size, even 3.7x or 10x") == {"non_integer", "large_scale"}
     assert situation_terms("non-integer factors") == {"non_integer"}
+    assert situation_terms("can it make the blurry text on a sign readable?") == {"text", "blur"}
 
 
 def test_damage_kinds() -> None:
