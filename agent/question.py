@@ -230,10 +230,10 @@ class Analysis:
         Damage of several kinds (or of an unknown cause) comes first, because only a blind,
         real-world method was trained on such a mix; then compression damage, because
         enlarging JPEG blocks only enlarges them (of an unknown quality or applied again and
-        again, as messaging apps do, by a method trained for every quality at once); then speed, when the person asks for it;
-        then an enlargement no fixed-scale model makes; then other damage the person asks to
-        repair; then faces and illustrations; then, when the detail must be true, the
-        PSNR-oriented methods.
+        again, as messaging apps do, by a method trained for every quality at once); then
+        speed, when the person asks for it; then an enlargement no fixed-scale model makes;
+        then other damage the person asks to repair; then faces and illustrations; then, when
+        the detail must be true, the PSNR-oriented methods.
         """
         c = self.constraints
         wanted: list[str] = []
