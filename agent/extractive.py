@@ -10,6 +10,7 @@ writer is also the fallback whenever the grounding guard rejects a generative wr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from string import Template
@@ -38,6 +39,18 @@ POINT_MARGIN = 0.3  # a further point must score within this of the best one
 LEXICAL_WEIGHT = 0.25  # share of the question's content words (stems) a sentence repeats
 EXPLAINS_BONUS = 0.04  # "why" questions are answered by "why you saw X" sentences first
 SITUATION_BONUS = 0.1  # a sentence about the person's kind of picture or damage (anime, faces, JPEG...)
+# "What did DA-Fusion improve?", "what is EDSR known for?": the sentences that state a result.
+_ASKS_RESULTS = re.compile(
+    r"\b(improv\w*|achiev\w*|known for|famous for|find|found|findings?|results?|win|won|"
+    r"contribut\w*|accomplish\w*|show(ed|n)?|prove[dn]?|outperform\w*|beat)\b",
+    re.IGNORECASE,
+)
+_RESULT = re.compile(
+    r"\b(improved|improves|won|wins|outperform\w*|beats?|reach(ed|es)|found|finds|matches|"
+    r"state[- ]of[- ]the[- ]art|first place|top (psnr|results?)|gains?|proved|shows that|showed)\b",
+    re.IGNORECASE,
+)
+RESULT_BONUS = 0.1  # a result sentence for a question about results
 NEAR_DUPLICATE = 0.85  # cosine above which two sentences say the same thing
 # A card's first "explains" sentence is its headline reason ("why any scale works"): a
 # how/why/what question about the work is answered by it even when another sentence
@@ -200,6 +213,7 @@ class ExtractiveWriter:
     def _scores(self, evidence: Evidence, indices: list[int]) -> np.ndarray:
         """How well each passage answers the question: meaning, shared words, and intent."""
         asked = content_stems(evidence.question)
+        asks_results = bool(_ASKS_RESULTS.search(evidence.question))
         situation = situation_terms(evidence.question)
         scores = []
         for i in indices:
@@ -208,6 +222,8 @@ class ExtractiveWriter:
             bonus = EXPLAINS_BONUS if passage.field == "explains" and evidence.analysis.intent == "why" else 0.0
             if situation & situation_terms(passage.text):
                 bonus += SITUATION_BONUS
+            if asks_results and _RESULT.search(passage.text):
+                bonus += RESULT_BONUS
             scores.append(float(evidence.closeness[i]) + LEXICAL_WEIGHT * shared + bonus)
         return np.array(scores)
 

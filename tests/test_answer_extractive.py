@@ -187,6 +187,14 @@ def test_a_recommendation_prefers_a_model_that_runs_anywhere_unless_realism_or_a
     assert heavy >= light
 
 
+def test_a_question_about_results_is_answered_with_the_result(records: dict[str, Record], embedder: Embedder) -> None:
+    # the card's other sentences share more words with the question ("synthetic images")
+    question = "which tasks did DA-Fusion improve with its synthetic images?"
+    answer = anchor_of(records, embedder, question, ["paper:da-fusion", "paper:dualaug", "paper:datacrafter"])
+    (why,) = [step for step in answer.steps if step.stage == "why"]
+    assert any("weed recognition" in s.text for s in why.statements)
+
+
 def test_a_question_about_a_paper_explains_that_paper(records: dict[str, Record], embedder: Embedder) -> None:
     question = "What does DualAug do with heavily augmented images?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:liif", "paper:dualaug"])
