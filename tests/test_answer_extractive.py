@@ -195,6 +195,14 @@ def test_a_question_about_results_is_answered_with_the_result(records: dict[str,
     assert any("weed recognition" in s.text for s in why.statements)
 
 
+def test_of_two_named_works_the_first_named_is_explained(records: dict[str, Record]) -> None:
+    works = [records["SISR-Any-LIIF-RDN"], records["paper:rdn"]]
+    question = analyse("what does RDN have to do with LIIF?")
+    # LIIF-RDN mentions both names and matches the question a little better
+    model_card, rdn = anchor_scores(question, works, [0.64, 0.6], [1.0, 0.85])
+    assert rdn > model_card
+
+
 def test_a_question_about_a_paper_explains_that_paper(records: dict[str, Record], embedder: Embedder) -> None:
     question = "What does DualAug do with heavily augmented images?"
     answer = anchor_of(records, embedder, question, ["SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:liif", "paper:dualaug"])
