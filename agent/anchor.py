@@ -34,8 +34,9 @@ CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one 
 ARBITRARY_LOCAL_BONUS = 0.2
 MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
 # A specialist for another kind of picture, a work on another subject, a GPU-only work for a
-# CPU (or as a recommendation to someone who asks for neither realism nor has a GPU), a dataset or metric for a person who wants a picture enlarged or repaired, a GAN or
-# diffusion model for a person who needs faithful detail.
+# CPU (or as a recommendation to someone who asks for neither realism nor has a GPU), a dataset
+# or metric for a person who wants a picture enlarged or repaired, a GAN or diffusion model for
+# a person who needs faithful detail.
 MISMATCH_PENALTY = 0.2
 SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
