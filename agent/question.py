@@ -10,9 +10,10 @@ those signals deterministically (no model), so the composer and the prompts can 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import snowballstemmer
 
@@ -272,13 +273,21 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1)
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+# A snowballstemmer stemmer keeps its working word in the object, so threads that share one
+# (the Slack bot's workers) corrupt each other's words: each thread gets its own.
+_STEMMERS = threading.local()
+
+
+def _stemmer() -> Any:
+    if not hasattr(_STEMMERS, "english"):
+        _STEMMERS.english = snowballstemmer.stemmer("english")
+    return _STEMMERS.english
 
 
 @lru_cache(maxsize=4096)  # card sentences recur in every answer that retrieves their card
 def content_stems(text: str) -> frozenset[str]:
     """The stems of ``text``'s content words: "improve" in a question meets "improved" in a card."""
-    return frozenset(_STEMMER.stemWords(sorted(content_words(text))))
+    return frozenset(_stemmer().stemWords(sorted(content_words(text))))
 
 
 def _stated(pattern: re.Pattern[str], text: str) -> bool:

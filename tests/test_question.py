@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from zoomqa.agent.question import analyse, content_stems, content_words, named_in, record_names, situation_terms
@@ -223,3 +226,18 @@ def test_realism_or_a_gpu_makes_a_heavy_model_a_fair_recommendation() -> None:
     assert analyse("what gives the most realistic result?").constraints.heavy_ok
     assert not analyse("which upscaler runs on a laptop without a GPU?").constraints.heavy_ok
     assert not analyse("what's the best upscaler right now?").constraints.heavy_ok
+
+
+def test_content_stems_are_right_when_threads_stem_at_once():
+    """The Slack bot's workers analyse questions concurrently; a shared stemmer mixed their words."""
+    texts = [f"upscaling improved pictures number{i} denoising compressed photographs" for i in range(3000)]
+    content_stems.cache_clear()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a loaded bot does
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            concurrent = list(pool.map(content_stems, texts))
+    finally:
+        sys.setswitchinterval(interval)
+    content_stems.cache_clear()
+    assert concurrent == [content_stems(t) for t in texts]
