@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -72,6 +73,9 @@ def resolve_embedder(spec: str) -> tuple[Path, str]:
     return directory, f"{directory.name}@{sha256_file(weights)[:16]}"
 
 
+_ENCODE_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Embedder:
     """Turns texts into L2-normalised float32 vectors (inner product = cosine)."""
@@ -99,13 +103,16 @@ class Embedder:
         return np.stack([found[t] for t in texts])
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-        vectors = self._model.encode(  # type: ignore[attr-defined]
-            texts,
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        # One model serves every thread (the Slack bot's workers); its fast tokenizer is not
+        # safe to share ("Already borrowed"), and torch already uses every core per call.
+        with _ENCODE_LOCK:
+            vectors = self._model.encode(  # type: ignore[attr-defined]
+                texts,
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
