@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from zoomqa.tools.checkpoints import load_checkpoint
-from zoomqa.tools.engine import _Axis, compute_dtype, receptive_radius, upscale_array
+from zoomqa.tools.engine import QueryAxis, compute_dtype, receptive_radius, upscale_array
 from zoomqa.tools.liif_model import LIIF, LiifSpec, make_coord
 
 
@@ -94,7 +94,7 @@ def test_small_forced_tiles_equal_one_tile_rdn(rdn: LIIF) -> None:
 
 def test_output_tiles_cover_every_pixel_once() -> None:
     for n_out, n_latent, tile in ((1000, 97, 10), (97, 97, 5), (8192, 1024, 440), (13, 3, 1)):
-        ranges = _Axis(n_out, n_latent).tiles(tile)
+        ranges = QueryAxis(n_out, n_latent).tiles(tile)
         assert ranges[0][0] == 0 and ranges[-1][1] == n_out
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
         assert len(ranges) == -(-n_latent // tile)

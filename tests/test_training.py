@@ -13,7 +13,8 @@ from PIL import Image
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
 from zoomqa.tools.liif_model import LIIF
-from zoomqa.tools.training import TrainConfig, Trainer, predict, sample_batch, split_holdout
+from zoomqa.tools.training import TrainConfig, Trainer, predict
+from zoomqa.tools.training_data import sample_batch, split_holdout
 
 
 def tiny_config(data: Path, **changes: object) -> TrainConfig:

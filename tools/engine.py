@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoomqa.errors import ZoomqaError
-from zoomqa.tools.liif_model import _EPS_SHIFT, LIIF, Skip, _nearest_index, pixel_centers, skip_taps
+from zoomqa.tools.liif_model import EPS_SHIFT, LIIF, Skip, nearest_index, pixel_centers, skip_taps
 
 Precision = Literal["fast", "exact"]
 Progress = Callable[[int, int], None]
@@ -109,7 +109,7 @@ def _generic_linear(x: Tensor, weight: Tensor, bias: Tensor, post_op: str) -> Te
     return y.relu_() if post_op == "relu" else y
 
 
-class _Axis:
+class QueryAxis:
     """Per output row (or column): latent index and relative coordinate of both ensemble shifts.
 
     The arithmetic is the reference's, element for element, in float32.
@@ -120,8 +120,8 @@ class _Axis:
         centres = pixel_centers(n_latent)
         index, rel = [], []
         for shift in (-1, 1):
-            moved = (query + query.new_tensor(shift / n_latent + _EPS_SHIFT)).clamp_(-1 + 1e-6, 1 - 1e-6)
-            nearest = _nearest_index(moved, n_latent)
+            moved = (query + query.new_tensor(shift / n_latent + EPS_SHIFT)).clamp_(-1 + 1e-6, 1 - 1e-6)
+            nearest = nearest_index(moved, n_latent)
             index.append(nearest)
             rel.append((query - centres[nearest]) * query.new_tensor(float(n_latent)))
         self.index = torch.stack(index)  # (2, n_out)
@@ -209,7 +209,7 @@ class _Tile:
     """
 
     def __init__(
-        self, prepared: _PreparedLiif, table: Tensor, ys: _Axis, xs: _Axis, rows: tuple[int, int], cols: tuple[int, int],
+        self, prepared: _PreparedLiif, table: Tensor, ys: QueryAxis, xs: QueryAxis, rows: tuple[int, int], cols: tuple[int, int],
         latent_origin: tuple[int, int], const: Tensor, image: Tensor,
     ) -> None:
         self.prepared = prepared
@@ -324,7 +324,7 @@ def upscale_array(
     prepared = _PreparedLiif(model, precision, device)
     tile = tile or default_tile(model, prepared.dtype, h, w)
     margin = prepared.radius + 1  # encoder receptive field + the 3x3 latent table
-    ys, xs = _Axis(height, h, model.spec.skip), _Axis(width, w, model.spec.skip)
+    ys, xs = QueryAxis(height, h, model.spec.skip), QueryAxis(width, w, model.spec.skip)
     # Along an axis where a tile plus its halo already spans the image, one tile does it all.
     row_tile, col_tile = (n if tile + 2 * margin >= n else tile for n in (h, w))
     # The cell term of the first layer is the same for every query (reference arithmetic).

@@ -20,7 +20,7 @@ from PIL import Image
 from zoomqa.tools.engine import Precision, upscale_array
 from zoomqa.tools.liif_model import LIIF
 from zoomqa.tools.metrics import psnr, ssim
-from zoomqa.tools.training import centre_crop, list_images, read_rgb, split_holdout
+from zoomqa.tools.training_data import centre_crop, list_images, read_rgb, split_holdout
 
 Protocol = Literal["benchmark", "photo"]
 

@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 ENSEMBLE_SHIFTS = ((-1, -1), (-1, 1), (1, -1), (1, 1))
-_EPS_SHIFT = 1e-6
+# Each ensemble member looks this far past half a latent cell, as the reference does (ties then
+# fall on one side).
+EPS_SHIFT = 1e-6
 Skip = Literal["bilinear", "bicubic"]
 SKIPS: tuple[str, ...] = ("bilinear", "bicubic")
 
@@ -137,7 +139,8 @@ def make_coord(height: int, width: int, device: torch.device | str | None = None
     return torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).view(-1, 2)
 
 
-def _nearest_index(q: Tensor, n: int) -> Tensor:
+def nearest_index(q: Tensor, n: int) -> Tensor:
+    """Index of the latent pixel nearest to each coordinate ``q`` in [-1, 1] along an axis of ``n``."""
     # grid_sample(mode="nearest", align_corners=False): unnormalise, then round half to even.
     return torch.round(((q + 1) * n - 1) / 2).long().clamp_(0, n - 1)
 
@@ -264,10 +267,10 @@ class LIIF(nn.Module):
         cell_term = (cell.float() * size) @ coord_weight[:, 2:].T  # (B, Q, hidden)
 
         # Each member looks half a latent cell away (offsets rounded once, like the reference).
-        offsets = coord.new_tensor([[vy / h + _EPS_SHIFT, vx / w + _EPS_SHIFT] for vy, vx in ENSEMBLE_SHIFTS])
+        offsets = coord.new_tensor([[vy / h + EPS_SHIFT, vx / w + EPS_SHIFT] for vy, vx in ENSEMBLE_SHIFTS])
         shifted = (coord.unsqueeze(0) + offsets.view(4, 1, 1, 2)).clamp_(-1 + 1e-6, 1 - 1e-6)  # (4, B, Q, 2)
-        iy = _nearest_index(shifted[..., 0], h)
-        ix = _nearest_index(shifted[..., 1], w)
+        iy = nearest_index(shifted[..., 0], h)
+        ix = nearest_index(shifted[..., 1], w)
         centers = torch.stack((pixel_centers(h, coord.device)[iy], pixel_centers(w, coord.device)[ix]), -1)
         rel = (coord.unsqueeze(0) - centers) * size  # (4, B, Q, 2)
 

@@ -1,8 +1,8 @@
 """Training LIIF on a folder of photos, following the paper's recipe by default.
 
-Each step cuts a random HR patch of side round(48 s), s ~ U(1, 4), makes its 48x48 LR
-counterpart with PIL bicubic, optionally degrades the LR like an old compressed photo (JPEG,
-noise, blur), and regresses 2304 random HR pixels with an L1 loss. Runs live in a folder:
+Each step draws a batch from :mod:`zoomqa.tools.training_data` (random HR patches, their
+bicubic LR, optionally degraded like an old compressed photo) and regresses the queried HR
+pixels with an L1 loss. Runs live in a folder:
 ``config.json`` (what was asked), ``model.safetensors`` (fp32 weights + progress in the header),
 ``optimizer.pt`` (Adam state and RNG states, read back with weights_only=True), ``log.jsonl``
 (the learning curve). A run resumes exactly where its last checkpoint left it.
@@ -10,19 +10,18 @@ noise, blur), and regresses 2304 random HR pixels with an L1 loss. Runs live in 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from zoomqa.errors import ZoomqaError
@@ -30,8 +29,15 @@ from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safete
 from zoomqa.tools.engine import compute_dtype, resolve_device
 from zoomqa.tools.liif_model import LIIF, LiifSpec, Skip, make_coord
 from zoomqa.tools.metrics import psnr
+from zoomqa.tools.training_data import (
+    centre_crop,
+    list_images,
+    read_rgb,
+    sample_batch,
+    split_holdout,
+    to_unit,
+)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
 CONFIG_FILE = "config.json"
@@ -69,91 +75,11 @@ class TrainConfig(BaseModel):
     init: Path | None = Field(None, description="start from these weights (e.g. to fine-tune)")
 
 
-def list_images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise ZoomqaError(f"training data folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ZoomqaError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    return files
-
-
-def split_holdout(files: list[Path], every: int) -> tuple[list[Path], list[Path]]:
-    """(train, held-out): every Nth file of the sorted list is held out, the same on every machine."""
-    held = files[::every]
-    return [f for i, f in enumerate(files) if i % every], held
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-
-
-def degrade(lr: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Mild blur, sensor-like noise and JPEG at a random quality, each with some probability."""
-    if rng.random() < 0.5:
-        lr = lr.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.2, 1.0))))
-    if rng.random() < 0.5:
-        noisy = np.asarray(lr, dtype=np.float32) + rng.normal(0, rng.uniform(1, 6), (lr.height, lr.width, 3))
-        lr = Image.fromarray(np.clip(noisy + 0.5, 0, 255).astype(np.uint8))
-    if rng.random() < 0.8:
-        buffer = io.BytesIO()
-        lr.save(buffer, format="JPEG", quality=int(rng.integers(30, 96)))
-        buffer.seek(0)
-        lr = Image.open(buffer).convert("RGB")
-    return lr
-
-
-@dataclass
-class Batch:
-    inp: torch.Tensor  # (B, 3, p, p), normalised
-    coord: torch.Tensor  # (B, Q, 2)
-    cell: torch.Tensor  # (B, Q, 2)
-    target: torch.Tensor  # (B, Q, 3), normalised
-
-
-def _to_unit(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255)
-
-
-def sample_batch(photos: list[np.ndarray], config: TrainConfig, rng: np.random.Generator) -> Batch:
-    """One training batch, drawn only from ``rng`` so that runs are reproducible."""
-    inputs, coords, cells, targets = [], [], [], []
-    queries = min(config.queries, config.patch**2)  # every patch has at least patch^2 HR pixels
-    for _ in range(config.batch):
-        photo = photos[int(rng.integers(len(photos)))]
-        scale = float(rng.uniform(config.scale_min, config.scale_max))
-        side = min(round(config.patch * scale), *photo.shape[:2])
-        y, x = int(rng.integers(photo.shape[0] - side + 1)), int(rng.integers(photo.shape[1] - side + 1))
-        hr = photo[y : y + side, x : x + side]
-        if rng.random() < 0.5:
-            hr = hr[:, ::-1]
-        if rng.random() < 0.5:
-            hr = hr[::-1]
-        if rng.random() < 0.5:
-            hr = hr.transpose(1, 0, 2)
-        hr = np.ascontiguousarray(hr)
-        lr = Image.fromarray(hr).resize((config.patch, config.patch), Image.BICUBIC)
-        if config.degradation:
-            lr = degrade(lr, rng)
-        picked = torch.from_numpy(rng.choice(side * side, size=queries, replace=False))
-        inputs.append(_to_unit(np.asarray(lr)).permute(2, 0, 1))
-        coords.append(make_coord(side, side)[picked])
-        cells.append(torch.tensor([2.0 / side, 2.0 / side]).expand(len(picked), 2))
-        targets.append(_to_unit(hr).view(-1, 3)[picked])
-    return Batch(
-        inp=(torch.stack(inputs) - 0.5) / 0.5,
-        coord=torch.stack(coords),
-        cell=torch.stack(cells),
-        target=(torch.stack(targets) - 0.5) / 0.5,
-    )
-
-
 @torch.no_grad()
 def predict(model: LIIF, lr: np.ndarray, height: int, width: int, chunk: int = 65536) -> np.ndarray:
     """(height, width, 3) float prediction in [0, 1] for a small LR image (validation only)."""
     device = next(model.parameters()).device
-    inp = ((_to_unit(lr).permute(2, 0, 1).unsqueeze(0) - 0.5) / 0.5).to(device)
+    inp = ((to_unit(lr).permute(2, 0, 1).unsqueeze(0) - 0.5) / 0.5).to(device)
     feat = model.encode(inp)
     table = model.latent_table(feat)
     coord = make_coord(height, width, device).unsqueeze(0)
@@ -179,11 +105,6 @@ def mean_psnr(model: LIIF, images: list[np.ndarray], *, scale: int, benchmark: b
         shave = scale if benchmark else scale + 6
         values.append(psnr(pred, hr / 255.0, shave=shave, y_channel=benchmark))
     return float(np.mean(values))
-
-
-def centre_crop(image: np.ndarray, side: int) -> np.ndarray:
-    top, left = max((image.shape[0] - side) // 2, 0), max((image.shape[1] - side) // 2, 0)
-    return image[top : top + side, left : left + side]
 
 
 def saved_config(run_dir: Path) -> TrainConfig | None:
@@ -245,7 +166,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.rng = np.random.default_rng(self.config.seed)
         self.step = 0
-        self.seconds = 0.0  # training wall time over all sessions
+        self.seconds = 0.0  # training wall time, summed over every resume
         if (self.run_dir / MODEL_FILE).exists():
             self._resume()
 
