@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from zoomqa.agent.evidence import Evidence
-from zoomqa.agent.grounding import SUPPORT_THRESHOLD
-from zoomqa.index.sentences import split_sentences
+from zoomqa.agent.compose.evidence import Evidence
+from zoomqa.agent.compose.grounding import SUPPORT_THRESHOLD
 from zoomqa.config import get_settings
 from zoomqa.index.cli import evaluation_index, open_retriever
 from zoomqa.index.evaluation import read_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import SearchResult
+from zoomqa.index.sentences import split_sentences
 
 REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = np.round(np.arange(0.30, 0.801, 0.025), 3)

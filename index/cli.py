@@ -246,21 +246,10 @@ def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) ->
     bundled cards than this installation ships (after an upgrade), since answers quote them."""
     from zoomqa.index.retrieval import HybridRetriever
 
-    _use_threads(settings)
-    retriever = HybridRetriever.open(
-        index_dir,
-        embedder=settings.index.embedder,
-        k=k or settings.index.k,
-        min_relevance=settings.index.min_relevance,
-        relevance_weights=settings.index.relevance_weights,
-    )
-    outdated = retriever.outdated_cards()
-    if outdated:
-        err.print(
-            f"[yellow]note:[/] {outdated} bundled card(s) changed since the index at {index_dir} was built; "
-            "answers use the old text until you run `zoomqa index build`",
-            soft_wrap=True,
-        )
+    retriever = HybridRetriever.from_settings(index_dir, settings, k)
+    note = retriever.outdated_note()
+    if note:
+        err.print(f"[yellow]note:[/] {note}", soft_wrap=True, highlight=False)
     return retriever
 
 

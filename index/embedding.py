@@ -131,4 +131,6 @@ def load_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     except (OSError, ValueError) as exc:
         raise ZoomqaError(f"cannot load embedding model from {directory}: {exc}") from None
     dim = model.get_embedding_dimension()
+    if dim is None:
+        raise ZoomqaError(f"the embedding model at {directory} does not say its vector size")
     return Embedder(identity=identity, dim=int(dim), _model=model)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -66,7 +66,13 @@ def read_jsonl(path: Path, schema: type[LineT], what: str, items_name: str) -> l
 QuestionT = TypeVar("QuestionT", bound=Question)
 
 
-def read_questions(path: Path, schema: type[QuestionT] = Question) -> list[QuestionT]:  # type: ignore[assignment]
+@overload
+def read_questions(path: Path) -> list[Question]: ...
+@overload
+def read_questions(path: Path, schema: type[QuestionT]) -> list[QuestionT]: ...
+
+
+def read_questions(path: Path, schema: type[Question] = Question) -> list[Any]:
     """Every question of a JSONL file, or a ZoomqaError naming each bad line.
 
     ``schema`` lets the answer evaluation read the same file with its extra keys (anchor, nuggets).

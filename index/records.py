@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from zoomqa.index.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.sentences import split_sentences
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})$")
 _ARXIV_PREFIX = re.compile(r"^(arxiv:|https?://arxiv\.org/(abs|pdf)/)", re.IGNORECASE)
@@ -219,7 +219,7 @@ class Record(BaseModel):
         """Changes whenever any field changes; stable across runs and machines.
 
         Unset schema-v2 fields are left out, so records without them (everything imported from
-        arXiv) keep the hash they had before those fields existed and an index needs no rewrite.
+        arXiv) hash exactly as they would without the v2 schema, and an index needs no rewrite.
         """
         unset = {name for name in V2_FIELDS if not getattr(self, name)}
         fields = self.model_dump(mode="json", exclude=unset)
@@ -274,7 +274,7 @@ def _describe(exc: ValidationError) -> str:
 
 def _open_text(path: Path) -> Iterator[str]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as handle:
         yield from handle
 
 

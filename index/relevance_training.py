@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from zoomqa.index.sentences import split_sentences
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.relevance import RelevanceModel, mean_of_nearest
+from zoomqa.index.sentences import split_sentences
 
 TEXTS_DIR = Path(str(files("zoomqa.index") / "data" / "relevance"))
 IN_DOMAIN_FILE = "in_domain.txt"
@@ -103,7 +103,7 @@ def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None
 
 def training_digest(texts: TrainingTexts, embedder: str) -> str:
     """What the weights depend on: the texts, their groups, the embedder and the fit's settings."""
-    settings = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT]
+    settings: list[object] = [NEIGHBOURS, NEIGHBOUR_SCALE, REGULARISATION_C, CARD_WEIGHT]
     settings += [FOLDS, CV_REPEATS, THRESHOLDS, FALSE_REFUSAL_COST, THRESHOLD_SOFTNESS]
     payload = json.dumps([embedder, settings, texts.texts, texts.groups], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -163,8 +163,8 @@ def choose_threshold(logits: np.ndarray, groups: np.ndarray) -> float:
     counting FALSE_REFUSAL_COST times, each mistake and each near miss counted softly (a
     logistic of its distance to the threshold in units of THRESHOLD_SOFTNESS).
 
-    Counted hard, a few texts decide: the cost is flat over wide ranges and a one-sentence card
-    edit moved the threshold from -1.0 to 0.0, past in-domain questions the old one accepted.
+    Counted hard, a few texts decide: the cost is flat over wide ranges, so a one-sentence card
+    edit can move the threshold a whole logit (-1.0 to 0.0), past in-domain questions.
     Counted softly, the threshold keeps a margin from the questions on both sides."""
     in_domain, off_topic = logits[groups == "question"], logits[np.isin(groups, OFF_TOPIC_GROUPS)]
 

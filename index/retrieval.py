@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -43,25 +44,31 @@ from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
 from zoomqa.index.store import BUNDLED_SOURCE
 from zoomqa.index.vector_cache import CACHE_FILE
 
+if TYPE_CHECKING:
+    from zoomqa.config import Settings
+
 log = logging.getLogger(__name__)
 
 # Similarity (question vs. nearest bundled card) below which nothing in the index is relevant;
-# hits below it are never shown either. It was the middle of the widest gap between refuse
+# hits below it are never shown either. It is the middle of the widest gap between refuse
 # and other questions of tests/questions.jsonl on the cards' record vectors alone (0.196,
-# rounded); with card sentences blended in it only turns away the far-off (on the 214
-# questions of the set: off-topic 0.06-0.47, in-domain 0.31-0.84). Above it the relevance
-# classifier decides.
+# rounded); with card sentences blended in it only turns away the far-off (off-topic
+# questions of the set reach 0.06-0.47, in-domain ones 0.31-0.84). Above it the relevance
+# classifier decides. `zoomqa eval retrieval --questions tests/questions.jsonl --calibrate`
+# prints the floor that fits the set best.
 CALIBRATED_MIN_RELEVANCE = 0.20
 # Weight of the cosine in the fused score (the rest is normalised BM25) and the bonus of a
 # curated card (verified links, plain-language summary) over a raw abstract; chosen on the
-# question set over the bundled corpus plus arXiv distractors (README).
+# question set over the bundled corpus plus arXiv distractors (`zoomqa eval retrieval
+# --questions tests/questions.jsonl --extra-corpus FILE`; index/README.md).
 DENSE_WEIGHT = 0.8
 CURATED_BONUS = 0.1
 # Share of a bundled card's dense similarity taken from its best-matching card sentence
 # (task, workflow, explains, facts) rather than its one summary vector: a lay question ("it
 # drew patterns in the bricks that were never there") matches the card sentence that
-# explains it, not the summary's vocabulary. On tests/questions.jsonl, 0.3: recall@1
-# 0.82 -> 0.85, MRR 0.87 -> 0.88 (0.5: the same recall, anchor accuracy lower).
+# explains it, not the summary's vocabulary. 0.3 ranks the right card first more often than
+# the summary vector alone; 0.5 finds as many but lowers anchor accuracy. Measured by
+# `zoomqa eval retrieval --questions tests/questions.jsonl` and `zoomqa eval answers`.
 SENTENCE_WEIGHT = 0.3
 KEYWORD_RESCUE = 0.6  # share of the best keyword score that keeps a low-cosine candidate
 CANDIDATES = 100  # per block and per retriever, before fusion
@@ -139,6 +146,7 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = Field(DENSE_WEIGHT, ge=0, le=1)
     curated_bonus: float = Field(CURATED_BONUS, ge=0)
 
+    _index_dir: Path = PrivateAttr()
     _snapshot: IndexSnapshot = PrivateAttr()
     _is_model: np.ndarray = PrivateAttr()
     _model_rows: np.ndarray = PrivateAttr()
@@ -171,11 +179,27 @@ class HybridRetriever(BaseRetriever):
             k=k,
             min_relevance=CALIBRATED_MIN_RELEVANCE if min_relevance is None else min_relevance,
         )
+        retriever._index_dir = Path(index_dir)
         retriever._attach(snapshot)
         if retriever._curated_vectors is not None:
             weights = SHIPPED_WEIGHTS if relevance_weights is None else Path(relevance_weights)
             retriever._classifier = load_relevance(weights, embedder=model.identity)
         return retriever
+
+    @classmethod
+    def from_settings(cls, index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
+        """The configured retriever over ``index_dir`` (``k`` overrides the configured one)."""
+        if settings.threads:
+            import torch
+
+            torch.set_num_threads(settings.threads)
+        return cls.open(
+            index_dir,
+            embedder=settings.index.embedder,
+            k=k or settings.index.k,
+            min_relevance=settings.index.min_relevance,
+            relevance_weights=settings.index.relevance_weights,
+        )
 
     def _attach(self, snapshot: IndexSnapshot) -> None:
         """Keep the model cards' and curated cards' vectors at hand: they are few and always consulted."""
@@ -216,6 +240,16 @@ class HybridRetriever(BaseRetriever):
         shipped = {record.id: record.content_hash() for record in read_bundled_corpus()}
         return len(stored.keys() ^ shipped.keys()) + sum(
             stored[i] != digest for i, digest in shipped.items() if i in stored
+        )
+
+    def outdated_note(self) -> str | None:
+        """What a front door tells the person when :meth:`outdated_cards` is not 0."""
+        outdated = self.outdated_cards()
+        if not outdated:
+            return None
+        return (
+            f"{outdated} bundled card(s) changed since the index at {self._index_dir} was built; "
+            "answers use the old text until you run `zoomqa index build`"
         )
 
     @property

@@ -20,7 +20,14 @@ import numpy as np
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.generations import POINTER, current_generation, new_staging_dir, publish, remove_stale, writer_lock
+from zoomqa.index.generations import (
+    POINTER,
+    current_generation,
+    new_staging_dir,
+    publish,
+    remove_stale,
+    writer_lock,
+)
 from zoomqa.index.keywords import KeywordIndex
 from zoomqa.index.manifest import FORMAT_VERSION, Manifest, file_sizes, records_digest, write_manifest
 from zoomqa.index.metadata import RECORDS_DB, Entry, write_records

@@ -1,6 +1,6 @@
 """The answer metrics on real Answer objects: nugget recall, anchor accuracy, refusal split, matcher agreement.
 
-Answers are built by hand from zoomqa.agent.answer so each case pins one rule; the records,
+Answers are built by hand from zoomqa.agent.compose.answer so each case pins one rule; the records,
 the embedder and the evidence are the real ones.
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from zoomqa.agent.answer import Answer, Source, Statement, WorkflowStep
-from zoomqa.agent.evaluation import (
+from zoomqa.agent.compose.answer import Answer, Source, Statement, WorkflowStep
+from zoomqa.agent.evaluation.answers import (
     NUGGET_TAU,
     AnswerQuestion,
     AnswerReport,

@@ -7,13 +7,13 @@ import json
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 
-from zoomqa.agent.anchor import anchor_scores, off_subject
-from zoomqa.agent.answer import REQUIRED_STAGES, Answer
-from zoomqa.agent.answering import Answerer
-from zoomqa.agent.extractive import ExtractiveWriter
-from zoomqa.agent.question import analyse
-from zoomqa.agent.render import render_json, render_markdown, render_slack
-from zoomqa.agent.writers import ChatWriter
+from zoomqa.agent.compose.anchor import anchor_scores, off_subject
+from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer
+from zoomqa.agent.compose.extractive import ExtractiveWriter
+from zoomqa.agent.compose.pipeline import Answerer
+from zoomqa.agent.compose.writers import ChatWriter
+from zoomqa.agent.doors.render import render_json, render_markdown, render_slack
+from zoomqa.agent.understand.question import analyse
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoomqa.agent.assistant import Assistant, Reply, ToolCall, Turn
-from zoomqa.agent.render import render_markdown
+from zoomqa.agent.doors.render import render_markdown
+from zoomqa.agent.turn.assistant import Assistant, Reply, ToolCall, Turn
 from zoomqa.config import get_settings
 
 TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"

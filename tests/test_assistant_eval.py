@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from zoomqa.agent.assistant import Assistant, ToolCall
-from zoomqa.agent.tool_eval import STAND_IN_SIZE, ToolQuestion, ToolSandbox, read_tool_questions
+from zoomqa.agent.evaluation.tools import STAND_IN_SIZE, ToolQuestion, ToolSandbox, read_tool_questions
+from zoomqa.agent.turn.assistant import Assistant, ToolCall
 from zoomqa.config import get_settings
 
 QUESTION_SET = Path(__file__).parent / "questions.jsonl"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from test_writer_openai import REPLY, Reply, ScriptedServer
 
-from zoomqa.agent.assistant import Assistant, Turn
+from zoomqa.agent.turn.assistant import Assistant, Turn
 from zoomqa.config import get_settings
 from zoomqa.errors import ZoomqaError
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from zoomqa.index.sentences import split_sentences
 from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.sentences import split_sentences
 
 # A sentence quoted on its own must name its subject; these openings lean on a previous one.
 _LEANING_OPENING = re.compile(r"^(It|Its|It's|This|They|The model)\b")

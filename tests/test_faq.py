@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from test_writer_openai import Reply, ScriptedServer
 from typer.testing import CliRunner
-from zoomqa.agent.faq import MERGE_THRESHOLD, WRITE_EVERY, group_questions, same_numbers
-from zoomqa.index.embedding import Embedder
-from zoomqa.index.retrieval import clean_question
 
+from zoomqa.agent.doors.faq.generator import MERGE_THRESHOLD, WRITE_EVERY, group_questions, same_numbers
 from zoomqa.cli import app
 from zoomqa.config import get_settings
+from zoomqa.index.embedding import Embedder
+from zoomqa.index.retrieval import clean_question
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures"

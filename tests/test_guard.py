@@ -10,10 +10,10 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from zoomqa.agent.answer import Answer
-from zoomqa.agent.answering import Answerer
-from zoomqa.agent.grounding import GroundingGuard
-from zoomqa.agent.writers import ChatWriter
+from zoomqa.agent.compose.answer import Answer
+from zoomqa.agent.compose.grounding import GroundingGuard
+from zoomqa.agent.compose.pipeline import Answerer
+from zoomqa.agent.compose.writers import ChatWriter
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
@@ -28,7 +28,7 @@ Model: For every output pixel a small MLP reads the four nearest feature vectors
 Model: This builds on the DeepZoom network of Smith et al. (2019), which first showed infinite zoom.
 Model: It was refined in "Infinite Zoom Transformers for Gigapixel Photos", the state of the art.
 Output: The photo comes out at any size, even 10x, from one low-resolution image; code at https://github.com/yinboc/liif.
-Why: Because the output is a function of continuous coordinates rather than a fixed upsampling layer, one model serves every scale."""  # noqa: E501
+Why: Because the output is a function of continuous coordinates rather than a fixed upsampling layer, one model serves every scale."""
 
 
 @pytest.fixture(scope="module")

@@ -159,7 +159,7 @@ class AtomServer(BaseHTTPRequestHandler):
     status: int = 200
     queries: list[dict[str, list[str]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+    def do_GET(self) -> None:
         AtomServer.queries.append(parse_qs(urlparse(self.path).query))
         self.send_response(self.status)
         self.send_header("Content-Type", "application/atom+xml")

@@ -60,7 +60,7 @@ def vectors_by_id(index_dir: Path) -> dict[str, np.ndarray]:
         snapshot.records.close()
 
 
-def test_unchanged_records_embed_nothing_and_write_nothing(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_unchanged_records_embed_nothing_and_write_nothing(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     counter = EmbedCounter()
     first = IndexStore(index_dir, progress=counter).upsert(entries([paper(i) for i in range(12)]), embedder)
@@ -74,7 +74,7 @@ def test_unchanged_records_embed_nothing_and_write_nothing(tmp_path: Path, embed
     assert sorted(p.name for p in index_dir.iterdir()) == sorted([".lock", POINTER, pointer.strip()])
 
 
-def test_text_changes_are_reembedded_and_metadata_changes_keep_their_vector(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_text_changes_are_reembedded_and_metadata_changes_keep_their_vector(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     IndexStore(index_dir).upsert(entries([paper(i) for i in range(8)]), embedder)
     before = vectors_by_id(index_dir)
@@ -99,7 +99,7 @@ def test_text_changes_are_reembedded_and_metadata_changes_keep_their_vector(tmp_
     assert stored["arxiv:2101.00002"].year == 2019 and stored["arxiv:2101.00002"].github
 
 
-def test_manifest_describes_the_generation(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_manifest_describes_the_generation(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     store = IndexStore(index_dir)
     store.upsert(entries([paper(i) for i in range(5)], "a.jsonl"), embedder)
@@ -113,7 +113,7 @@ def test_manifest_describes_the_generation(tmp_path: Path, embedder) -> None:  #
     assert on_disk["format"] == 1 and on_disk["files"][VECTORS] == (report.generation / VECTORS).stat().st_size
 
 
-def test_remove_and_replace_sources(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_remove_and_replace_sources(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     store = IndexStore(index_dir)
     store.upsert(entries([paper(i) for i in range(4)], "bundled") + entries([paper(9)], "mine.jsonl"), embedder)
@@ -131,13 +131,13 @@ def test_remove_and_replace_sources(tmp_path: Path, embedder) -> None:  # noqa: 
         store.remove({"arxiv:2101.00000", "arxiv:2101.00009"})
 
 
-def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     with writer_lock(index_dir), pytest.raises(ZoomqaError, match="another zoomqa process"):
         IndexStore(index_dir).upsert(entries([paper(1)]), embedder)
 
 
-def test_leftovers_of_a_killed_writer_are_cleaned_by_the_next_write(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_leftovers_of_a_killed_writer_are_cleaned_by_the_next_write(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     store = IndexStore(index_dir)
     store.upsert(entries([paper(1)]), embedder)
@@ -158,7 +158,7 @@ def test_leftovers_of_a_killed_writer_are_cleaned_by_the_next_write(tmp_path: Pa
     ],
     ids=["truncated-vectors", "garbage-manifest", "missing-manifest", "garbage-sqlite", "bad-pointer"],
 )
-def test_a_damaged_index_is_refused_with_a_clear_message(tmp_path: Path, embedder, damage, message) -> None:  # noqa: ANN001
+def test_a_damaged_index_is_refused_with_a_clear_message(tmp_path: Path, embedder, damage, message) -> None:
     index_dir = tmp_path / "index"
     generation = IndexStore(index_dir).upsert(entries([paper(i) for i in range(6)]), embedder).generation
     damage(generation)
@@ -169,7 +169,7 @@ def test_a_damaged_index_is_refused_with_a_clear_message(tmp_path: Path, embedde
         IndexStore(index_dir).upsert(entries([paper(50)]), embedder)
 
 
-def test_faiss_garbage_of_the_right_size_is_refused(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_faiss_garbage_of_the_right_size_is_refused(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     generation = IndexStore(index_dir).upsert(entries([paper(1)]), embedder).generation
     size = (generation / VECTORS).stat().st_size
@@ -178,7 +178,7 @@ def test_faiss_garbage_of_the_right_size_is_refused(tmp_path: Path, embedder) ->
         open_snapshot(index_dir)
 
 
-def test_wrong_embedder_is_refused_naming_both(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_wrong_embedder_is_refused_naming_both(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     IndexStore(index_dir).upsert(entries([paper(1)]), embedder)
     with pytest.raises(ZoomqaError, match=r"built with embedder all-MiniLM-L6-v2@\w+ but .* is other@1234") as raised:
@@ -186,7 +186,7 @@ def test_wrong_embedder_is_refused_naming_both(tmp_path: Path, embedder) -> None
     assert "--rebuild" in str(raised.value)
 
 
-def test_rebuild_repairs_a_damaged_index(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_rebuild_repairs_a_damaged_index(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     store = IndexStore(index_dir)
     generation = store.upsert(entries([paper(1)], "bundled") + entries([paper(2)], "mine.jsonl"), embedder).generation
@@ -202,7 +202,7 @@ def test_rebuild_repairs_a_damaged_index(tmp_path: Path, embedder) -> None:  # n
 
 
 @pytest.mark.slow
-def test_a_writer_killed_mid_build_leaves_the_previous_index_usable(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_a_writer_killed_mid_build_leaves_the_previous_index_usable(tmp_path: Path, embedder) -> None:
     home = tmp_path / "home"
     index_dir = home / "index"
     small = entries([paper(i) for i in range(5)], "small.jsonl")

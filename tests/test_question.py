@@ -7,7 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from zoomqa.agent.question import analyse, content_stems, content_words, named_in, record_names, situation_terms
+from zoomqa.agent.understand.question import (
+    analyse,
+    content_stems,
+    content_words,
+    named_in,
+    record_names,
+    situation_terms,
+)
 from zoomqa.index.records import Record, read_bundled_corpus
 
 

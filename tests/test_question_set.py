@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zoomqa.agent.evaluation import Works
+from zoomqa.agent.evaluation.answers import Works
 from zoomqa.index.records import normalise_arxiv_id, read_bundled_corpus
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zoomqa.agent.history import MAX_TURNS, Turn, bounded, condense, is_follow_up, only_an_amount
-from zoomqa.agent.requests import DEFAULT_SCALE, ImageRequest, find_image_paths, parse_request
+from zoomqa.agent.turn.enlarge_requests import DEFAULT_SCALE, ImageRequest, find_image_paths, parse_request
+from zoomqa.agent.turn.history import MAX_TURNS, Turn, bounded, condense, is_follow_up, only_an_amount
 
 QUESTION_SET = Path(__file__).parent / "questions.jsonl"
 

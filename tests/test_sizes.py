@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoomqa.agent.sizes import find_scale, parse_scale, parse_size
+from zoomqa.agent.understand.sizes import find_scale, parse_scale, parse_size
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ from slack_standin import (
     free_port,
     start_bot,
 )
-from zoomqa.agent.slack_bot import PLACEHOLDER
+
+from zoomqa.agent.doors.slack.bot import PLACEHOLDER
 
 CHANNEL = "CSOCKET"
 OPENAI_KEY = "sk-slack-test-key-0123456789"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from zoomqa.agent.answer import REQUIRED_STAGES, Answer
-from zoomqa.agent.answering import Answerer
-from zoomqa.agent.local_chat import DEFAULT_GGUF_NAME, default_gguf_path, load_gguf
-from zoomqa.agent.writers import build_writer
+from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer
+from zoomqa.agent.compose.pipeline import Answerer
+from zoomqa.agent.compose.writers import build_writer
+from zoomqa.agent.llm.llama_cpp_chat import DEFAULT_GGUF_NAME, default_gguf_path, load_gguf
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
@@ -52,7 +52,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the bundled GGUF, once per module."""
     port = _free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [sys.executable, "-m", "zoomqa.agent.llama_server", "--model", str(default_gguf_path())]
+    command = [sys.executable, "-m", "zoomqa.agent.llm.llama_server", "--model", str(default_gguf_path())]
     command += ["--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())

@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from zoomqa.agent.evidence import Evidence
-from zoomqa.agent.writers import build_writer
+from zoomqa.agent.compose.evidence import Evidence
+from zoomqa.agent.compose.writers import build_writer
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import load_embedder
@@ -68,7 +68,7 @@ class ScriptedServer:
         script = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 script.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 reply = (
@@ -119,7 +119,7 @@ def evidence() -> Evidence:
     return Evidence.gather(result, load_embedder())
 
 
-def writer_for(base_url: str | None, *, key: str | None = KEY, retries: int = 0, timeout_s: float = 10.0):  # noqa: ANN201
+def writer_for(base_url: str | None, *, key: str | None = KEY, retries: int = 0, timeout_s: float = 10.0):
     settings = AnswerSettings(
         openai_base_url=base_url,
         openai_api_key=key,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from zoomqa.agent.compose.writers import parse_labelled_answer
 from zoomqa.index.sentences import citations, split_clauses, split_sentences, strip_citations
-from zoomqa.agent.writers import parse_labelled_answer
 
 
 def test_sentences_survive_abbreviations_decimals_and_citations() -> None:

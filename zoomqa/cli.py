@@ -6,18 +6,19 @@ in one line on stderr and a non-zero exit status, never a traceback.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from typer.core import TyperGroup
 
 from zoomqa import __version__
-from zoomqa.agent import cli as agent_cli
-from zoomqa.agent import slack_cli
+from zoomqa.agent.doors.ask import ask
+from zoomqa.agent.doors.faq.cli import faq
+from zoomqa.agent.doors.slack.cli import slack
+from zoomqa.agent.doors.terminal_chat import chat
+from zoomqa.agent.evaluation.cli import answers, nuggets
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.cli import eval_retrieval, index_app, search
 from zoomqa.tools import cli as tools_cli
@@ -33,7 +34,7 @@ def _config_problem(exc: ValidationError) -> str:
 class _FriendlyErrors(TyperGroup):
     """Turns the errors a user can cause into a clean message and exit status."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ZoomqaError as exc:
@@ -83,12 +84,12 @@ app.command("export-weights")(tools_cli.export_weights)
 eval_app = typer.Typer(help="Measure retrieval, answer and upscaling quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
-app.command("ask")(agent_cli.ask)
-app.command("chat")(agent_cli.chat)
-app.command("slack")(slack_cli.slack)
-app.command("faq")(agent_cli.faq)
-eval_app.command("answers")(agent_cli.answers)
-eval_app.command("nuggets")(agent_cli.nuggets)
+app.command("ask")(ask)
+app.command("chat")(chat)
+app.command("slack")(slack)
+app.command("faq")(faq)
+eval_app.command("answers")(answers)
+eval_app.command("nuggets")(nuggets)
 eval_app.command("retrieval")(eval_retrieval)
 eval_app.command("upscale")(tools_cli.eval_upscale)
 
@@ -99,4 +100,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -1,0 +1,104 @@
+"""From a search result to an :class:`Answer`: refuse, write, guard, fall back.
+
+This is the one path every front door (CLI, chat, Slack, FAQ) takes, so the rules hold
+everywhere: nothing relevant means a plain refusal and no model call; a generative draft is
+checked by the grounding guard and replaced by the extractive answer when it fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from zoomqa.agent.compose.answer import Answer, Statement, Timings
+from zoomqa.agent.compose.evidence import Evidence
+from zoomqa.agent.compose.extractive import ExtractiveWriter
+from zoomqa.agent.compose.grounding import GroundingGuard
+from zoomqa.agent.compose.writers import AnswerWriter
+from zoomqa.index.embedding import Embedder
+from zoomqa.index.results import SearchResult
+from zoomqa.prompts import load_prompt
+
+REFUSAL_WRITER = "none"
+
+
+class Answerer:
+    """Turns search results into grounded answers with one configured writer."""
+
+    def __init__(
+        self,
+        writer: AnswerWriter,
+        embedder: Embedder,
+        *,
+        guard: GroundingGuard | None = None,
+        prompts_dir: Path | None = None,
+    ) -> None:
+        self.writer = writer
+        self.embedder = embedder
+        self.guard = guard or GroundingGuard()
+        self.prompts_dir = prompts_dir
+        self.fallback = writer if isinstance(writer, ExtractiveWriter) else ExtractiveWriter(prompts_dir)
+
+    def answer(
+        self,
+        result: SearchResult,
+        *,
+        on_token: Callable[[str], None] | None = None,
+        retrieval_s: float = 0.0,
+    ) -> Answer:
+        """The answer to ``result.question``; ``on_token`` receives a generative writer's raw text."""
+        started = time.perf_counter()
+        if not result.relevant or not result.hits:
+            return self._refusal(result, retrieval_s, started)
+        evidence = Evidence.gather(result, self.embedder)
+
+        first_token: list[float] = []
+
+        def tokens(text: str) -> None:
+            if not first_token:
+                first_token.append(time.perf_counter() - started)
+            if on_token is not None:
+                on_token(text)
+
+        draft = self.writer.write(evidence, tokens)
+        written = time.perf_counter()
+        writer, fallback_reason = self.writer.name, None
+        notes: tuple[str, ...] = ()
+        if self.writer.generative:
+            verdict = self.guard.check(draft, evidence)
+            draft, notes, fallback_reason = verdict.draft, verdict.notes, verdict.rejection
+            if fallback_reason is not None:
+                draft, writer = self.fallback.write(evidence), self.fallback.name
+        finished = time.perf_counter()
+        return Answer(
+            question=result.question,
+            relevant=True,
+            task=draft.task,
+            steps=draft.steps,
+            sources=evidence.sources,
+            writer=writer,
+            requested_writer=self.writer.name,
+            fallback_reason=fallback_reason,
+            guard_notes=notes,
+            timings=Timings(
+                retrieval_s=retrieval_s,
+                first_token_s=first_token[0] if first_token else None,
+                writing_s=written - started,
+                guard_s=finished - written,
+                total_s=retrieval_s + finished - started,
+            ),
+        )
+
+    def _refusal(self, result: SearchResult, retrieval_s: float, started: float) -> Answer:
+        topics = ", ".join(result.nearest_topics) or "none"
+        message = load_prompt("refusal", self.prompts_dir, question=result.question, topics=topics)
+        return Answer(
+            question=result.question,
+            relevant=False,
+            task=(Statement(text=message),),
+            nearest_topics=result.nearest_topics,
+            writer=REFUSAL_WRITER,
+            requested_writer=self.writer.name,
+            timings=Timings(retrieval_s=retrieval_s, total_s=retrieval_s + time.perf_counter() - started),
+        )

@@ -1,0 +1,45 @@
+"""``zoomqa ask``: one question from the command line, answered (and any picture enlarged).
+
+Heavy libraries (torch, faiss, langchain, llama_cpp) are imported inside the command so that
+``zoomqa --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from zoomqa.agent.doors.options import JsonOption, KOption, ModelOption, WriterOption, here_and_configured
+from zoomqa.config import get_settings
+
+out = Console()
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in plain words.", show_default=False)],
+    writer: WriterOption = None,
+    model: ModelOption = None,
+    k: KOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question about image super-resolution from the local index, with sources.
+
+    A request such as "upscale cat.png 3x" also enlarges the picture (in the current folder or
+    the configured upscale.allowed_dirs) and reports the result inside the answer.
+    """
+    from zoomqa.agent.doors.terminal_view import print_notices, print_reply, respond_live
+    from zoomqa.agent.turn.assistant import Assistant
+
+    settings = get_settings()
+    with Assistant.from_settings(
+        settings, writer=writer, model=model, k=k, allowed_dirs=here_and_configured(settings)
+    ) as assistant:
+        print_notices(Console(stderr=True), assistant)
+        if as_json:
+            typer.echo(json.dumps(assistant.respond(question).as_json(), indent=2))
+            return
+        reply = respond_live(out, lambda **hooks: assistant.respond(question, **hooks))
+    print_reply(out, reply)

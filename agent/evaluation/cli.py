@@ -1,0 +1,192 @@
+"""``zoomqa eval answers`` and ``zoomqa eval nuggets``: answer quality on a question set.
+
+Heavy libraries are imported inside the commands so that ``zoomqa --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zoomqa.agent.doors.options import JsonOption, KOption, ModelOption, WriterOption
+from zoomqa.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from zoomqa.agent.compose.pipeline import Answerer
+    from zoomqa.index.embedding import Embedder
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _answerer(settings: Settings, writer: str | None, model: str | None, embedder: Embedder) -> Answerer:
+    from zoomqa.agent.turn.assistant import build_answerer
+
+    return build_answerer(settings, writer, model, embedder)
+
+
+def answers(
+    questions: Annotated[
+        Path,
+        typer.Option(
+            "--questions", "-q", help="Question set (JSONL: id, question, relevant, expect, anchor, nuggets)."
+        ),
+    ],
+    writer: WriterOption = None,
+    model: ModelOption = None,
+    k: KOption = None,
+    tau: Annotated[
+        float | None,
+        typer.Option("--tau", min=0.0, max=1.0, help="Nugget matcher threshold (cosine).", show_default=False),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score answers on a question set: structure, citations, links, support, nugget recall,
+    anchor accuracy, refusals (false refusals and false answers), latency.
+
+    Runs on the same cached index of the bundled records as ``zoomqa eval retrieval``.
+    """
+    import dataclasses
+
+    from zoomqa.agent.evaluation.answers import NUGGET_TAU, AnswerQuestion, AnswerReport, Works, score_answer
+    from zoomqa.agent.evaluation.tools import ToolSandbox, read_tool_questions
+    from zoomqa.index.cli import evaluation_index, open_retriever
+    from zoomqa.index.evaluation import read_questions
+    from zoomqa.index.records import read_bundled_corpus
+
+    settings = get_settings()
+    question_set = read_questions(questions, AnswerQuestion)
+    works = Works(read_bundled_corpus())
+    outcomes = []
+    with (
+        open_retriever(evaluation_index(settings, None), settings, k) as retriever,
+        ToolSandbox(read_tool_questions(questions)) as sandbox,
+    ):
+        answerer = _answerer(settings, writer, model, retriever.embedder)
+        assistant = sandbox.assistant(retriever, answerer, settings)
+        for q in question_set:
+            tool_correct = None
+            if q.id in sandbox.questions:  # run through the assistant: the upscaler on a stand-in picture
+                reply, tool_correct = sandbox.respond(assistant, q.id)
+                result, answer = retriever.search(reply.condensed_question), reply.answer
+            else:
+                started = time.perf_counter()
+                result = retriever.search(q.question)
+                answer = answerer.answer(result, retrieval_s=time.perf_counter() - started)
+            outcome = score_answer(
+                q, result, answer, retriever.embedder, answerer.guard.threshold, works,
+                tau=NUGGET_TAU if tau is None else tau,
+            )
+            outcomes.append(dataclasses.replace(outcome, tool_correct=tool_correct))
+            err.print(f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False)  # stdout stays JSON
+    report = AnswerReport(tuple(outcomes)).as_json()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    out.print(_report_table(report, answerer.writer.name))
+    out.print(_report_summary(report), highlight=False)
+
+
+def nuggets(
+    labels: Annotated[
+        Path,
+        typer.Option("--labels", "-l", help="Hand labels (JSONL: statement, nugget, covered, origin)."),
+    ],
+    tau: Annotated[
+        float | None,
+        typer.Option("--tau", min=0.0, max=1.0, help="Threshold to report (default: the one in use).", show_default=False),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Agreement of the nugget matcher with hand labels: accuracy, precision, recall, best threshold."""
+    import numpy as np
+
+    from zoomqa.agent.evaluation.answers import (
+        NUGGET_TAU,
+        MatcherAgreement,
+        best_tau,
+        label_similarities,
+        read_nugget_labels,
+    )
+    from zoomqa.index.embedding import load_embedder
+
+    settings = get_settings()
+    judged = read_nugget_labels(labels)
+    similarities = label_similarities(judged, load_embedder(settings.index.embedder))
+    truth = [label.covered for label in judged]
+    current = MatcherAgreement.at(similarities, truth, NUGGET_TAU if tau is None else tau)
+    best = best_tau(similarities, truth, np.round(np.arange(0.30, 0.901, 0.025), 3))
+    disagreements = [
+        {"statement": label.statement, "nugget": label.nugget, "covered": label.covered, "cosine": round(sim, 3)}
+        for label, sim in zip(judged, similarities, strict=True)
+        if (sim >= current.tau) != label.covered
+    ]
+    if as_json:
+        data = {"at_tau": asdict(current), "best": asdict(best), "disagreements": disagreements}
+        typer.echo(json.dumps(data))
+        return
+    for name, agreement in (("at tau", current), ("best tau", best)):
+        out.print(
+            f"{name} {agreement.tau:.3f}: accuracy {agreement.accuracy:.3f}, precision {_fmt(agreement.precision)}, "
+            f"recall {_fmt(agreement.recall)} ({agreement.n} labelled pairs)",
+            highlight=False,
+        )
+    for d in disagreements:
+        verdict = "covered" if d["covered"] else "not covered"
+        out.print(f"[dim]disagrees ({verdict}, cosine {d['cosine']}): {d['statement']} | {d['nugget']}[/]", highlight=False)
+
+
+COLUMNS = {  # report key -> short header, so the table fits a terminal
+    "structure_ok": "struct",
+    "citation_precision": "cites",
+    "link_validity": "links",
+    "support_rate": "support",
+    "nugget_recall": "nuggets",
+    "anchor_correct": "anchor",
+    "refusal_correct": "refusal",
+    "latency_s": "s",
+    "writer": "writer",
+}
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _report_table(report: dict[str, Any], writer: str) -> Table:
+    totals = {
+        **report,
+        "refusal_correct": report["refusal_accuracy"],
+        "anchor_correct": report["anchor_accuracy"],
+        "latency_s": f"p50 {_fmt(report['latency_p50_s'])} / p95 {_fmt(report['latency_p95_s'])}",
+        "writer": f"fallback rate {_fmt(report['fallback_rate'])}",
+    }
+    table = Table(title=f"answers by the {writer} writer", show_footer=True)
+    table.add_column("question", footer=f"total ({report['n']})")
+    for column, header in COLUMNS.items():
+        table.add_column(header, footer=_fmt(totals[column]), justify="right")
+    for row in report["per_question"]:
+        table.add_row(row["id"], *(_fmt(row[c]) for c in COLUMNS))
+    return table
+
+
+def _report_summary(report: dict[str, Any]) -> str:
+    """The totals a reader asks for first, and the questions to look at."""
+    worst = ", ".join(report["worst"]) or "none"
+    return (
+        f"nugget recall {_fmt(report['nugget_recall'])} · anchor accuracy {_fmt(report['anchor_accuracy'])} · "
+        f"refusal accuracy {_fmt(report['refusal_accuracy'])} (false refusals {_fmt(report['false_refusals'])} "
+        f"of {report['n_answerable']}, false answers {_fmt(report['false_answers'])} of {report['n_refuse']}) · "
+        f"tool accuracy {_fmt(report['tool_accuracy'])}\nworst: {worst}"
+    )

@@ -1,0 +1,286 @@
+"""The agent every front door talks to: one turn in, a grounded answer (and any upscale) out.
+
+Per turn it (1) condenses a follow-up with the conversation into a standalone question,
+(2) decides whether the person asked to enlarge a picture and, if so, runs the
+``upscale_image`` tool, (3) retrieves and answers with the grounded three-part answer, and
+(4) reports what the tool did inside that answer, beside the explanation of how LIIF did it.
+
+Steps 1 and 2 are made by the openai writer's model through native tool calling
+(LangChain's ``create_agent``, :mod:`.planner`), and deterministically (:mod:`.history`,
+:mod:`.enlarge_requests`)
+for the offline writers; both call the same tool with the same schema.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoomqa.agent.compose.answer import Answer, Statement, WorkflowStep
+from zoomqa.agent.turn.enlarge_requests import ImageRequest, find_image_paths, parse_request
+from zoomqa.agent.turn.history import Turn, bounded, condense, only_an_amount
+from zoomqa.agent.turn.reply import TOOL_FIELD, TOOL_NAME, Reply, ToolCall
+from zoomqa.config import Settings, UpscaleSettings
+from zoomqa.prompts import load_prompt
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from zoomqa.agent.compose.pipeline import Answerer
+    from zoomqa.index.embedding import Embedder
+    from zoomqa.index.retrieval import HybridRetriever
+
+__all__ = ["Assistant", "Reply", "ToolCall", "Turn"]
+
+# A message may name several pictures; more than this in one turn is refused rather than run.
+MAX_TOOL_CALLS = 4
+
+Progress = Callable[[int, int], None]
+
+
+def _amount(arguments: dict[str, Any]) -> str:
+    if arguments.get("scale"):
+        return f"{arguments['scale']:g}x"
+    width, height = arguments.get("width"), arguments.get("height")
+    if width and height:
+        return f"to {width}x{height} pixels"
+    if width or height:
+        return f"to {width} pixels wide" if width else f"to {height} pixels tall"
+    return "to a larger size"
+
+
+def _report(call: ToolCall, prompts_dir: Path | None) -> Statement:
+    name = Path(str(call.arguments.get("path", "the picture"))).name
+    if not call.ok:
+        text = load_prompt("tool_failed", prompts_dir, image=name, reason=call.error or "unknown")
+        return Statement(text=text, field=TOOL_FIELD)
+    (w, h), (ow, oh) = call.input_size or (0, 0), call.output_size or (0, 0)
+    return Statement(
+        text=load_prompt(
+            "tool_result",
+            prompts_dir,
+            image=name,
+            input_size=f"{w}x{h}",
+            output_size=f"{ow}x{oh}",
+            scale=f"{ow / w:.3g}x" if w else "?",
+            model=call.model or "LIIF",
+            seconds=f"{call.seconds or 0:.1f}",
+            output_path=call.output_path or "",
+            comparison_path=call.comparison_path or "",
+        ),
+        field=TOOL_FIELD,
+    )
+
+
+def with_tool_report(answer: Answer, calls: Sequence[ToolCall], prompts_dir: Path | None = None) -> Answer:
+    """The answer with one sentence per tool run: results close the Output step (beside how
+    LIIF made them), refusals open the Task part so they are read first."""
+    if not calls:
+        return answer
+    done = tuple(_report(c, prompts_dir) for c in calls if c.ok)
+    failed = tuple(_report(c, prompts_dir) for c in calls if not c.ok)
+    steps = list(answer.steps)
+    outputs = [i for i, step in enumerate(steps) if step.stage == "output"]
+    if done and outputs:
+        step = steps[outputs[0]]
+        steps[outputs[0]] = WorkflowStep(stage=step.stage, statements=step.statements + done)
+        done = ()
+    return answer.model_copy(update={"task": failed + answer.task + done, "steps": tuple(steps)})
+
+
+def build_answerer(settings: Settings, writer: str | None, model: str | None, embedder: Embedder) -> Answerer:
+    """The configured writer behind the grounding guard (``writer``/``model`` override the settings)."""
+    from zoomqa.agent.compose.grounding import SUPPORT_THRESHOLD, GroundingGuard
+    from zoomqa.agent.compose.pipeline import Answerer
+    from zoomqa.agent.compose.writers import build_writer
+
+    threshold = settings.answer.support_threshold
+    return Answerer(
+        build_writer(writer, settings.answer, model=model, threads=settings.threads),
+        embedder,
+        guard=GroundingGuard(SUPPORT_THRESHOLD if threshold is None else threshold),
+        prompts_dir=settings.answer.prompts_dir,
+    )
+
+
+class Assistant:
+    """Answers one turn of a conversation; owns the open index until :meth:`close`."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        answerer: Answerer,
+        upscale: UpscaleSettings,
+        *,
+        model_dirs: tuple[Path, ...] = (),
+        output_dir: Path | None = None,
+        k: int | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.upscale = upscale
+        self.model_dirs = model_dirs
+        self.output_dir = output_dir
+        self.k = k
+        self.use_answerer(answerer)
+
+    def use_answerer(self, answerer: Answerer) -> None:
+        """Write with ``answerer`` from now on (the chat's ``/writer``); an openai writer's model
+        also plans the turns with native tool calling."""
+        from zoomqa.agent.compose.writers import OpenAIWriter
+        from zoomqa.agent.turn.planner import ToolCallingPlanner
+
+        self.answerer = answerer
+        writer = answerer.writer
+        self.planner = (
+            ToolCallingPlanner(writer, answerer.prompts_dir) if isinstance(writer, OpenAIWriter) else None
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        writer: str | None = None,
+        allowed_dirs: list[Path] | None = None,
+        output_dir: Path | None = None,
+        model: str | None = None,
+        k: int | None = None,
+        index_dir: Path | None = None,
+    ) -> Assistant:
+        """An assistant over the configured index, writer and upscaler.
+
+        ``allowed_dirs`` replaces the configured folders the tool may read (the chat passes the
+        current directory, Slack its download folder); ``output_dir`` keeps results apart
+        from the inputs.
+        """
+        from zoomqa.index.retrieval import HybridRetriever
+
+        retriever = HybridRetriever.from_settings(index_dir or settings.index_dir, settings, k)
+        try:
+            answerer = build_answerer(settings, writer, model, retriever.embedder)
+        except BaseException:
+            retriever.close()
+            raise
+        dirs = settings.upscale.allowed_dirs if allowed_dirs is None else allowed_dirs
+        return cls(
+            retriever,
+            answerer,
+            settings.upscale.model_copy(update={"allowed_dirs": list(dirs)}),
+            model_dirs=(settings.home / "models",),
+            output_dir=output_dir,
+            k=k,
+        )
+
+    def notices(self) -> list[str]:
+        """What the person should know about the index before reading answers (stale cards)."""
+        note = self.retriever.outdated_note()
+        return [note] if note else []
+
+    def close(self) -> None:
+        self.retriever.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def prompts_dir(self) -> Path | None:
+        return self.answerer.prompts_dir
+
+    def tool(self, progress: Progress | None = None) -> BaseTool:
+        """The ``upscale_image`` tool bound to this assistant's folders and limits."""
+        from zoomqa.tools.langchain_tool import make_upscale_tool
+
+        return make_upscale_tool(
+            self.upscale, model_dirs=self.model_dirs, output_dir=self.output_dir, progress=progress
+        )
+
+    def run_tool(self, arguments: dict[str, Any], progress: Progress | None = None) -> ToolCall:
+        """Run the upscaler once; a refusal or a failure comes back as a ToolCall with ``error``."""
+        try:
+            message = self.tool(progress).invoke(
+                {"type": "tool_call", "name": TOOL_NAME, "args": arguments, "id": "call_local"}
+            )
+        except (OSError, MemoryError, RuntimeError, ValueError) as exc:  # the upscaler broke, not the request
+            return ToolCall.failed(arguments, f"the upscaler failed ({type(exc).__name__}: {exc})")
+        return ToolCall.from_message(arguments, message)
+
+    def respond(
+        self,
+        message: str,
+        *,
+        history: Sequence[Turn] = (),
+        attachments: Sequence[Path] = (),
+        on_token: Callable[[str], None] | None = None,
+        on_progress: Progress | None = None,
+    ) -> Reply:
+        """Answer ``message``; ``on_token`` streams a generative writer's text, ``on_progress``
+        receives (done, total) while a picture is being enlarged."""
+        question, calls = self._plan(message, bounded(history), attachments, on_progress)
+        return self._answer(question, calls, on_token)
+
+    def run_request(
+        self,
+        arguments: dict[str, Any],
+        *,
+        on_token: Callable[[str], None] | None = None,
+        on_progress: Progress | None = None,
+    ) -> Reply:
+        """Enlarge as ``arguments`` (the tool's schema) say and explain it, with no planning
+        (the chat's ``/upscale PATH SCALE``)."""
+        call = self.run_tool(arguments, on_progress)
+        return self._answer(tool_question(arguments, self.prompts_dir), [call], on_token)
+
+    def _answer(self, question: str, calls: list[ToolCall], on_token: Callable[[str], None] | None) -> Reply:
+        started = time.perf_counter()
+        result = self.retriever.search(question, k=self.k)
+        retrieval_s = time.perf_counter() - started
+        answer = self.answerer.answer(result, on_token=on_token, retrieval_s=retrieval_s)
+        return Reply(
+            answer=with_tool_report(answer, calls, self.prompts_dir),
+            tool_calls=calls,
+            condensed_question=question,
+            scores={hit.record.id: round(hit.score, 4) for hit in result.hits},
+        )
+
+    def _plan(
+        self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
+    ) -> tuple[str, list[ToolCall]]:
+        """The question to search and the tool runs this turn asks for.
+
+        The model plans only when there is something to plan: a picture to enlarge or a
+        conversation to condense; a lone question without one goes straight to retrieval, so
+        an off-topic one is refused without any model call.
+        """
+        if self.planner is not None and (attachments or history or find_image_paths(message)):
+            question, calls = self.planner.plan(
+                message, history, attachments, self.tool(progress), MAX_TOOL_CALLS
+            )
+            if calls:
+                return tool_question(calls[0].arguments, self.prompts_dir), calls
+            return question or condense(message, history), []
+        condensed = condense(message, history)
+        requests = parse_request(message, attachments)
+        if not requests and condensed != message and only_an_amount(message):
+            requests = parse_request(condensed)  # "and at 8x?" after "upscale cat.png 3x"
+        return self._run_requests(requests, condensed, progress)
+
+    def _run_requests(
+        self, requests: Sequence[ImageRequest], condensed: str, progress: Progress | None
+    ) -> tuple[str, list[ToolCall]]:
+        if not requests:
+            return condensed, []
+        if len(requests) > MAX_TOOL_CALLS:
+            refusal = f"that is {len(requests)} pictures; I enlarge at most {MAX_TOOL_CALLS} per message"
+            return condensed, [ToolCall.failed(requests[0].arguments(), refusal)]
+        calls = [self.run_tool(request.arguments(), progress) for request in requests]
+        return tool_question(calls[0].arguments, self.prompts_dir), calls
+
+
+def tool_question(arguments: dict[str, Any], prompts_dir: Path | None = None) -> str:
+    """What is searched when the person asked for an enlargement: how LIIF does it at that amount."""
+    return load_prompt("tool_question", prompts_dir, amount=_amount(arguments))

@@ -1,0 +1,126 @@
+"""Is this message a request to enlarge a picture? The offline writers' stand-in for tool calling.
+
+A message asks for the upscaler when it names an image (a file name or path in the text, or
+a file the front door attached) together with a request to enlarge it: a verb ("upscale",
+"enlarge", "zoom", "blow up", "make ... bigger") or an amount ("3x", "to 1920 wide"). Questions
+*about* enlarging ("how does upscaling 3x work?", "why did my upscaled cat.png go blurry?")
+and reports of what the person did ("I upscaled scan.png 4x and ...") are not requests.
+The result is the tool's arguments, the same schema a language model fills in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoomqa.agent.understand.question import analyse
+from zoomqa.agent.understand.sizes import parse_scale, parse_size
+from zoomqa.tools.images import OUTPUT_FORMATS
+
+# Used when a request names no amount ("upscale cat.png"): the smallest enlargement worth showing.
+DEFAULT_SCALE = 2.0
+# Damage the upscale.damaged_model (liif-edsr-real) is measured to repair: JPEG compression.
+# It was also trained on noise and blur, but not measured on them, so they do not pick it.
+DAMAGED_MODEL_DAMAGE = frozenset({"jpeg"})
+
+_EXTENSIONS = "|".join(ext.lstrip(".") for ext in sorted(OUTPUT_FORMATS, key=len, reverse=True))
+_PATH = re.compile(
+    rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'"""  # quoted: spaces allowed
+    rf"""|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
+    rf"""|(?<![\w/.~-])(?P<bare>[\w~./-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
+    re.IGNORECASE,
+)
+_VERB = re.compile(
+    r"\b(?:up-?scale|up-?sample|up-?res|enlarge|magnify|super-?resolve|zoom(?:\s+in)?"
+    r"|blow\s+(?:it\s+|this\s+|that\s+)?up"
+    r"|resize|scale(?:\s+(?:it|this|that))?\s+up|increase\s+the\s+(?:size|resolution)"
+    r"|make\b[^.?!]{0,60}?\b(?:bigger|larger|sharper|higher[-\s]res(?:olution)?))\b",
+    re.IGNORECASE,
+)
+_PAST = re.compile(
+    r"\b(?:up-?scaled|up-?sampled|enlarged|magnified|super-?resolved|zoomed|blew|blown|resized|scaled"
+    r"|made)\b",
+    re.IGNORECASE,
+)
+_REQUEST = re.compile(
+    r"\b(?:please|pls|plz|(?:make|give|get)\s+me|can\s+you|could\s+you|would\s+you|will\s+you"
+    r"|i\s+need|i\s+want|i'?d\s+like|let'?s)\b",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^\W*(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do|did|should|shall|has|have|had|"
+    r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|not|no\s+need\s+to|stop)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """What the person asked for: the upscale tool's arguments (exactly one way to size)."""
+
+    path: str
+    scale: float | None = None
+    width: int | None = None
+    height: int | None = None
+    damaged: bool = False  # the person says the picture is JPEG-compressed
+
+    def arguments(self) -> dict[str, str | float | int | bool]:
+        given = {"path": self.path, "scale": self.scale, "width": self.width, "height": self.height}
+        return {key: value for key, value in given.items() if value is not None} | (
+            {"damaged": True} if self.damaged else {}
+        )
+
+
+def find_image_paths(message: str) -> list[str]:
+    """Image file names and paths written in the message, in order (quotes allow spaces)."""
+    found = []
+    for match in _PATH.finditer(message):
+        path = next(group for group in match.groups() if group)
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def _without_paths(message: str, paths: Sequence[str]) -> str:
+    for path in paths:
+        message = message.replace(path, " IMAGE ")
+    return message
+
+
+def _asks_to_enlarge(text: str) -> bool:
+    """A request (not a question about, or a report of, enlarging), with a verb or an amount."""
+    verb = _VERB.search(text)
+    request = _REQUEST.search(text)
+    if verb and _NEGATION.search(text[: verb.start()]):
+        return False
+    if _QUESTION_START.search(text) and not request:
+        return False
+    if _PAST.search(text) and not verb and not request:
+        return False
+    # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
+    # picture ("cat.png is 640x480") unless it comes with "please", "I need"...
+    amount = parse_scale(text) is not None or (request is not None and parse_size(text) is not None)
+    return bool(verb or (amount and ("?" not in text or request)))
+
+
+def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageRequest]:
+    """The enlargements the message asks for: one per named image, else one per attachment.
+
+    Empty when the message does not ask to enlarge a picture.
+    """
+    paths = find_image_paths(message) or [str(path) for path in attachments]
+    if not paths:
+        return []
+    text = _without_paths(message, find_image_paths(message))
+    if not _asks_to_enlarge(text):
+        return []
+    size = parse_size(text)
+    scale = parse_scale(text) if size is None else None
+    if size is None and scale is None:
+        scale = DEFAULT_SCALE
+    width, height = size if size is not None else (None, None)
+    damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(text).constraints.damage)
+    return [ImageRequest(path=path, scale=scale, width=width, height=height, damaged=damaged) for path in paths]
