@@ -1,11 +1,12 @@
 """Sentence vectors kept on disk between processes.
 
 An answer embeds the ~250 sentences of the cards it retrieved. In one long-running process
-an in-memory cache makes that free after the first question; a fresh ``zoomqa ask`` paid
-it every time (seconds on a busy two-core machine). This cache keeps each vector under the
-hash of the embedder's identity and the text, so a vector can never be stale or belong to
-another model. It is an optimisation only: when the file cannot be read or written (a
-read-only index folder, another process holding the lock) texts are simply embedded.
+an in-memory cache makes that free after the first question; without a cache on disk, a
+fresh ``zoomqa ask`` pays it every time (seconds on a busy two-core machine). This cache
+keeps each vector under the hash of the embedder's identity and the text, so a vector can
+never be stale or belong to another model. It is an optimisation only: when the file cannot
+be read or written (a read-only index folder, another process holding the lock) texts are
+simply embedded.
 """
 
 from __future__ import annotations
