@@ -27,10 +27,10 @@ from zoomqa.agent.compose.evidence import Evidence
 from zoomqa.agent.compose.grounding import SUPPORT_THRESHOLD
 from zoomqa.config import get_settings
 from zoomqa.index.cli import evaluation_index, open_retriever
-from zoomqa.index.evaluation import read_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import SearchResult
 from zoomqa.index.sentences import split_sentences
+from zoomqa.question_set import read_question_set
 
 REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = np.round(np.arange(0.30, 0.801, 0.025), 3)
@@ -53,7 +53,7 @@ def main() -> None:
     supported: list[float] = []
     unsupported: list[float] = []
     with open_retriever(evaluation_index(settings, None), settings) as retriever:
-        for question in read_questions(args.questions):
+        for question in read_question_set(args.questions):
             result = retriever.search(question.question)
             if not result.relevant:
                 continue

@@ -28,11 +28,11 @@ import numpy as np
 
 from zoomqa.config import get_settings
 from zoomqa.index.embedding import Embedder, load_embedder, resolve_embedder
-from zoomqa.index.evaluation import read_questions
 from zoomqa.index.metadata import Entry
 from zoomqa.index.records import Record, read_bundled_corpus, read_records
 from zoomqa.index.retrieval import HybridRetriever
 from zoomqa.index.store import BUNDLED_SOURCE, IndexStore
+from zoomqa.question_set import read_question_set
 
 REPO = Path(__file__).resolve().parents[1]
 ARXIV_CORPUS = Path("corpus/arxiv_cv.jsonl.gz")
@@ -139,7 +139,7 @@ def main() -> None:
         torch.set_num_threads(settings.threads)
     shared = shared_dir(args.shared)
     rows: list[Row] = []
-    questions = [q.question for q in read_questions(QUESTIONS)]
+    questions = [q.question for q in read_question_set(QUESTIONS)]
 
     embedder, load_s = timed(load_embedder)
     rows.append(Row("embedder load", f"{load_s:.1f} s"))

@@ -346,10 +346,11 @@ def eval_retrieval(
     ] = False,
 ) -> None:
     """Recall@1/5/10, MRR and refusal accuracy of retrieval on a question set."""
-    from zoomqa.index.evaluation import calibrate, evaluate, read_questions, report_json
+    from zoomqa.index.evaluation import calibrate, evaluate, report_json
+    from zoomqa.question_set import read_question_set
 
     settings = get_settings()
-    question_set = read_questions(questions)
+    question_set = read_question_set(questions)
     retriever = open_retriever(evaluation_index(settings, extra_corpus), settings)
     with retriever:
         report = evaluate(retriever, question_set, k=k)

@@ -12,72 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 from zoomqa.index.retrieval import HybridRetriever
+from zoomqa.question_set import Question
 
 RECALL_AT = (1, 5, 10)
-
-
-class Question(BaseModel):
-    """One line of a question set; keys this evaluation does not use are ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: str = Field(min_length=1)
-    question: str = Field(min_length=1)
-    relevant: list[str] = Field(default_factory=list)
-    expect: Literal["answer", "refuse", "tool"]
-
-
-LineT = TypeVar("LineT", bound=BaseModel)
-
-
-def read_jsonl(path: Path, schema: type[LineT], what: str, items_name: str) -> list[LineT]:
-    """Every line of a JSONL file as ``schema``, or one ZoomqaError naming each bad line.
-
-    ``what`` names the file in messages ("question set"), ``items_name`` its lines ("questions").
-    """
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZoomqaError(f"cannot read the {what} {path}: {exc}") from None
-    items, problems = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append(schema.model_validate_json(line))
-        except ValidationError as exc:
-            problems.append(f"{path}:{number}: {exc.errors()[0]['msg']}")
-    if problems:
-        raise ZoomqaError(f"invalid {what}:\n" + "\n".join(problems[:10]))
-    if not items:
-        raise ZoomqaError(f"{path} holds no {items_name}")
-    return items
-
-
-QuestionT = TypeVar("QuestionT", bound=Question)
-
-
-@overload
-def read_questions(path: Path) -> list[Question]: ...
-@overload
-def read_questions(path: Path, schema: type[QuestionT]) -> list[QuestionT]: ...
-
-
-def read_questions(path: Path, schema: type[Question] = Question) -> list[Any]:
-    """Every question of a JSONL file, or a ZoomqaError naming each bad line.
-
-    ``schema`` lets the answer evaluation read the same file with its extra keys (anchor, nuggets).
-    """
-    return read_jsonl(path, schema, "question set", "questions")
 
 
 def is_hit(record: Record, relevant: Sequence[str]) -> bool:

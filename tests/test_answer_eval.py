@@ -14,7 +14,6 @@ import pytest
 from zoomqa.agent.compose.answer import Answer, Source, Statement, WorkflowStep
 from zoomqa.agent.evaluation.answers import (
     NUGGET_TAU,
-    AnswerQuestion,
     AnswerReport,
     MatcherAgreement,
     Works,
@@ -29,6 +28,7 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
+from zoomqa.question_set import Question
 
 LABELS = Path(__file__).with_name("nugget_labels.jsonl")
 LIIF_PAPER = "2012.09161"
@@ -74,9 +74,9 @@ def _answer(
     )
 
 
-def _question(**fields: object) -> AnswerQuestion:
+def _question(**fields: object) -> Question:
     base = {"id": "q", "question": "What does the cell size in LIIF do?", "relevant": [LIIF_PAPER], "expect": "answer"}
-    return AnswerQuestion.model_validate({**base, **fields})
+    return Question.model_validate({**base, **fields})
 
 
 def test_a_model_card_and_the_paper_it_implements_are_one_work(works: Works, corpus: dict[str, Record]) -> None:

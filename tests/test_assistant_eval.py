@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from zoomqa.agent.evaluation.tools import STAND_IN_SIZE, ToolQuestion, ToolSandbox, read_tool_questions
+from zoomqa.agent.evaluation.tools import STAND_IN_SIZE, ToolSandbox, tool_questions
 from zoomqa.agent.turn.assistant import Assistant, ToolCall
 from zoomqa.config import get_settings
+from zoomqa.question_set import Question, read_question_set
 
 QUESTION_SET = Path(__file__).parent / "questions.jsonl"
 
 
 def test_every_tool_question_gets_a_stand_in_inside_the_sandbox() -> None:
-    questions = read_tool_questions(QUESTION_SET)
+    questions = tool_questions(read_question_set(QUESTION_SET))
     assert len(questions) >= 9
     with ToolSandbox(questions) as sandbox:
         for q in questions:
@@ -33,14 +34,14 @@ def test_every_tool_question_gets_a_stand_in_inside_the_sandbox() -> None:
 @pytest.mark.parametrize(
     ("question", "size"),
     [
-        (ToolQuestion(id="a", question="", path="a.png", scale=2.5), (160, 120)),
-        (ToolQuestion(id="b", question="", path="b.png", width=128), (128, 96)),
-        (ToolQuestion(id="c", question="", path="c.png", height=96), (128, 96)),
-        (ToolQuestion(id="d", question="", path="d.png", width=100, height=50), (100, 50)),
+        (Question(expect="tool", id="a", question="a 2.5x", path="a.png", scale=2.5), (160, 120)),
+        (Question(expect="tool", id="b", question="b 128 wide", path="b.png", width=128), (128, 96)),
+        (Question(expect="tool", id="c", question="c 96 tall", path="c.png", height=96), (128, 96)),
+        (Question(expect="tool", id="d", question="d 100x50", path="d.png", width=100, height=50), (100, 50)),
     ],
 )
 def test_the_expected_size_is_what_the_upscaler_makes_of_the_request(
-    question: ToolQuestion, size: tuple
+    question: Question, size: tuple
 ) -> None:
     with ToolSandbox([question]) as sandbox:
         assert sandbox.expected_size(question) == size
@@ -48,16 +49,16 @@ def test_the_expected_size_is_what_the_upscaler_makes_of_the_request(
 
 def test_a_request_is_correct_only_when_the_tool_wrote_the_asked_size(indexed_home: Path) -> None:
     questions = [
-        ToolQuestion(
+        Question(expect="tool",
             id="home", question="pls make ~/Desktop/logo.png twice as big", path="~/Desktop/logo.png", scale=2
         ),
-        ToolQuestion(
+        Question(expect="tool",
             id="rel",
             question="upscale ./old/wedding.jpg to 96 pixels wide",
             path="./old/wedding.jpg",
             width=96,
         ),
-        ToolQuestion(id="unasked", question="how does upscaling 3x work?", path="scan.png", scale=3),
+        Question(expect="tool", id="unasked", question="how does upscaling 3x work?", path="scan.png", scale=3),
     ]
     with ToolSandbox(questions) as sandbox, Assistant.from_settings(get_settings()) as opened:
         assistant = sandbox.assistant(opened.retriever, opened.answerer, get_settings())

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zoomqa.agent.evaluation.answers import Works
+from zoomqa.errors import ZoomqaError
 from zoomqa.index.records import normalise_arxiv_id, read_bundled_corpus
+from zoomqa.question_set import Question, read_question_set
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 LIIF_ARXIV_ID = "2012.09161"
@@ -41,22 +43,17 @@ def _is_well_formed(reference: str) -> bool:
         return False
 
 
-class Question(BaseModel):
-    """One line of the question set; extra keys such as ``note`` are allowed."""
+class CuratedQuestion(Question):
+    """A line of the project's own question set: the product's schema plus the curation rules
+    (ids, kinds, well-formed references, nuggets as sentences); extra keys such as ``note`` are allowed."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     question: str = Field(min_length=3, max_length=1000)
     relevant: list[str] = Field(max_length=4)
-    expect: Literal["answer", "refuse", "tool"]
-    anchor: str | None = Field(None, min_length=1)
-    nuggets: list[str] = Field(default_factory=list, max_length=4)
     kind: Literal[KINDS] | None = None  # type: ignore[valid-type]
-    path: str | None = Field(None, min_length=1)
     scale: float | None = Field(None, gt=1)
-    width: int | None = Field(None, gt=0)
-    height: int | None = Field(None, gt=0)
 
     @field_validator("relevant")
     @classmethod
@@ -77,7 +74,7 @@ class Question(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _expectation_rules(self) -> Question:
+    def _expectation_rules(self) -> CuratedQuestion:
         if (self.expect == "refuse") != (not self.relevant):
             raise ValueError("'relevant' must be empty exactly when expect is 'refuse'")
         if self.expect == "refuse":
@@ -103,15 +100,15 @@ class Question(BaseModel):
         return self
 
 
-def load_questions(path: Path) -> list[Question]:
+def load_questions(path: Path) -> list[CuratedQuestion]:
     """Every question in the file, or an AssertionError naming each bad line."""
-    questions: list[Question] = []
+    questions: list[CuratedQuestion] = []
     problems: list[str] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            questions.append(Question.model_validate(json.loads(line)))
+            questions.append(CuratedQuestion.model_validate(json.loads(line)))
         except (json.JSONDecodeError, ValidationError) as exc:
             problems.append(f"{path.name}:{number}: {exc}")
     assert not problems, "\n".join(problems)
@@ -119,21 +116,21 @@ def load_questions(path: Path) -> list[Question]:
 
 
 @pytest.fixture(scope="module")
-def questions() -> list[Question]:
+def questions() -> list[CuratedQuestion]:
     return load_questions(QUESTIONS)
 
 
-def test_ids_are_unique(questions: list[Question]) -> None:
+def test_ids_are_unique(questions: list[CuratedQuestion]) -> None:
     repeated = [i for i, n in Counter(q.id for q in questions).items() if n > 1]
     assert not repeated, f"duplicate question ids: {repeated}"
 
 
-def test_questions_are_not_repeated(questions: list[Question]) -> None:
+def test_questions_are_not_repeated(questions: list[CuratedQuestion]) -> None:
     repeated = [t for t, n in Counter(q.question.casefold() for q in questions).items() if n > 1]
     assert not repeated, f"the same question appears twice: {repeated}"
 
 
-def test_enough_questions_of_each_kind(questions: list[Question]) -> None:
+def test_enough_questions_of_each_kind(questions: list[CuratedQuestion]) -> None:
     counts = Counter(q.expect for q in questions)
     kinds = Counter(q.kind for q in questions)
     assert counts["answer"] + counts["tool"] >= 110, counts
@@ -144,14 +141,14 @@ def test_enough_questions_of_each_kind(questions: list[Question]) -> None:
         assert kinds[kind] >= 5, kinds
 
 
-def test_every_relevant_id_is_in_the_bundled_corpus(questions: list[Question]) -> None:
+def test_every_relevant_id_is_in_the_bundled_corpus(questions: list[CuratedQuestion]) -> None:
     corpus = read_bundled_corpus()
     known = {r.id for r in corpus} | {r.arxiv_id for r in corpus if r.arxiv_id}
     missing = sorted({ref for q in questions for ref in q.relevant} - known)
     assert not missing, f"relevant ids with no bundled record (by id or arxiv_id): {missing}"
 
 
-def test_every_anchor_is_a_bundled_work_among_the_relevant_ones(questions: list[Question]) -> None:
+def test_every_anchor_is_a_bundled_work_among_the_relevant_ones(questions: list[CuratedQuestion]) -> None:
     corpus = read_bundled_corpus()
     known = {r.id for r in corpus} | {r.arxiv_id for r in corpus if r.arxiv_id}
     works = Works(corpus)
@@ -164,7 +161,7 @@ def test_every_anchor_is_a_bundled_work_among_the_relevant_ones(questions: list[
     assert not problems, f"anchor unknown or not the same work as any relevant id: {problems}"
 
 
-def test_every_seed_paper_is_the_anchor_of_a_question(questions: list[Question], shared_dir: Path) -> None:
+def test_every_seed_paper_is_the_anchor_of_a_question(questions: list[CuratedQuestion], shared_dir: Path) -> None:
     seeds = [json.loads(line)["arxiv_id"] for line in (shared_dir / "corpus" / "seed_papers.jsonl").open()]
     works = Works(read_bundled_corpus())
     missing = [s for s in seeds if not any(q.anchor and works.same(q.anchor, s) for q in questions)]
@@ -212,7 +209,7 @@ GOOD_TOOL: dict[str, Any] = {
     ],
 )
 def test_validator_accepts_good_lines(line: dict[str, Any]) -> None:
-    Question.model_validate(line)
+    CuratedQuestion.model_validate(line)
 
 
 @pytest.mark.parametrize(
@@ -246,7 +243,7 @@ def test_validator_accepts_good_lines(line: dict[str, Any]) -> None:
 )
 def test_validator_rejects_bad_lines(line: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        Question.model_validate(line)
+        CuratedQuestion.model_validate(line)
 
 
 def test_loader_names_the_bad_line(tmp_path: Path) -> None:
@@ -254,3 +251,18 @@ def test_loader_names_the_bad_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(GOOD_ANSWER) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(AssertionError, match=r"questions\.jsonl:2:"):
         load_questions(path)
+
+
+def test_every_evaluation_reads_the_set_with_the_one_product_schema() -> None:
+    """`zoomqa eval retrieval`, `eval answers`, the tool evaluation and `faq` read this file
+    with zoomqa.question_set; it must accept every line the curation accepts."""
+    read = read_question_set(QUESTIONS)
+    assert [q.id for q in read] == [q.id for q in load_questions(QUESTIONS)]
+    assert {q.expect for q in read} == {"answer", "refuse", "tool"}
+
+
+def test_the_product_schema_refuses_a_tool_question_without_a_size(tmp_path: Path) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({**GOOD_TOOL, "scale": None}) + "\n", encoding="utf-8")
+    with pytest.raises(ZoomqaError, match=r"set\.jsonl:1: .*a tool question needs 'path' and a scale"):
+        read_question_set(path)

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from zoomqa.cli import app
 from zoomqa.errors import ZoomqaError
-from zoomqa.index.evaluation import QuestionOutcome, RetrievalReport, calibrate, hit_rank, read_questions
+from zoomqa.index.evaluation import QuestionOutcome, RetrievalReport, calibrate, hit_rank
 from zoomqa.index.records import Record
 from zoomqa.index.results import Hit, SearchResult
+from zoomqa.question_set import read_question_set
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 runner = CliRunner()
@@ -74,7 +75,7 @@ def test_a_bad_question_set_names_its_lines(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "a", "question": "q", "expect": "answer"}\n{"id": "b", "question": "q", "expect": "maybe"}\n')
     with pytest.raises(ZoomqaError, match=r"q\.jsonl:2:"):
-        read_questions(path)
+        read_question_set(path)
 
 
 @pytest.mark.slow
@@ -82,7 +83,7 @@ def test_eval_retrieval_on_the_question_set_meets_the_targets(isolated_home: Pat
     result = runner.invoke(app, ["eval", "retrieval", "--questions", str(QUESTIONS), "--json", "--calibrate"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["n"] == len(read_questions(QUESTIONS))
+    assert data["n"] == len(read_question_set(QUESTIONS))
     assert data["recall@5"] >= 0.85 and data["recall@10"] >= data["recall@5"] >= data["recall@1"]
     assert data["refusal_accuracy"] >= 0.9
     assert {"id", "hit_rank", "refused"} <= data["per_question"][0].keys()

@@ -38,21 +38,13 @@ from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer, Source
 from zoomqa.agent.compose.evidence import Evidence, encode, encode_cached
 from zoomqa.agent.turn.reply import TOOL_FIELD
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.evaluation import Question, read_jsonl
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 from zoomqa.index.sentences import split_sentences
+from zoomqa.question_set import Question, read_jsonl
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 NUGGET_TAU = 0.6
-
-
-class AnswerQuestion(Question):
-    """A question-set line with what a correct answer explains (answer and tool questions)."""
-
-    anchor: str | None = None
-    nuggets: list[str] = Field(default_factory=list, max_length=4)
-    kind: str | None = None
 
 
 class Works:
@@ -192,7 +184,7 @@ def _structure_ok(answer: Answer) -> bool:
 
 
 def score_answer(
-    question: AnswerQuestion,
+    question: Question,
     result: SearchResult,
     answer: Answer,
     embedder: Embedder,

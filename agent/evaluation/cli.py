@@ -55,19 +55,19 @@ def answers(
     """
     import dataclasses
 
-    from zoomqa.agent.evaluation.answers import NUGGET_TAU, AnswerQuestion, AnswerReport, Works, score_answer
-    from zoomqa.agent.evaluation.tools import ToolSandbox, read_tool_questions
+    from zoomqa.agent.evaluation.answers import NUGGET_TAU, AnswerReport, Works, score_answer
+    from zoomqa.agent.evaluation.tools import ToolSandbox, tool_questions
     from zoomqa.index.cli import evaluation_index, open_retriever
-    from zoomqa.index.evaluation import read_questions
     from zoomqa.index.records import read_bundled_corpus
+    from zoomqa.question_set import read_question_set
 
     settings = get_settings()
-    question_set = read_questions(questions, AnswerQuestion)
+    question_set = read_question_set(questions)
     works = Works(read_bundled_corpus())
     outcomes = []
     with (
         open_retriever(evaluation_index(settings, None), settings, k) as retriever,
-        ToolSandbox(read_tool_questions(questions)) as sandbox,
+        ToolSandbox(tool_questions(question_set)) as sandbox,
     ):
         answerer = _answerer(settings, writer, model, retriever.embedder)
         assistant = sandbox.assistant(retriever, answerer, settings)

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zoomqa.agent.turn.assistant import Assistant, Reply
 from zoomqa.config import Settings
-from zoomqa.errors import ZoomqaError
+from zoomqa.question_set import Question
 
 if TYPE_CHECKING:
     from zoomqa.agent.compose.pipeline import Answerer
@@ -31,39 +30,21 @@ if TYPE_CHECKING:
 STAND_IN_SIZE = (64, 48)
 
 
-class ToolQuestion(BaseModel):
-    """The parts of a question-set line that say what the tool should have done."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: str
-    question: str
-    path: str
-    scale: float | None = None
-    width: int | None = None
-    height: int | None = None
+def tool_questions(questions: Iterable[Question]) -> list[Question]:
+    """The ``expect: tool`` questions of a set (the schema makes each name its path and size)."""
+    return [q for q in questions if q.expect == "tool"]
 
 
-def read_tool_questions(path: Path) -> list[ToolQuestion]:
-    """The ``expect: tool`` lines of a question set (each must name its path and size)."""
-    import json
-
-    found = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip() and json.loads(line).get("expect") == "tool":
-            try:
-                found.append(ToolQuestion.model_validate_json(line))
-            except ValidationError as exc:
-                raise ZoomqaError(
-                    f"{path}:{number}: a tool question needs {exc.errors()[0]['loc'][0]}"
-                ) from None
-    return found
+def _named_path(question: Question) -> str:
+    if question.path is None:
+        raise ValueError(f"question {question.id} names no picture")
+    return question.path
 
 
 class ToolSandbox:
     """A temporary folder of stand-in pictures, one per tool question; removed by :meth:`close`."""
 
-    def __init__(self, questions: Iterable[ToolQuestion]) -> None:
+    def __init__(self, questions: Iterable[Question]) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="zoomqa-tool-eval-")
         self.root = Path(self._folder.name).resolve()
         self.questions = {q.id: q for q in questions}
@@ -84,21 +65,22 @@ class ToolSandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def stand_in(self, question: ToolQuestion) -> Path:
-        path = question.path
+    def stand_in(self, question: Question) -> Path:
+        path = _named_path(question)
         if path.startswith("~/"):
             return self.root / "home" / path[2:]
         if path.startswith("/"):
             return self.root / "root" / path.lstrip("/")
         return self.root / path
 
-    def message(self, question: ToolQuestion) -> str:
+    def message(self, question: Question) -> str:
         """The question, with a home or absolute path pointed at its stand-in (relative ones resolve in the folder)."""
-        if question.path.startswith(("~/", "/")):
-            return question.question.replace(question.path, str(self.stand_in(question)))
+        path = _named_path(question)
+        if path.startswith(("~/", "/")):
+            return question.question.replace(path, str(self.stand_in(question)))
         return question.question
 
-    def expected_size(self, question: ToolQuestion) -> tuple[int, int]:
+    def expected_size(self, question: Question) -> tuple[int, int]:
         from zoomqa.tools.upscale import target_size
 
         width, height = question.width, question.height
@@ -111,7 +93,7 @@ class ToolSandbox:
             size=(width, height) if width is not None and height is not None else None,
         )
 
-    def correct(self, question: ToolQuestion, reply: Reply) -> bool:
+    def correct(self, question: Question, reply: Reply) -> bool:
         """One call, on the stand-in, that wrote a file of the asked size."""
         if len(reply.tool_calls) != 1:
             return False

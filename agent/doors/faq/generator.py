@@ -21,10 +21,10 @@ from zoomqa.agent.understand.sizes import parse_scale, parse_size
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.evaluation import read_questions
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.retrieval import clean_question
 from zoomqa.prompts import BUNDLED_DIR, prompt_path
+from zoomqa.question_set import read_question_set
 
 # Cosine (all-MiniLM-L6-v2) from which two phrasings are one question, when they also name the
 # same scale and size. Chosen on the 64 hand-written pairs of tests/fixtures/faq_pairs.jsonl (32
@@ -39,7 +39,7 @@ MAX_QUESTIONS = 5000
 def read_question_list(path: Path) -> list[str]:
     """Questions of a text file (one a line, ``#`` comments) or of a question-set JSONL."""
     if path.suffix == ".jsonl":
-        questions = [q.question for q in read_questions(path)]
+        questions = [q.question for q in read_question_set(path)]
     else:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
