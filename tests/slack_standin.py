@@ -128,9 +128,10 @@ class SlackStandIn:
         *,
         thread_ts: str | None = None,
         files: list[dict[str, Any]] | None = None,
+        user: str = HUMAN,
     ) -> dict[str, Any]:
         """Store a person's message in ``channel`` and return it as an event's ``event`` field."""
-        message = {"type": "message", "user": HUMAN, "text": text, "ts": self.next_ts(), "channel": channel}
+        message = {"type": "message", "user": user, "text": text, "ts": self.next_ts(), "channel": channel}
         if thread_ts:
             message["thread_ts"] = thread_ts
         if files:

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from slack_standin import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER,
+    HUMAN,
     MAX_FILE_BYTES,
     REPO,
     SIGNING_SECRET,
@@ -64,8 +66,10 @@ class Conversation:
     def __init__(self, standin: SlackStandIn, bot: RunningBot, channel: str) -> None:
         self.standin, self.bot, self.channel = standin, bot, channel
 
-    def say(self, text: str, *, thread_ts: str | None = None, files=None, direct: bool = False) -> dict:
-        message = self.standin.user_message(self.channel, text, thread_ts=thread_ts, files=files)
+    def say(
+        self, text: str, *, thread_ts: str | None = None, files=None, direct: bool = False, user: str = HUMAN
+    ) -> dict:
+        message = self.standin.user_message(self.channel, text, thread_ts=thread_ts, files=files, user=user)
         payload = event_callback(message, event_type="message" if direct else "app_mention")
         status, seconds = post_event(self.bot.url, payload)
         assert status == 200
@@ -134,6 +138,48 @@ def test_a_mention_gets_a_placeholder_edited_into_a_three_part_answer_in_its_thr
     context = answer["blocks"][-1]["elements"][0]["text"]
     assert "written by extractive" in context and " s (retrieval" in context
     assert all(c.authorized for c in chat.standin.calls if c.params.get("channel") == chat.channel)
+
+
+SOAK_QUESTIONS = (
+    "what is LIIF?",
+    "which upscaler should I use for an old family photo with scratches?",
+    "how do I make a blurry JPEG bigger without blocks?",
+    "why does my upscaled image look like an oil painting?",
+    "what does PSNR measure and why is it not enough?",
+    "can I enlarge a picture 6x on a laptop without a GPU?",
+    "what is the difference between SRGAN and EDSR?",
+    "which dataset are super-resolution models trained on?",
+    "how does an arbitrary-scale upscaler pick the colour of a new pixel?",
+    "what is the best way to upscale anime screenshots?",
+    "how can I restore faces in a low resolution group photo?",
+    "is SwinIR better than RCAN for 4x?",
+)
+
+
+def test_many_people_mentioning_the_bot_at_once_each_get_one_answer_and_no_error(
+    standin: SlackStandIn, bot: RunningBot
+) -> None:
+    """The workers share the embedder, the index and the question analysis: 48 mentions from 12
+    people in 12 channels, sent all at once, are each acknowledged in time and answered once."""
+    senders = [Conversation(standin, bot, f"CSOAK{n:02d}") for n in range(12)]
+
+    def send(n: int) -> dict:
+        chat = senders[n % len(senders)]
+        question = SOAK_QUESTIONS[(n * 5 + n // len(senders)) % len(SOAK_QUESTIONS)]
+        return chat.say(f"<@{BOT_USER}> {question}", user=f"U{n % len(senders):08d}")
+
+    with ThreadPoolExecutor(max_workers=len(senders)) as pool:
+        payloads = list(pool.map(send, range(48)))  # say() asserts each was acknowledged within 2 s
+    for n, payload in enumerate(payloads):
+        chat = senders[n % len(senders)]
+        answer = chat.answer_to(payload, timeout=300.0)
+        assert not answer["text"].startswith("Sorry"), answer["text"]
+        assert "*Task*" in answer["text"]
+    time.sleep(1.0)
+    for n, payload in enumerate(payloads):
+        assert len(senders[n % len(senders)].replies_to(payload["event"])) == 1, "answered exactly once"
+    log = bot.output()
+    assert "Traceback" not in log and "IndexError" not in log
 
 
 def test_a_direct_message_is_answered_in_its_thread_and_edits_are_ignored(chat: Conversation) -> None:

@@ -19,10 +19,11 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 from slack_sdk import WebClient
 
-from zoomqa.tools.images import INPUT_FORMATS
+from zoomqa.tools.images import INPUT_FORMATS, OUTPUT_FORMATS
 
 SLACK_FILE_HOST = "https://files.slack.com"
-EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+# The usual suffix of each format: the first one the upscaler lists for it (".jpg" for JPEG).
+EXTENSIONS = {fmt: suffix for suffix, fmt in reversed(OUTPUT_FORMATS.items())}
 _UNSAFE = re.compile(r"[^\w-]+")
 _CHUNK = 1 << 16
 
