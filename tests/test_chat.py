@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from zoomqa.agent.doors.terminal_chat import HISTORY_FILE, parse_upscale_command
+from zoomqa.agent.doors.chat.session import HISTORY_FILE, parse_upscale_command
 from zoomqa.cli import app
 from zoomqa.errors import ZoomqaError
 

@@ -15,9 +15,9 @@ from typer.core import TyperGroup
 
 from zoomqa import __version__
 from zoomqa.agent.doors.ask import ask
+from zoomqa.agent.doors.chat.cli import chat
 from zoomqa.agent.doors.faq.cli import faq
 from zoomqa.agent.doors.slack.cli import slack
-from zoomqa.agent.doors.terminal_chat import chat
 from zoomqa.agent.evaluation.cli import answers, nuggets
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.cli import eval_retrieval, index_app, search

@@ -137,6 +137,28 @@ class Assistant:
             ToolCallingPlanner(writer, answerer.prompts_dir) if isinstance(writer, OpenAIWriter) else None
         )
 
+    def use_writer(self, settings: Settings, writer: str, model: str | None = None) -> None:
+        """Write with the named writer from now on (the chat's ``/writer``)."""
+        self.use_answerer(build_answerer(settings, writer, model, self.retriever.embedder))
+
+    def within(self, folder: Path) -> Assistant:
+        """This agent (the same index and writer) with an upscaler that may use only ``folder``
+        and writes its results to ``folder/enlarged``: one per Slack message."""
+        results = folder / "enlarged"
+        results.mkdir(exist_ok=True)
+        return Assistant(
+            self.retriever,
+            self.answerer,
+            self.upscale.model_copy(update={"allowed_dirs": [folder]}),
+            model_dirs=self.model_dirs,
+            output_dir=results,
+            k=self.k,
+        )
+
+    @property
+    def writer_name(self) -> str:
+        return self.answerer.writer.name
+
     @classmethod
     def from_settings(
         cls,

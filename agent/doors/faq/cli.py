@@ -56,19 +56,19 @@ def faq(
     # no folder is allowed: a question list never makes zoomqa read or write a picture
     with Assistant.from_settings(settings, writer=writer, model=model, allowed_dirs=[]) as assistant:
         print_notices(err, assistant)
-        retriever, answerer = assistant.retriever, assistant.answerer
+        retriever = assistant.retriever
         groups = faqs.group_questions(phrasings, retriever.embedder)
         index = faqs.index_info(retriever.manifest)
         cache = faqs.AnswerCache(
             settings.home / "faq-cache",
             index=f"{index['digest']} k={retriever.k} min_relevance={retriever.min_relevance}",
-            writer=faqs.writer_identity(answerer.writer.name, model, settings.answer),
+            writer=faqs.writer_identity(assistant.writer_name, model, settings.answer),
             prompts=faqs.prompt_version(settings.answer.prompts_dir),
             read=not refresh,
         )
 
         def document(items: list[entries.FaqItem]) -> str:
-            return pages.render_faq(entries.Faq(tuple(items), index, answerer.writer.name), chosen)
+            return pages.render_faq(entries.Faq(tuple(items), index, assistant.writer_name), chosen)
 
         columns = (TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err, transient=True) as progress:

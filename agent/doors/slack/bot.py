@@ -76,7 +76,7 @@ def agent_responder(settings: Settings, *, writer: str | None = None) -> Respond
     loaded = Assistant.from_settings(settings, writer=writer, allowed_dirs=[])
     for notice in loaded.notices():
         log.warning("%s", notice)
-    one_at_a_time = threading.Lock() if loaded.answerer.writer.name == "local" else nullcontext()
+    one_at_a_time = threading.Lock() if loaded.writer_name == "local" else nullcontext()
 
     def respond(
         message: str,
@@ -86,17 +86,8 @@ def agent_responder(settings: Settings, *, writer: str | None = None) -> Respond
         workdir: Path,
         on_progress: Callable[[int, int], None],
     ) -> Reply:
-        results = workdir / "enlarged"
-        results.mkdir(exist_ok=True)
-        assistant = Assistant(
-            loaded.retriever,
-            loaded.answerer,
-            loaded.upscale.model_copy(update={"allowed_dirs": [workdir]}),
-            model_dirs=loaded.model_dirs,
-            output_dir=results,
-        )
         with one_at_a_time:
-            return assistant.respond(
+            return loaded.within(workdir).respond(
                 message, history=history, attachments=attachments, on_progress=on_progress
             )
 

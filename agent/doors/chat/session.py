@@ -1,4 +1,4 @@
-"""``zoomqa chat``: a conversation in the terminal.
+"""The terminal conversation: reading lines, slash commands, streaming replies, the history file.
 
 Enter sends, Esc Enter (Alt-Enter) starts a new line; earlier messages come back with the up
 arrow (a history file in the data directory). Ctrl-C stops the answer being written and
@@ -20,12 +20,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from zoomqa.agent.doors.options import KOption, ModelOption, WriterOption, here_and_configured
 from zoomqa.agent.doors.render import render_markdown
-from zoomqa.agent.doors.terminal_view import print_notices, print_reply, respond_live
-from zoomqa.agent.turn.assistant import Assistant, Reply, build_answerer
+from zoomqa.agent.doors.terminal_view import print_reply, respond_live
+from zoomqa.agent.turn.assistant import Assistant, Reply
 from zoomqa.agent.turn.history import Turn
-from zoomqa.config import Settings, get_settings
+from zoomqa.config import Settings
 from zoomqa.errors import ZoomqaError
 
 HISTORY_FILE = "chat_history.txt"  # in Settings.home
@@ -157,9 +156,8 @@ class ChatSession:
             reply = respond_live(self.console, lambda **hooks: self.assistant.run_request(request, **hooks))
             self._show(text, reply)
         elif name == "/writer" and len(arguments) == 1:
-            embedder = self.assistant.retriever.embedder
-            self.assistant.use_answerer(build_answerer(self.settings, arguments[0], None, embedder))
-            self.console.print(f"writer: {self.assistant.answerer.writer.name}", highlight=False)
+            self.assistant.use_writer(self.settings, arguments[0])
+            self.console.print(f"writer: {self.assistant.writer_name}", highlight=False)
         elif (
             name == "/k" and len(arguments) == 1 and arguments[0].isdigit() and 1 <= int(arguments[0]) <= 100
         ):
@@ -240,15 +238,3 @@ def run_chat(assistant: Assistant, settings: Settings, console: Console) -> None
     console.print("bye", highlight=False)
 
 
-def chat(
-    writer: WriterOption = None,
-    model: ModelOption = None,
-    k: KOption = None,
-) -> None:
-    """Talk about image super-resolution in the terminal; ask it to enlarge pictures in this folder."""
-    settings = get_settings()
-    with Assistant.from_settings(
-        settings, writer=writer, model=model, k=k, allowed_dirs=here_and_configured(settings)
-    ) as assistant:
-        print_notices(Console(stderr=True), assistant)
-        run_chat(assistant, settings, Console())

@@ -1,0 +1,1 @@
+"""``zoomqa chat``: a conversation in the terminal, with slash commands and picture requests."""
