@@ -9,12 +9,15 @@ values do not mix. Variants:
 * ``exact``: zoomqa's engine in float32 (must equal the baseline to 1e-5);
 * ``fast``: zoomqa's engine in bfloat16 where the CPU has it natively (the default).
 
-It also reports the PSNR change of fast vs exact on Set5 and Set14 at x4 and the time and
-peak RSS of a 1024^2 -> 8192^2 job::
+It also reports the PSNR change of fast vs exact on Set5 and Set14 at x4, the time and
+peak RSS of a 1024^2 -> 8192^2 job, and (part ``train``) seconds per training step of
+``zoomqa train`` in fp32 against bf16 autocast, at batch 16 and 8, on 1 and 2 threads, the
+same batches for both, alternating so that a busy CPU slows both alike::
 
     .venv/bin/python bench/bench_upscale.py                     # everything (about 12 minutes on 2 cores)
     .venv/bin/python bench/bench_upscale.py --parts speed,psnr  # without the 8192^2 job
     .venv/bin/python bench/bench_upscale.py --parts psnr --model tools/weights/liif-edsr.safetensors
+    .venv/bin/python bench/bench_upscale.py --parts train        # about 6 minutes on 2 cores
 
 The model defaults to the random-weight EDSR conformance checkpoint from the shared folder:
 speed does not depend on the weights, and the PSNR change between precisions is what is
@@ -43,6 +46,8 @@ from zoomqa.tools.checkpoints import load_checkpoint
 from zoomqa.tools.engine import upscale_array
 from zoomqa.tools.liif_model import LIIF, make_coord
 from zoomqa.tools.metrics import psnr
+from zoomqa.tools.training import TrainConfig, Trainer
+from zoomqa.tools.training_data import list_images, read_rgb, sample_batch
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE_EDSR = Path("liif-conformance/edsr-baseline-liif-random.pth")
@@ -185,12 +190,44 @@ def large_table(args: argparse.Namespace) -> None:
     print(f"\n| {in_side}^2 -> {out_side}^2 fast | {row['seconds']:.1f} s | peak RSS {row['peak_rss_mib']:.0f} MiB |")
 
 
+def training_table(args: argparse.Namespace, rounds: int = 3, steps_per_round: int = 2) -> None:
+    """Seconds per optimizer step, fp32 against bf16 autocast, from the shipped liif-edsr weights."""
+    photos_dir = args.shared / "sr-train" / "photos"
+    photos = [read_rgb(path) for path in list_images(photos_dir)[1:40:4]]
+    init = REPO / "tools" / "weights" / "liif-edsr.safetensors"
+    threads_before = torch.get_num_threads()
+    print("\n| batch | threads | fp32 s/step | bf16 autocast s/step | bf16 speed-up |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for batch in (16, 8):
+            config = TrainConfig(data=photos_dir, init=init, batch=batch, seed=1)
+            batches = [sample_batch(photos, config, np.random.default_rng(i)) for i in range(1 + rounds * steps_per_round)]
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                trainers = {
+                    p: Trainer(Path(tmp) / f"{p}-{batch}-{threads}", config.model_copy(update={"precision": p}), device="cpu")
+                    for p in ("fp32", "bf16")
+                }
+                times: dict[str, list[float]] = {p: [] for p in trainers}
+                for trainer in trainers.values():
+                    trainer.train_step(batches[0])  # warm-up: oneDNN picks its kernels on the first call
+                for r in range(rounds):
+                    for p, trainer in trainers.items():
+                        start = time.perf_counter()
+                        for b in batches[1 + r * steps_per_round : 1 + (r + 1) * steps_per_round]:
+                            trainer.train_step(b)
+                        times[p].append((time.perf_counter() - start) / steps_per_round)
+                fp32, bf16 = (float(np.median(times[p])) for p in ("fp32", "bf16"))
+                print(f"| {batch} | {threads} | {fp32:.2f} | {bf16:.2f} | {fp32 / bf16:.2f}x |", flush=True)
+    torch.set_num_threads(threads_before)
+
+
 def main() -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the EDSR conformance one)")
     parser.add_argument("--shared", type=Path, default=settings.shared or REPO.parent / "shared")
-    parser.add_argument("--parts", default="speed,psnr,large", help="comma-separated: speed, psnr, large")
+    parser.add_argument("--parts", default="speed,psnr,large", help="comma-separated: speed, psnr, large, train")
     parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "IN", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -203,7 +240,7 @@ def main() -> None:
         return
     load = os.getloadavg()
     print(f"model {args.model}; torch threads {torch.get_num_threads()}; load average before {load[0]:.2f}\n")
-    parts = {"speed": speed_table, "psnr": psnr_table, "large": large_table}
+    parts = {"speed": speed_table, "psnr": psnr_table, "large": large_table, "train": training_table}
     for name in args.parts.split(","):
         if name not in parts:
             parser.error(f"unknown part '{name}' (known: {', '.join(parts)})")

@@ -124,6 +124,20 @@ def test_train_refuses_bad_requests_in_one_line(tmp_path: Path, photo_dir: Path)
     assert "Traceback" not in output
 
 
+def test_train_records_the_precision_asked_for_and_says_which_arithmetic_runs(tmp_path: Path, photo_dir: Path) -> None:
+    run = tmp_path / "run"
+    code, output = invoke("train", "--run", str(run), "--data", str(photo_dir), "--steps", "1", "--precision", "fp32", *TINY)
+    assert code == 0, output
+    assert "on cpu (fp32)" in output
+    assert json.loads((run / "config.json").read_text())["precision"] == "fp32"
+    code, output = invoke("train", "--run", str(run), "--steps", "2", "--precision", "bf16")
+    assert code == 0, output
+    assert "resuming" in output and "(bfloat16 autocast)" in output
+    assert json.loads((run / "config.json").read_text())["precision"] == "bf16"
+    code, output = invoke("train", "--run", str(run), "--steps", "3", "--precision", "fp16")
+    assert code == 2 and "--precision" in output
+
+
 def test_eval_upscale_json_has_bicubic_and_the_model_per_set_and_scale(shared_dir: Path) -> None:
     checkpoint = shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth"
     code, output = invoke("eval", "upscale", "--data", str(shared_dir / "sr-bench" / "Set5"), "--scales", "2,3",

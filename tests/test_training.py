@@ -1,7 +1,8 @@
-"""Training runs are reproducible, resumable to the bit, and refuse to mix settings."""
+"""Training runs are reproducible, resumable to the bit, refuse to mix settings, and train fp32 weights under autocast."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from PIL import Image
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
+from zoomqa.tools.engine import cpu_has_native_bf16
 from zoomqa.tools.liif_model import LIIF
-from zoomqa.tools.training import TrainConfig, Trainer, predict
+from zoomqa.tools.training import TrainConfig, Trainer, predict, training_dtype
 from zoomqa.tools.training_data import sample_batch, split_holdout
 
 
@@ -109,3 +111,49 @@ def test_adding_a_skip_to_init_weights_starts_exactly_at_bicubic_and_is_saved(ph
     again = Trainer(tmp_path / "again", tiny_config(photo_dir, init=tmp_path / "run" / "model.safetensors"), device="cpu")
     assert again.model.spec.skip == "bicubic"
     assert torch.equal(again.model.imnet.layers[-1].weight, trainer.model.imnet.layers[-1].weight.detach())
+
+
+def test_a_bf16_autocast_run_trains_fp32_master_weights_and_records_its_arithmetic(photo_dir: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tmp_path / "run", tiny_config(photo_dir, precision="bf16", steps=3, val_every=3), device="cpu")
+    assert trainer.amp_dtype == torch.bfloat16
+    before = {name: value.clone() for name, value in trainer.model.state_dict().items()}
+    computed_in: set[torch.dtype] = set()
+    for conv in (trainer.model.encoder.head[0], trainer.model.encoder.body[-1]):
+        conv.register_forward_hook(lambda module, args, out: computed_in.add(out.dtype) if module.training else None)
+    losses: list[float] = []
+    trainer.train(lambda entry, its: losses.append(entry["loss"]))
+
+    assert computed_in == {torch.bfloat16}  # the forward pass really ran under bf16 autocast
+    assert len(losses) == 3 and all(np.isfinite(losses)) and all(loss > 0 for loss in losses)
+    for name, value in trainer.model.state_dict().items():
+        assert value.dtype == torch.float32, name  # master weights stay fp32 ...
+        assert not torch.equal(value, before[name]), name  # ... and every tensor of them moved
+    for state in trainer.optimizer.state.values():
+        assert state["exp_avg"].dtype == state["exp_avg_sq"].dtype == torch.float32
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["precision"] == "bf16"
+    assert read_metadata(tmp_path / "run" / "model.safetensors")["train_dtype"] == "bfloat16"
+
+
+def test_precision_auto_follows_the_hardware_and_fp32_turns_autocast_off(photo_dir: Path, tmp_path: Path) -> None:
+    cpu = torch.device("cpu")
+    assert training_dtype("fp32", cpu) == torch.float32
+    assert training_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    assert Trainer(tmp_path / "fp32", tiny_config(photo_dir, precision="fp32"), device="cpu").amp_dtype == torch.float32
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_run_saved_without_a_precision_resumes_and_may_change_its_precision(photo_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    Trainer(run, tiny_config(photo_dir, steps=2, precision="fp32"), device="cpu").train()
+    saved = json.loads((run / "config.json").read_text())
+    del saved["precision"]  # as runs were saved before the setting existed
+    (run / "config.json").write_text(json.dumps(saved))
+
+    resumed = Trainer(run, None, device="cpu")
+    assert resumed.config.precision == "auto" and resumed.step == 2
+    switched = Trainer(run, tiny_config(photo_dir, steps=3, precision="bf16"), device="cpu")
+    assert switched.step == 2 and switched.amp_dtype == torch.bfloat16
+    switched.train()
+    assert switched.step == 3 and json.loads((run / "config.json").read_text())["precision"] == "bf16"
+    with pytest.raises(ZoomqaError, match="only --steps and --precision may change"):
+        Trainer(run, tiny_config(photo_dir, steps=4, batch=3), device="cpu")

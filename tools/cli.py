@@ -137,9 +137,14 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed of every random choice. (default: 0)", show_default=False)] = None,
     curve_data: Annotated[Path | None, typer.Option(help="Benchmark folder (e.g. Set5) scored at x4 at each validation.", show_default=False)] = None,
     init: Annotated[Path | None, typer.Option(help="Start from these weights (fine-tuning).", show_default=False)] = None,
-    device: Annotated[Device, typer.Option(help="auto: CUDA with mixed precision when present, else CPU (bfloat16 where it is native).")] = "auto",
+    precision: Annotated[
+        Literal["auto", "fp32", "bf16"] | None,
+        typer.Option(help="auto: bfloat16 autocast on CPUs with native bf16 and mixed precision on CUDA, else fp32; fp32: never autocast; bf16: bfloat16 autocast anywhere. Weights stay fp32; may change on resume. (default: auto)", show_default=False),
+    ] = None,
+    device: Annotated[Device, typer.Option(help="auto: CUDA when present, else CPU.")] = "auto",
 ) -> None:
     """Train LIIF on a folder of photos with the paper's recipe; Ctrl-C checkpoints, rerunning resumes."""
+    import torch
     from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -150,6 +155,7 @@ def train(
         "data": data, "encoder": encoder, "skip": skip, "patch": patch, "batch": batch, "steps": steps, "lr": lr,
         "lr_decay_every": lr_decay_every, "degradation": degradation, "val_every": val_every,
         "save_every": save_every, "seed": seed, "curve_data": curve_data, "init": init,
+        "precision": precision,
     }
     # Paths are stored absolute so that a resume works from any working directory.
     given = {key: value.resolve() if isinstance(value, Path) else value for key, value in given.items() if value is not None}
@@ -165,7 +171,8 @@ def train(
     if trainer.step >= trainer.config.steps:
         out.print(f"{run} is already at step {trainer.step} of {trainer.config.steps}; pass a larger --steps to go on")
         return
-    err.print(f"{'resuming' if trainer.step else 'starting'} {run} at step {trainer.step} on {trainer.device}")
+    arithmetic = "fp32" if trainer.amp_dtype == torch.float32 else f"{str(trainer.amp_dtype).removeprefix('torch.')} autocast"
+    err.print(f"{'resuming' if trainer.step else 'starting'} {run} at step {trainer.step} on {trainer.device} ({arithmetic})")
 
     stop = _StopRequest()
     handlers = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}

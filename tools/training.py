@@ -14,7 +14,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -30,6 +30,7 @@ from zoomqa.tools.engine import compute_dtype, resolve_device
 from zoomqa.tools.liif_model import LIIF, LiifSpec, Skip, make_coord
 from zoomqa.tools.metrics import psnr
 from zoomqa.tools.training_data import (
+    Batch,
     centre_crop,
     list_images,
     read_rgb,
@@ -42,6 +43,9 @@ MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
+# Settings a resumed run may change: how long it runs, and the arithmetic (the weights stay fp32).
+RESUMABLE_CHANGES = ("steps", "precision")
+TrainPrecision = Literal["auto", "fp32", "bf16"]
 
 
 class TrainConfig(BaseModel):
@@ -73,6 +77,20 @@ class TrainConfig(BaseModel):
         None, description="benchmark folder (e.g. Set5) whose x4 Y-PSNR is logged at each validation"
     )
     init: Path | None = Field(None, description="start from these weights (e.g. to fine-tune)")
+    precision: TrainPrecision = Field(
+        "auto",
+        description="auto: bf16 autocast on CPUs with native bf16, autocast on CUDA (bf16, else fp16 with loss "
+        "scaling), fp32 elsewhere; fp32: no autocast; bf16: bf16 autocast on any device. Master weights stay fp32.",
+    )
+
+
+def training_dtype(precision: TrainPrecision, device: torch.device) -> torch.dtype:
+    """The dtype the forward and backward passes run in under autocast (float32: no autocast)."""
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    return compute_dtype("fast", device)  # the upscaler's fast dtype: native bf16, or half precision on CUDA
 
 
 @torch.no_grad()
@@ -139,16 +157,17 @@ class Trainer:
         saved = self.run_dir / CONFIG_FILE
         previous = saved_config(self.run_dir)
         if previous is not None:
-            # A resume may extend or shorten the run; everything else must stay as it was.
-            self.config = previous.model_copy(update={"steps": config.steps}) if config else previous
+            # A resume may extend or shorten the run or change its arithmetic; nothing else.
+            update = {key: getattr(config, key) for key in RESUMABLE_CHANGES} if config else {}
+            self.config = previous.model_copy(update=update)
             changed = [
-                key for key, value in (config.model_dump(exclude={"steps"}).items() if config else ())
+                key for key, value in (config.model_dump(exclude=set(RESUMABLE_CHANGES)).items() if config else ())
                 if value != getattr(previous, key)
             ]
             if changed:
                 raise ZoomqaError(
                     f"{self.run_dir} holds a run with other settings ({', '.join(changed)}); "
-                    "only --steps may change on resume: use a new run folder"
+                    "only --steps and --precision may change on resume: use a new run folder"
                 )
         elif config is None:
             raise ZoomqaError(f"no training run in {self.run_dir} to resume")
@@ -160,9 +179,10 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
-        # fp16 gradients underflow without loss scaling; bf16 needs none (the scaler is then a no-op).
-        # Mixed precision where the hardware runs it natively (the upscaler's fast dtype), else float32.
-        self.amp_dtype = compute_dtype("fast", self.device)
+        # Autocast runs convolutions and matrix products in amp_dtype; the parameters, Adam's state
+        # and the loss stay float32. fp16 gradients underflow without loss scaling; bf16 needs none
+        # (the scaler is then a no-op).
+        self.amp_dtype = training_dtype(self.config.precision, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.rng = np.random.default_rng(self.config.seed)
         self.step = 0
@@ -225,6 +245,7 @@ class Trainer:
             "train_seconds": f"{self.seconds:.0f}",
             "train_config": self.config.model_dump_json(),
             "device": str(self.device),
+            "train_dtype": str(self.amp_dtype).removeprefix("torch."),
         }
         save_safetensors(self.model, self.run_dir / MODEL_FILE, dtype=torch.float32, metadata=meta)
         _save_atomic_torch(
@@ -243,43 +264,62 @@ class Trainer:
         with open(self.run_dir / LOG_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
+    def train_step(self, batch: Batch) -> float:
+        """One optimizer step on ``batch`` (autocast in ``amp_dtype``); returns the L1 loss."""
+        inp = batch.inp.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        coord = batch.coord.to(self.device, non_blocking=True)
+        cell = batch.cell.to(self.device, non_blocking=True)
+        target = batch.target.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype != torch.float32):
+            pred = self.model(inp, coord, cell)
+        loss = (pred.float() - target).abs().mean()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise ZoomqaError(f"training diverged at step {self.step} (loss {value}); lower --lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return value
+
     def train(
         self,
         on_step: Callable[[dict, float], None] | None = None,
         stop: Callable[[], bool] | None = None,
+        batches: Iterator[Batch] | None = None,
+        validation: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     ) -> None:
         """Run until ``config.steps`` or until ``stop()`` says so between two steps.
 
         ``on_step(entry, its_per_s)`` gets each step's log entry (step, loss, lr, train_s and,
         on validation steps, val_psnr_x4 / curve_psnr_x4). A stop saves a checkpoint at the
-        step just finished, so the run resumes exactly there.
+        step just finished, so the run resumes exactly there. ``batches`` replaces the
+        trainer's own sampling (e.g. with a parallel loader); a run resumed without it then
+        draws other batches than an uninterrupted one would. ``validation`` = (held-out
+        crops, benchmark images) replaces the ones read from ``config.data`` and ``curve_data``.
         """
         config = self.config
-        train_files, held_files = split_holdout(list_images(config.data), config.holdout_every)
-        photos = [read_rgb(f) for f in train_files]
-        held = [centre_crop(read_rgb(f), 240) for f in held_files[: config.val_images]]
-        curve = [read_rgb(f) for f in list_images(config.curve_data)] if config.curve_data else []
+        photos: list[np.ndarray] = []
+        if batches is None or validation is None:
+            train_files, held_files = split_holdout(list_images(config.data), config.holdout_every)
+            photos = [read_rgb(f) for f in train_files] if batches is None else []
+        if validation is None:
+            held = [centre_crop(read_rgb(f), 240) for f in held_files[: config.val_images]]
+            curve = [read_rgb(f) for f in list_images(config.curve_data)] if config.curve_data else []
+        else:
+            held, curve = validation
         last = time.time()
         while self.step < config.steps:
             lr = self.learning_rate(self.step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            batch = sample_batch(photos, config, self.rng)
-            inp = batch.inp.to(self.device).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype != torch.float32):
-                pred = self.model(inp, batch.coord.to(self.device), batch.cell.to(self.device))
-            loss = (pred.float() - batch.target.to(self.device)).abs().mean()
-            if not math.isfinite(loss.item()):
-                raise ZoomqaError(f"training diverged at step {self.step} (loss {loss.item()}); lower --lr")
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            batch = next(batches) if batches is not None else sample_batch(photos, config, self.rng)
+            loss = self.train_step(batch)
             self.step += 1
             now = time.time()
             its = 1.0 / max(now - last, 1e-9)
             self.seconds += now - last
-            entry = {"step": self.step, "loss": round(loss.item(), 5), "lr": lr, "train_s": round(self.seconds)}
+            entry = {"step": self.step, "loss": round(loss, 5), "lr": lr, "train_s": round(self.seconds)}
             if self.step % config.val_every == 0 or self.step == config.steps:
                 self.model.eval()
                 entry["val_psnr_x4"] = round(mean_psnr(self.model, held, scale=4, benchmark=False), 3)
@@ -307,6 +347,9 @@ def _without_local_paths(config_json: str) -> str:
     return json.dumps(config)
 
 
+_SHIPPED_METADATA = ("step", "train_seconds", "train_config", "device", "train_dtype")
+
+
 def export_weights(run_dir: Path, output: Path, *, dtype: torch.dtype = torch.float16, force: bool = False) -> Path:
     """A run's latest weights as a compact file for ``zoomqa upscale --model`` (fp16: ~3 MB for EDSR)."""
     source = Path(run_dir) / MODEL_FILE
@@ -314,7 +357,7 @@ def export_weights(run_dir: Path, output: Path, *, dtype: torch.dtype = torch.fl
         raise ZoomqaError(f"no trained weights in {run_dir} (expected {MODEL_FILE})")
     if Path(output).exists() and not force:
         raise ZoomqaError(f"{output} exists; pass --force to replace it")
-    metadata = {k: v for k, v in read_metadata(source).items() if k in ("step", "train_seconds", "train_config", "device")}
+    metadata = {k: v for k, v in read_metadata(source).items() if k in _SHIPPED_METADATA}
     if "train_config" in metadata:
         metadata["train_config"] = _without_local_paths(metadata["train_config"])
     return save_safetensors(load_checkpoint(source), output, dtype=dtype, metadata=metadata)
