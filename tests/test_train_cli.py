@@ -1,4 +1,4 @@
-"""`zoomqa train`, `export-weights` and `eval upscale` end to end: real commands, real files."""
+"""`zoomqa train`, `export-weights`, `eval upscale` and the GPU recipe end to end: real commands, real files."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from zoomqa.cli import app
-from zoomqa.tools.checkpoints import load_checkpoint, read_metadata
+from zoomqa.tools import gpu_recipe
+from zoomqa.tools.checkpoints import BUNDLED_WEIGHTS_DIR, load_checkpoint, read_metadata
+from zoomqa.tools.training import TrainConfig
+from zoomqa.tools.training_data import read_rgb
 
 TINY = ("--patch", "12", "--batch", "2", "--val-every", "3", "--save-every", "2")
 
@@ -163,3 +168,83 @@ def test_eval_upscale_table_shows_the_papers_numbers_and_refuses_bad_scales(shar
         assert code == 2 and "--scales" in output, bad
     code, output = invoke("eval", "upscale", "--data", set5, "--data", set5, "--model", checkpoint)
     assert code == 2 and "both named 'Set5'" in output
+
+
+def _small_benchmarks(shared_dir: Path, folder: Path, names: tuple[str, ...] = ("Set5",)) -> Path:
+    """One 96x96 crop of a real benchmark image per set: the recipe's code path at a test's cost."""
+    for name in names:
+        (folder / name).mkdir(parents=True)
+        source = sorted((shared_dir / "sr-bench" / "Set5").iterdir())[0]
+        with Image.open(source) as image:
+            image.convert("RGB").crop((100, 100, 196, 196)).save(folder / name / "crop.png")
+    return folder
+
+
+def test_gpu_recipe_trains_within_its_budget_exports_scores_and_reports(tmp_path: Path, photo_dir: Path, shared_dir: Path) -> None:
+    """The GPU recipe's whole path on the CPU: 2 steps, a worker process drawing the batches, tiny sets."""
+    bench = _small_benchmarks(shared_dir, tmp_path / "bench")
+    out = tmp_path / "out"
+    report = gpu_recipe.main([
+        "--photos", str(photo_dir), "--bench", str(bench), "--out", str(out), "--device", "cpu", "--steps", "2",
+        "--batch", "2", "--workers", "1", "--val-every", "2", "--scales", "2,4", "--sets", "Set5", "--eval-limit", "1",
+    ])
+    assert report["steps"] == 2 and report["autocast_dtype"] in ("bfloat16", "float32")
+    weights = out / "liif-edsr.safetensors"
+    assert read_metadata(weights)["step"] == "2"
+    assert load_checkpoint(weights).spec == load_checkpoint(BUNDLED_WEIGHTS_DIR / "liif-edsr.safetensors").spec
+    rows = [(row["set"], row["scale"], row["images"]) for row in report["results"]]
+    assert rows == [("held-out photos", 2, 1), ("held-out photos", 4, 1), ("Set5", 2, 1), ("Set5", 4, 1)]
+    assert all(len(row[key]) == 2 for row in report["results"] for key in ("bicubic", "start", "trained"))
+    assert [entry["step"] for entry in report["curve"]] == [2] and "curve_psnr_x4" in report["curve"][0]
+    assert json.loads((out / "report.json").read_text())["results"] == report["results"]
+    markdown = (out / "report.md").read_text()
+    assert "| Set5 | x4 | 1 |" in markdown and "2 steps at batch 2" in markdown
+    assert (out / "log.jsonl").is_file() and not (out / "run").exists()
+
+
+def test_gpu_recipe_halves_the_learning_rate_at_fractions_of_its_time_budget(tmp_path: Path, photo_dir: Path) -> None:
+    config = TrainConfig(data=photo_dir, patch=12, batch=2, lr=1e-4)
+    trainer = gpu_recipe.BudgetTrainer(tmp_path / "run", config, device="cpu", budget_s=100.0)
+    rates = []
+    for seconds in (0.0, 49.9, 50.0, 74.9, 75.0, 99.0):
+        trainer.seconds = seconds
+        rates.append(trainer.learning_rate(0))
+    assert rates == pytest.approx([1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 2.5e-5])
+
+
+def test_gpu_recipe_pack_keeps_the_held_out_split_and_the_benchmark_pixels(tmp_path: Path, shared_dir: Path) -> None:
+    shared = tmp_path / "shared"
+    photos = shared / "sr-train" / "photos"
+    photos.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(41):  # every 20th held out: 00, 20, 40
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(photos / f"{i:02d}.png")
+    _small_benchmarks(shared_dir, shared / "sr-bench", gpu_recipe.BENCHMARKS)
+    size = (photos / "01.png").stat().st_size
+    bench_size = sum(f.stat().st_size for f in (shared / "sr-bench").rglob("*.png"))
+    budget = (bench_size + 13 * size) / 2**20  # room for the 3 held-out photos and about 10 others
+    summary = gpu_recipe.main(["pack", "--shared", str(shared), "--to", str(tmp_path / "pack"), "--mib", str(budget)])
+
+    packed = tmp_path / "pack" / "photos"
+    train, held = gpu_recipe.photo_split(packed)
+    assert [p.name for p in held] == ["00.png", "20.png", "40.png"]
+    assert summary["held_out_photos"] == 3 and 5 <= len(train) == summary["training_photos"] <= 11
+    assert not {p.name for p in train} & {"00.png", "20.png", "40.png"}
+    assert sum(f.stat().st_size for f in (tmp_path / "pack").rglob("*") if f.is_file()) <= budget * 2**20 + 4096
+    for name in gpu_recipe.BENCHMARKS:
+        original = read_rgb(shared / "sr-bench" / name / "crop.png")
+        assert np.array_equal(read_rgb(tmp_path / "pack" / "bench" / name / "crop.webp"), original)
+
+
+def test_gpu_recipe_runs_as_a_file_without_zoomqa_installed(tmp_path: Path) -> None:
+    """A bare GPU machine has torch but not zoomqa: the file maps the package onto its checkout."""
+    recipe = Path(gpu_recipe.__file__).resolve()
+    code = (
+        "import runpy, sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in repr(f)]\n"
+        f"sys.argv = [{str(recipe)!r}, '--help']\n"
+        f"runpy.run_path({str(recipe)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--minutes" in done.stdout

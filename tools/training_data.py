@@ -12,12 +12,14 @@ so a run's batches are reproducible and resume exactly.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
+import torch.utils.data
 from PIL import Image, ImageFilter, ImageOps
 
 from zoomqa.errors import ZoomqaError
@@ -88,6 +90,10 @@ class Batch:
     cell: torch.Tensor  # (B, Q, 2)
     target: torch.Tensor  # (B, Q, 3), normalised
 
+    def pin_memory(self) -> Batch:
+        """The same batch in page-locked memory (DataLoader's ``pin_memory`` calls this)."""
+        return Batch(*(t.pin_memory() for t in (self.inp, self.coord, self.cell, self.target)))
+
 
 def to_unit(image: np.ndarray) -> torch.Tensor:
     """uint8 pixels as float32 in [0, 1], same layout."""
@@ -125,3 +131,22 @@ def sample_batch(photos: list[np.ndarray], recipe: BatchRecipe, rng: np.random.G
         cell=torch.stack(cells),
         target=(torch.stack(targets) - 0.5) / 0.5,
     )
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless training batches for a ``DataLoader`` with worker processes (``batch_size=None``).
+
+    Each worker draws from its own generator, seeded by (seed, worker id), so a run with the same
+    number of workers sees the same batches (their order between workers aside); the photos are
+    shared with the workers, not copied, where processes fork.
+    """
+
+    def __init__(self, photos: list[np.ndarray], recipe: BatchRecipe, seed: int = 0) -> None:
+        super().__init__()
+        self.photos, self.recipe, self.seed = photos, recipe, seed
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, 0 if info is None else info.id])
+        while True:
+            yield sample_batch(self.photos, self.recipe, rng)
