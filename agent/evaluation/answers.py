@@ -195,7 +195,7 @@ def score_answer(
 ) -> AnswerOutcome:
     """Check one answer against the search result it came from and the question's anchor and nuggets."""
     # What the answer was given: the retrieved records, plus the local upscaler's card when
-    # the question called it in (demonstration.py).
+    # the question called it in (compose/local_method.py).
     evidence = Evidence.gather(result, embedder) if answer.relevant and result.hits else None
     retrieved = {r.id: r for r in evidence.records} if evidence else {hit.record.id: hit.record for hit in result.hits}
     numbers = {s.number for s in answer.sources if s.id in retrieved}

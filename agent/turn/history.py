@@ -3,7 +3,7 @@
 Retrieval sees one question, so "and at 8x?" after "I blew up a photo 10x and it stayed crisp -
 how?" must become "I blew up a photo 8x and it stayed crisp - how?" before it is searched.
 Offline writers condense deterministically (here); the openai writer asks its model with
-the same bounded history (``agent.assistant``).
+the same bounded history (``turn.planner``).
 """
 
 from __future__ import annotations
