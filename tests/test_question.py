@@ -1,4 +1,5 @@
-"""Question analysis: intent, constraints and the works a question names (no model involved)."""
+"""Question analysis: intent, constraints and the works a question names, and which work that
+reading makes the answer explain when retrieval cannot tell the works apart (no model involved)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor
 from zoomqa.agent.understand.question import (
     analyse,
     content_stems,
@@ -57,13 +59,33 @@ def test_intent(question: str, intent: str) -> None:
     assert analyse(question).intent == intent
 
 
-def test_a_factor_beyond_the_fixed_models_needs_an_arbitrary_scale_method() -> None:
-    ten_x = analyse("I blew up an old photo 10x and it stayed crisp - how?")
+@pytest.fixture(scope="module")
+def corpus() -> tuple[Record, ...]:
+    return tuple(read_bundled_corpus())
+
+
+def explained(question: str, corpus: tuple[Record, ...], ids: list[str]) -> list[str]:
+    """The works of ``ids`` in the order the answer would pick them to explain, when each matches
+    the question equally well (the same passage similarity, the same retrieval score): what is
+    left to tell them apart is the reading of the question. A tie goes to the work listed first."""
+    by_id = {r.id: r for r in corpus}
+    records = [by_id[i] for i in ids]
+    scores = anchor_scores(analyse(question), records, [0.5] * len(ids), [1.0] * len(ids))
+    order = sorted(range(len(ids)), key=lambda n: (-scores[n], n))
+    assert order[0] == choose_anchor(scores) - 1  # the first is the anchor the answer takes
+    return [ids[n] for n in order]
+
+
+def test_a_factor_beyond_the_fixed_models_needs_an_arbitrary_scale_method(corpus: tuple[Record, ...]) -> None:
+    question = "I blew up an old photo 10x and it stayed crisp - how?"
+    ten_x = analyse(question)
     assert ten_x.constraints.scale == 10 and ten_x.constraints.beyond_fixed
     assert ten_x.constraints.needs_arbitrary_scale
     assert "old_photo" in ten_x.constraints.damage and not ten_x.constraints.fix_requested
     # the old photo is the story, not a repair request: only the scale decides the method
-    assert ten_x.preferred_tasks == ("arbitrary-scale",)
+    assert explained(question, corpus, ["paper:old-photos", "paper:liif"])[0] == "paper:liif"
+    # ... and a factor the fixed models make gives an arbitrary-scale method no edge
+    assert explained("upscale my photo 4x", corpus, ["paper:hat", "paper:liif"])[0] == "paper:hat"
 
 
 def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:
@@ -76,12 +98,16 @@ def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:
     assert plain.constraints.scale == 4 and not plain.constraints.needs_arbitrary_scale
 
 
-def test_compression_damage_comes_before_the_scale() -> None:
-    blocky = analyse("my WhatsApp photo is all blocky, I want it 8x bigger and clean")
-    assert "jpeg" in blocky.constraints.damage
-    wanted = blocky.preferred_tasks
-    assert wanted[:3] == ("double jpeg", "quality factor", "jpeg")  # WhatsApp: a quality nobody knows
-    assert wanted.index("compression") < wanted.index("arbitrary-scale")
+def test_compression_damage_comes_before_the_scale(corpus: tuple[Record, ...]) -> None:
+    question = "my WhatsApp photo is all blocky, I want it 8x bigger and clean"
+    assert "jpeg" in analyse(question).constraints.damage
+    # enlarging the blocks only enlarges them: a JPEG method first, the one for every quality
+    # first of all (WhatsApp: a quality nobody knows), the arbitrary-scale method after them
+    assert explained(question, corpus, ["paper:liif", "paper:arcnn", "paper:fbcnn"]) == [
+        "paper:fbcnn",
+        "paper:arcnn",
+        "paper:liif",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -105,17 +131,22 @@ def test_flags(question: str, flag: str) -> None:
     assert getattr(analyse(question).constraints, flag)
 
 
-def test_speed_is_a_requirement_only_when_asked_for() -> None:
-    assert analyse("which model is fastest for real-time upscaling?").preferred_tasks[:2] == ("real-time", "efficient")
-    assert not analyse("speed doesn't matter, I want the most detail").constraints.fast
-    assert not analyse("it is not fast enough to matter").constraints.fast
+def test_speed_is_a_requirement_only_when_asked_for(corpus: tuple[Record, ...]) -> None:
+    fastest = "which model is fastest for real-time upscaling?"
+    assert explained(fastest, corpus, ["paper:swinir", "paper:hat", "paper:espcn"])[0] == "paper:espcn"
+    for question in ("speed doesn't matter, I want the most detail", "it is not fast enough to matter"):
+        assert not analyse(question).constraints.fast
+        assert explained(question, corpus, ["paper:hat", "paper:espcn"])[0] == "paper:hat"
 
 
 def test_situation_terms_name_the_kinds_of_picture_and_damage_a_text_speaks_of() -> None:
     assert situation_terms("a smaller model tuned for anime illustrations") == {"illustration"}
     assert situation_terms("restores blurry faces in JPEG photos") == {"faces", "blur", "jpeg"}
     assert situation_terms("LIIF decodes a continuous image") == frozenset()
-    assert content_stems("which tasks did it improve?") & content_stems("it improved two tasks") == {"task", "improv"}
+    assert content_stems("which tasks did it improve?") & content_stems("it improved two tasks") == {
+        "task",
+        "improv",
+    }
     assert situation_terms("can I upscale 16x in one go?") == {"large_scale"}
     assert situation_terms("it still works at x10 or x30") == {"large_scale"}
     assert situation_terms("enlarging a 256x256 picture 4x") == frozenset()  # a size and a fixed factor
@@ -131,38 +162,42 @@ def test_damage_kinds() -> None:
     assert analyse("what is PSNR?").constraints.damage == frozenset()
 
 
-def test_mixed_or_unknown_damage_prefers_a_blind_method() -> None:
-    phone = analyse("which methods handle my real phone photos with noise, JPEG and a bit of shake?")
-    assert phone.preferred_tasks[:2] == ("blind", "real-world")
-    assert "jpeg" in phone.preferred_tasks
+def test_mixed_or_unknown_damage_prefers_a_blind_method(corpus: tuple[Record, ...]) -> None:
+    phone = "which methods handle my real phone photos with noise, JPEG and a bit of shake?"
+    assert explained(phone, corpus, ["paper:arcnn", "paper:bsrgan"])[0] == "paper:bsrgan"
+    assert explained(phone, corpus, ["paper:hat", "paper:arcnn"])[0] == "paper:arcnn"  # the JPEG still counts
     # compression alone stays a compression question, with blind methods next in line
-    blocky = analyse("8x8 blocks everywhere, how do I fix it?")
-    assert blocky.preferred_tasks[:3] == ("jpeg", "compression", "real-world")
-    assert blocky.constraints.size is None  # the blocks are not the size wanted
+    blocky = "8x8 blocks everywhere, how do I fix it?"
+    assert explained(blocky, corpus, ["paper:bsrgan", "paper:arcnn"])[0] == "paper:arcnn"
+    assert explained(blocky, corpus, ["paper:hat", "paper:bsrgan"])[0] == "paper:bsrgan"
+    assert analyse(blocky).constraints.size is None  # the blocks are not the size wanted
     # ... and of an unknown quality, or saved again and again, one network for every quality first
-    unknown = analyse("8x8 blocks everywhere and no idea what quality it was saved at")
-    assert unknown.constraints.unknown_quality
-    assert unknown.preferred_tasks[:5] == ("double jpeg", "quality factor", "jpeg", "compression", "blind")
+    unknown = "8x8 blocks everywhere and no idea what quality it was saved at"
+    assert analyse(unknown).constraints.unknown_quality
+    assert explained(unknown, corpus, ["paper:arcnn", "paper:fbcnn"])[0] == "paper:fbcnn"
     assert analyse("it came through whatsapp all blocky").constraints.unknown_quality
-    assert not analyse("blocky jpeg saved at quality 30").constraints.unknown_quality
+    known = "blocky jpeg saved at quality 30"
+    assert not analyse(known).constraints.unknown_quality
+    assert explained(known, corpus, ["paper:arcnn", "paper:fbcnn"])[0] == "paper:arcnn"  # no edge for FBCNN
     assert analyse("what is PSNR?").constraints.real_world is False
     assert analyse("explain the perception-distortion tradeoff").constraints.enlarging is False
 
 
-def test_repair_requests_prefer_restoration_methods() -> None:
-    fix = analyse("how do I fix scratches on an old photo of my grandparents?")
-    assert fix.preferred_tasks[:2] == ("old photo", "scratch")
-    faces = analyse("which tool restores blurry faces in portraits?")
-    assert "face restoration" in faces.preferred_tasks
+def test_repair_requests_prefer_restoration_methods(corpus: tuple[Record, ...]) -> None:
+    fix = "how do I fix scratches on an old photo of my grandparents?"
+    assert (
+        explained(fix, corpus, ["paper:gfpgan", "paper:real-esrgan", "paper:old-photos"])[0]
+        == "paper:old-photos"
+    )
+    faces = "which tool restores blurry faces in portraits?"
+    assert (
+        explained(faces, corpus, ["paper:real-esrgan", "paper:restormer", "paper:gfpgan"])[0]
+        == "paper:gfpgan"
+    )
 
 
 def test_content_words_drop_the_words_that_carry_no_topic() -> None:
     assert content_words("What does the cell size input in LIIF do?") == {"cell", "size", "input", "liif"}
-
-
-@pytest.fixture(scope="module")
-def corpus() -> tuple[Record, ...]:
-    return tuple(read_bundled_corpus())
 
 
 def test_names_of_works(corpus: tuple[Record, ...]) -> None:
@@ -180,7 +215,9 @@ def test_names_of_works(corpus: tuple[Record, ...]) -> None:
 
 
 def test_named_works_in_the_order_named(corpus: tuple[Record, ...]) -> None:
-    records = tuple(r for r in corpus if r.id in {"paper:esrgan", "paper:real-esrgan", "paper:meta-sr", "paper:liif"})
+    records = tuple(
+        r for r in corpus if r.id in {"paper:esrgan", "paper:real-esrgan", "paper:meta-sr", "paper:liif"}
+    )
     ids = [r.id for r in records]
     compare = analyse("How is Real-ESRGAN different from ESRGAN?")
     assert [ids[n - 1] for n in named_in(compare, records)] == ["paper:real-esrgan", "paper:esrgan"]
@@ -211,13 +248,19 @@ def test_a_work_named_as_the_contrast_comes_last(corpus: tuple[Record, ...]) -> 
     ids = [r.id for r in records]
     found = named_in(analyse("is there a score better than PSNR, like LPIPS?"), records)
     assert [ids[n - 1] for n in found] == ["paper:lpips", "metric:psnr"]
-    assert [ids[n - 1] for n in named_in(analyse("a score better than PSNR?"), records, contrasts=False)] == []
+    assert [
+        ids[n - 1] for n in named_in(analyse("a score better than PSNR?"), records, contrasts=False)
+    ] == []
 
 
-def test_detail_that_must_be_true_prefers_the_psnr_oriented_methods() -> None:
-    faithful = analyse("which model keeps the most original detail rather than inventing it?")
-    assert faithful.constraints.faithful
-    assert "single-image super-resolution" in faithful.preferred_tasks
+def test_detail_that_must_be_true_prefers_the_psnr_oriented_methods(corpus: tuple[Record, ...]) -> None:
+    faithful = "which model keeps the most original detail rather than inventing it?"
+    assert analyse(faithful).constraints.faithful
+    assert explained(faithful, corpus, ["paper:stablesr", "paper:espcn", "paper:hat"]) == [
+        "paper:hat",  # the PSNR-oriented line of work
+        "paper:espcn",
+        "paper:stablesr",  # a diffusion model invents detail
+    ]
     assert analyse("can upscaling recover a licence plate number?").constraints.faithful
     assert not analyse("which upscaler gives the most realistic texture?").constraints.faithful
 
