@@ -223,6 +223,25 @@ class Analysis:
     intent: Intent
     constraints: Constraints
     words: frozenset[str]
+    # Where the question names each work (record id -> (named as a contrast, first position), None
+    # when it does not), found once per work: the anchor, the local method and the composer all ask.
+    _mentions: dict[str, tuple[bool, int] | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def mention(self, record: Record) -> tuple[bool, int] | None:
+        """Whether the question names ``record`` as a contrast ("better than PSNR"), and where it
+        first names it; None when it does not name it."""
+        if record.id not in self._mentions:
+            text = " ".join(self.question.lower().split())
+            positions = [
+                m.start()
+                for name in record_names(record)
+                for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
+            ]
+            first = min(positions, default=None)
+            self._mentions[record.id] = (
+                None if first is None else (bool(_CONTRASTED.search(text[:first])), first)
+            )
+        return self._mentions[record.id]
 
     @property
     def preferred_tasks(self) -> tuple[str, ...]:
@@ -392,17 +411,9 @@ def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool
     """1-based numbers of the records the question names, in the order it names them; works
     named only as a contrast ("a score better than PSNR") come last, or not at all without
     ``contrasts``."""
-    text = " ".join(analysis.question.lower().split())
     found: list[tuple[bool, int, int]] = []
     for number, record in enumerate(records, start=1):
-        positions = [
-            m.start()
-            for name in record_names(record)
-            for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
-        ]
-        if positions:
-            first = min(positions)
-            contrasted = bool(_CONTRASTED.search(text[:first]))
-            if contrasts or not contrasted:
-                found.append((contrasted, first, number))
+        mention = analysis.mention(record)
+        if mention is not None and (contrasts or not mention[0]):
+            found.append((*mention, number))
     return [number for *_, number in sorted(found)]
