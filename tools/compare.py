@@ -49,7 +49,7 @@ def _overview(image: Image.Image | np.ndarray, size: tuple[int, int]) -> Image.I
     if isinstance(image, np.ndarray):
         factor = max(1, min(image.shape[1] // (2 * size[0]), image.shape[0] // (2 * size[1])))
         image = Image.fromarray(_box_shrink(image, factor) if factor > 1 else image)
-    return image.resize(size, Image.LANCZOS)
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 def comparison_image(low_res: np.ndarray, upscaled: np.ndarray, *, model_label: str) -> Image.Image:
@@ -69,7 +69,7 @@ def comparison_image(low_res: np.ndarray, upscaled: np.ndarray, *, model_label: 
         (
             "Bicubic (Pillow)",
             _overview(source, view),
-            source.resize((side, side), Image.BICUBIC, box=box_in),
+            source.resize((side, side), Image.Resampling.BICUBIC, box=box_in),
         ),
         (
             f"LIIF ({model_label})",
@@ -92,7 +92,7 @@ def comparison_image(low_res: np.ndarray, upscaled: np.ndarray, *, model_label: 
         draw.rectangle(
             [corner[0] + mark[0], corner[1] + mark[1], corner[0] + mark[2], corner[1] + mark[3]], outline=_MARK, width=2
         )
-        canvas.paste(detail.resize((PANEL, PANEL), Image.NEAREST), (left, _HEADER + PANEL + _GAP))
+        canvas.paste(detail.resize((PANEL, PANEL), Image.Resampling.NEAREST), (left, _HEADER + PANEL + _GAP))
     zoom = PANEL / side
     caption = (
         f"input {w}x{h} -> output {width}x{height}.  Bottom: the red-framed {side}x{side} output pixels "

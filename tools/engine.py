@@ -89,7 +89,7 @@ def receptive_radius(encoder: nn.Module) -> int:
 def default_tile(model: LIIF, dtype: torch.dtype, height: int, width: int) -> int:
     """Input pixels per side the encoder sees at once (halo excluded), within a memory budget."""
     value_bytes = dtype.itemsize
-    per_pixel = (_ENCODER_VALUES_PER_PIXEL[model.spec.encoder] + 2 * model.imnet.layers[0].out_features) * value_bytes
+    per_pixel = (_ENCODER_VALUES_PER_PIXEL[model.spec.encoder] + 2 * model.imnet.first.out_features) * value_bytes
     if height * width * per_pixel <= _ENCODER_BUDGET_BYTES:
         return max(height, width)
     halo = receptive_radius(model.encoder) + 1
@@ -216,11 +216,11 @@ class _Tile:
         (self.oy0, oy1), (self.ox0, ox1) = rows, cols
         dev = prepared.device
         self.image = image  # (3, h, w) normalised float32 on the device, read by the skip
+        self.row_skip: tuple[Tensor, ...] | None = None
+        self.col_skip: tuple[Tensor, ...] | None = None
         if ys.skip is not None and xs.skip is not None:  # taps of this tile's rows and columns
             self.row_skip = tuple(t[self.oy0 : oy1].to(dev) for t in ys.skip)
             self.col_skip = tuple(t[self.ox0 : ox1].to(dev) for t in xs.skip)
-        else:
-            self.row_skip = self.col_skip = None
         self.row_index = (ys.index[:, self.oy0 : oy1] - latent_origin[0]).to(dev)
         self.col_index = (xs.index[:, self.ox0 : ox1] - latent_origin[1]).to(dev)
         self.row_rel = ys.rel[:, self.oy0 : oy1].to(dev)
@@ -260,8 +260,10 @@ class _Tile:
 
     def interpolate(self, r: slice, c: slice) -> Tensor:
         """The image skip at the tile's local rows ``r`` and columns ``c``: (rows, cols, 3) float32."""
-        iy, wy = self.row_skip[0][r], self.row_skip[1][r]
-        ix, wx = self.col_skip[0][c], self.col_skip[1][c]
+        row_skip, col_skip = self.row_skip, self.col_skip
+        assert row_skip is not None and col_skip is not None  # render() asks only for a model with a skip
+        iy, wy = row_skip[0][r], row_skip[1][r]
+        ix, wx = col_skip[0][c], col_skip[1][c]
         y0, x0 = int(iy.min()), int(ix.min())
         window = self.image[:, y0 : int(iy.max()) + 1, x0 : int(ix.max()) + 1]  # (3, rows read, cols read)
         along_x = (window[:, :, ix - x0] * wx).sum(-1)  # (3, rows read, cols)
@@ -302,7 +304,7 @@ def upscale_array(
     precision: Precision = "fast",
     device: torch.device | str = "cpu",
     tile: int | None = None,
-    out_dtype: type[np.generic] = np.uint8,
+    out_dtype: type[np.uint8] | type[np.uint16] | type[np.float32] = np.uint8,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Render an (h, w, 3) image at ``size`` = (height, width) with LIIF.
@@ -312,9 +314,9 @@ def upscale_array(
     pixels per side the encoder sees at once (halo excluded); None sizes it to a fixed
     memory budget. The model itself is never modified.
     """
-    out_dtype = np.dtype(out_dtype)
-    if out_dtype not in (np.uint8, np.uint16, np.float32):
-        raise ValueError(f"out_dtype must be uint8, uint16 or float32, not {out_dtype}")
+    stored = np.dtype(out_dtype)
+    if stored not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"out_dtype must be uint8, uint16 or float32, not {stored}")
     height, width = size
     if height < 1 or width < 1:
         raise ValueError(f"output size must be positive, got {height}x{width}")
@@ -331,8 +333,8 @@ def upscale_array(
     cell = torch.tensor([2 / height, 2 / width]) * torch.tensor([float(h), float(w)])
     const = cell.to(device) @ prepared.coord_weight[:, 2:].T
 
-    image = normalised[0].to(device)  # the skip's source, when the model has one
-    out = np.empty((height, width, 3), dtype=out_dtype)
+    source = normalised[0].to(device)  # the skip's source, when the model has one
+    out = np.empty((height, width, 3), dtype=stored)
     out_view = torch.from_numpy(out)
     done, total = 0, height * width
     for oy0, oy1 in ys.tiles(row_tile):
@@ -343,14 +345,14 @@ def upscale_array(
             cx0, cx1 = max(0, lx0 - margin), min(w, lx1 + margin)
             table = prepared.table(normalised[..., cy0:cy1, cx0:cx1])
             table = table[ly0 - cy0 : ly1 - cy0, lx0 - cx0 : lx1 - cx0]
-            block = _Tile(prepared, table, ys, xs, (oy0, oy1), (ox0, ox1), (ly0, lx0), const, image)
+            block = _Tile(prepared, table, ys, xs, (oy0, oy1), (ox0, ox1), (ly0, lx0), const, source)
             col_step = min(ox1 - ox0, prepared.chunk)
             row_step = max(1, prepared.chunk // col_step)
             for r0 in range(oy0, oy1, row_step):
                 r1 = min(oy1, r0 + row_step)
                 for c0 in range(ox0, ox1, col_step):
                     c1 = min(ox1, c0 + col_step)
-                    out_view[r0:r1, c0:c1] = _store(block.render(r0, r1, c0, c1), out_dtype).cpu()
+                    out_view[r0:r1, c0:c1] = _store(block.render(r0, r1, c0, c1), stored).cpu()
                     done += (r1 - r0) * (c1 - c0)
                     if progress is not None:
                         progress(done, total)

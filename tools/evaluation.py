@@ -76,7 +76,7 @@ def make_lr(hr: np.ndarray, scale: int, jpeg_quality: int | None = None) -> tupl
     """(HR cropped to a multiple of the scale, its bicubic LR), the LR optionally JPEG-compressed."""
     height, width = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
     hr = hr[:height, :width]
-    lr = Image.fromarray(hr).resize((width // scale, height // scale), Image.BICUBIC)
+    lr = Image.fromarray(hr).resize((width // scale, height // scale), Image.Resampling.BICUBIC)
     if jpeg_quality is not None:
         buffer = io.BytesIO()
         lr.save(buffer, format="JPEG", quality=jpeg_quality)
@@ -87,7 +87,7 @@ def make_lr(hr: np.ndarray, scale: int, jpeg_quality: int | None = None) -> tupl
 
 def bicubic_upscale(lr: np.ndarray, height: int, width: int) -> np.ndarray:
     """PIL bicubic enlargement as float in [0, 1] (the baseline every table shows)."""
-    channels = [np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((width, height), Image.BICUBIC))
+    channels = [np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((width, height), Image.Resampling.BICUBIC))
                 for c in range(3)]
     return np.stack(channels, axis=-1) / 255.0
 

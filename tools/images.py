@@ -14,6 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,7 +27,7 @@ OUTPUT_FORMATS = {
 }
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "BMP"}
-_SAVE_OPTIONS = {
+_SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     "PNG": {"compress_level": 3},  # level 6 (the default) is several times slower on big images for ~3% size
     "JPEG": {"quality": 95, "subsampling": 0},  # keep full colour resolution: detail is the point
     "WEBP": {"quality": 95, "method": 4},
@@ -95,7 +96,7 @@ def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
 
 def _has_16_bit_colour(image: Image.Image) -> bool:
     # Pillow decodes 16-bit RGB(A) and LA into 8-bit modes; only the tile's raw mode still tells.
-    for tile in image.tile:
+    for tile in getattr(image, "tile", ()):  # decoders' tiles: only files opened from disk have them
         rawmode = tile.args if isinstance(tile.args, str) else (tile.args[0] if tile.args else "")
         if isinstance(rawmode, str) and ";16" in rawmode and image.mode in ("RGB", "RGBA", "LA"):
             return True
@@ -108,8 +109,9 @@ def load_image(path: Path, *, max_pixels: int) -> LoadedImage:
     notes: list[str] = []
     with _open(path) as image:
         _check_pixels(path, image.size, max_pixels)
-        if getattr(image, "n_frames", 1) > 1:
-            notes.append(f"{path.name} has {image.n_frames} frames; only the first is upscaled")
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            notes.append(f"{path.name} has {frames} frames; only the first is upscaled")
         if _has_16_bit_colour(image):
             notes.append(
                 "16-bit colour or transparency is read as 8-bit (Pillow decodes it that way); "
@@ -143,12 +145,12 @@ def _to_arrays(image: Image.Image, icc_profile: bytes | None, notes: list[str]) 
 
 def _palette_is_gray(image: Image.Image) -> bool:
     colours = image.convert("RGB").getcolors(maxcolors=256) or []
-    return bool(colours) and all(r == g == b for _, (r, g, b) in colours)
+    return bool(colours) and all(isinstance(c, tuple) and c[0] == c[1] == c[2] for _, c in colours)
 
 
 def resize_alpha(alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bicubic resize of a transparency mask to (width, height): edges stay smooth, values clamp."""
-    return np.asarray(Image.fromarray(alpha).resize(size, Image.BICUBIC))
+    return np.asarray(Image.fromarray(alpha).resize(size, Image.Resampling.BICUBIC))
 
 
 def _to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -192,7 +194,7 @@ def save_image(
     path = Path(path)
     fmt = output_format(path)
     image = _to_pillow(rgb, alpha, grayscale, fmt)
-    options = dict(_SAVE_OPTIONS[fmt])
+    options: dict[str, Any] = dict(_SAVE_OPTIONS[fmt])
     if icc_profile and fmt != "BMP":
         options["icc_profile"] = icc_profile
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -157,7 +157,7 @@ def make_upscale_tool(
                 scale=scale,
                 width=None if sized else width,
                 height=None if sized else height,
-                size=(width, height) if sized else None,
+                size=(width, height) if width is not None and height is not None else None,
                 model=settings.damaged_model if damaged else settings.model,
                 model_dirs=model_dirs,
                 precision=settings.precision,
@@ -177,5 +177,6 @@ def make_upscale_tool(
         return text, result
 
     upscale_image_tool.handle_tool_error = True
-    upscale_image_tool.handle_validation_error = _refuse_validation
+    # langchain types this hook for pydantic v1's ValidationError too; ours is the v2 one it passes
+    upscale_image_tool.handle_validation_error = _refuse_validation  # type: ignore[assignment]
     return upscale_image_tool

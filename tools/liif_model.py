@@ -123,6 +123,13 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
 
+    @property
+    def first(self) -> nn.Linear:
+        """The first linear layer, whose columns split into feature and coordinate weights."""
+        layer = self.layers[0]
+        assert isinstance(layer, nn.Linear)
+        return layer
+
 
 # ---------------------------------------------------------------- coordinates
 
@@ -227,7 +234,7 @@ class LIIF(nn.Module):
 
     def latent_table(self, feat: Tensor) -> Tensor:
         """First decoder layer applied to the unfolded features: (B, h*w, hidden)."""
-        first = self.imnet.layers[0]
+        first = self.imnet.first
         kernel = first.weight[:, : self.feat_dim * 9].reshape(-1, self.feat_dim, 3, 3)
         table = F.conv2d(feat, kernel, first.bias, padding=1)
         return table.flatten(2).transpose(1, 2)
@@ -262,7 +269,7 @@ class LIIF(nn.Module):
             table = self.latent_table(feat)
         coord = coord.float()
         size = coord.new_tensor([h, w])
-        first = self.imnet.layers[0]
+        first = self.imnet.first
         coord_weight = first.weight[:, self.feat_dim * 9 :].float()  # (hidden, 4): rel y, rel x, cell y, cell x
         cell_term = (cell.float() * size) @ coord_weight[:, 2:].T  # (B, Q, hidden)
 
@@ -283,7 +290,11 @@ class LIIF(nn.Module):
         area = (rel[..., 0] * rel[..., 1]).abs() + 1e-9  # (4, B, Q)
         weights = area.flip(0) / area.sum(0)  # each member weighted by the diagonally opposite area
         out = (pred * weights.unsqueeze(-1)).sum(0)
-        return out if self.spec.skip is None else out + self.interpolate(image, coord)
+        if self.spec.skip is None:
+            return out
+        if image is None:
+            raise ValueError("a model with an image skip is queried with its input image")
+        return out + self.interpolate(image, coord)
 
     def forward(self, image: Tensor, coord: Tensor, cell: Tensor) -> Tensor:
         return self.query(self.encode(image), coord, cell, image=image)

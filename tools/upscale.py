@@ -75,6 +75,7 @@ def target_size(
     elif height is not None:
         out = (max(1, round(w * height / h)), height)
     else:
+        assert size is not None  # exactly one of the four was given
         out = size
     if out[0] < w or out[1] < h or (scale is not None and scale < 1):
         raise ZoomqaError(

@@ -34,7 +34,7 @@ def _config_problem(exc: ValidationError) -> str:
 class _FriendlyErrors(TyperGroup):
     """Turns the errors a user can cause into a clean message and exit status."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # the click.Context vendored inside typer
         try:
             return super().invoke(ctx)
         except ZoomqaError as exc:
