@@ -1,0 +1,66 @@
+"""Answer quality on the dev questions beside the holdout questions, in one table.
+
+The dev set (tests/questions.jsonl) is the one rules, weights and card sentences may be tuned
+on; the holdout set (tests/holdout.jsonl) was written before it was ever run and is only
+reported. A gap between the two columns is what tuning on dev did not carry over to new
+questions. Each set runs through `zoomqa eval answers --json` (the same code users run).
+
+    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SETS = {"dev": REPO / "tests" / "questions.jsonl", "holdout": REPO / "tests" / "holdout.jsonl"}
+ROWS = (
+    ("anchor accuracy", "anchor_accuracy"),
+    ("nugget recall", "nugget_recall"),
+    ("false refusals", "false_refusals"),
+    ("false answers", "false_answers"),
+    ("refusal accuracy", "refusal_accuracy"),
+    ("tool accuracy", "tool_accuracy"),
+    ("citation precision", "citation_precision"),
+    ("support rate", "support_rate"),
+    ("latency p50 (s)", "latency_p50_s"),
+)
+
+
+def evaluate(questions: Path, writer: str) -> dict:
+    command = [sys.executable, "-m", "zoomqa.cli", "eval", "answers", "-q", str(questions), "--json", "-w", writer]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"eval answers on {questions} failed:\n{completed.stderr[-2000:]}")
+    return json.loads(completed.stdout)
+
+
+def _cell(report: dict, key: str) -> str:
+    value = report.get(key)
+    if value is None:
+        return "-"
+    if key in ("false_refusals", "false_answers"):  # rates: also show the counts they come from
+        total = report["n_answerable"] if key == "false_refusals" else report["n_refuse"]
+        return f"{value:.3f} ({round(value * total)}/{total})"
+    return f"{value:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writer", default="extractive")
+    parser.add_argument("--sets", default="dev,holdout", help="comma-separated: dev, holdout")
+    args = parser.parse_args()
+    names = [name.strip() for name in args.sets.split(",") if name.strip()]
+    reports = {name: evaluate(SETS[name], args.writer) for name in names}
+    print(f"answers by the {args.writer} writer")
+    print(f"{'':22}" + "".join(f"{name} ({reports[name]['n']} questions)".rjust(26) for name in names))
+    for label, key in ROWS:
+        print(f"{label:22}" + "".join(_cell(reports[name], key).rjust(26) for name in names))
+
+
+if __name__ == "__main__":
+    main()
