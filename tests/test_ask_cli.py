@@ -135,3 +135,28 @@ def test_ask_says_when_the_index_holds_older_cards_than_the_installation(
     # after the incremental build the note is gone
     assert runner.invoke(app, ["index", "build"]).exit_code == 0
     assert "bundled card" not in flat(runner.invoke(app, ["ask", "what is LIIF?"]).stderr)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie kann ich ein altes Foto zehnfach vergrößern, ohne dass es unscharf wird?",
+        "怎样把一张旧照片放大十倍还保持清晰？",
+        "¿Cómo puedo ampliar una foto antigua sin que se vea borrosa?",
+    ],
+)
+def test_a_question_in_another_language_is_asked_again_in_english_not_refused_as_off_topic(
+    indexed_home: Path, question: str
+) -> None:
+    result = runner.invoke(app, ["ask", "--json", question])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    message = " ".join(s["text"] for s in answer["task"])
+    assert answer["relevant"] is False and answer["sources"] == []
+    assert "in English" in message and question in message
+    assert "Nothing in zoomqa's index" not in message and "nearest topics" not in message
+
+
+def test_an_english_keyword_query_is_not_taken_for_another_language(indexed_home: Path) -> None:
+    answer = json.loads(runner.invoke(app, ["ask", "--json", "SwinIR x4 psnr set5"]).stdout)
+    assert answer["relevant"] is True and "in English" not in json.dumps(answer["task"])

@@ -16,6 +16,7 @@ from zoomqa.agent.compose.evidence import Evidence
 from zoomqa.agent.compose.extractive import ExtractiveWriter
 from zoomqa.agent.compose.grounding import GroundingGuard
 from zoomqa.agent.compose.writers import AnswerWriter
+from zoomqa.agent.understand.language import language_of
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.results import SearchResult
 from zoomqa.prompts import load_prompt
@@ -49,6 +50,10 @@ class Answerer:
     ) -> Answer:
         """The answer to ``result.question``; ``on_token`` receives a generative writer's raw text."""
         started = time.perf_counter()
+        if not self.writer.generative and language_of(result.question) is not None:
+            # the extractive writer quotes English cards: a question in another language is
+            # asked again in English rather than refused as "not covered"
+            return self._refusal(result, retrieval_s, started, prompt="english_only")
         if not result.relevant or not result.hits:
             return self._refusal(result, retrieval_s, started)
         evidence = Evidence.gather(result, self.embedder)
@@ -90,9 +95,12 @@ class Answerer:
             ),
         )
 
-    def _refusal(self, result: SearchResult, retrieval_s: float, started: float) -> Answer:
+    def _refusal(
+        self, result: SearchResult, retrieval_s: float, started: float, *, prompt: str = "refusal"
+    ) -> Answer:
         topics = ", ".join(result.nearest_topics) or "none"
-        message = load_prompt("refusal", self.prompts_dir, question=result.question, topics=topics)
+        fields = {"question": result.question} | ({"topics": topics} if prompt == "refusal" else {})
+        message = load_prompt(prompt, self.prompts_dir, **fields)
         return Answer(
             question=result.question,
             relevant=False,
