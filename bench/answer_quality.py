@@ -32,7 +32,18 @@ ROWS = (
 
 
 def evaluate(questions: Path, writer: str) -> dict:
-    command = [sys.executable, "-m", "zoomqa.cli", "eval", "answers", "-q", str(questions), "--json", "-w", writer]
+    command = [
+        sys.executable,
+        "-m",
+        "zoomqa.cli",
+        "eval",
+        "answers",
+        "-q",
+        str(questions),
+        "--json",
+        "-w",
+        writer,
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"eval answers on {questions} failed:\n{completed.stderr[-2000:]}")

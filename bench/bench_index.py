@@ -85,12 +85,16 @@ def build(index_dir: Path, entries: list[Entry], embedder: Embedder, batch_size:
     def progress(done: int, total: int) -> None:
         print(f"\r  embedded {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    _, seconds = timed(lambda: IndexStore(index_dir, batch_size=batch_size, progress=progress).upsert(entries, embedder))
+    _, seconds = timed(
+        lambda: IndexStore(index_dir, batch_size=batch_size, progress=progress).upsert(entries, embedder)
+    )
     print(file=sys.stderr)
     return seconds
 
 
-def query_latency(index_dir: Path, questions: list[str], rounds: int, min_relevance: float | None) -> tuple[float, float]:
+def query_latency(
+    index_dir: Path, questions: list[str], rounds: int, min_relevance: float | None
+) -> tuple[float, float]:
     with HybridRetriever.open(index_dir, min_relevance=min_relevance) as retriever:
         for question in questions[:5]:
             retriever.search(question)  # warm caches
@@ -101,7 +105,9 @@ def query_latency(index_dir: Path, questions: list[str], rounds: int, min_releva
     return statistics.median(times), float(np.percentile(times, 95))
 
 
-def langchain_build(texts: list[str], batch_size: int, questions: list[str], rounds: int) -> tuple[float, float, int]:
+def langchain_build(
+    texts: list[str], batch_size: int, questions: list[str], rounds: int
+) -> tuple[float, float, int]:
     """The same texts through LangChain's FAISS store and HuggingFaceEmbeddings, as a user would."""
     import faiss
     from langchain_community.embeddings import HuggingFaceEmbeddings
@@ -123,9 +129,13 @@ def langchain_build(texts: list[str], batch_size: int, questions: list[str], rou
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, help="use only the first N arXiv records")
-    parser.add_argument("--shared", type=Path, help="the shared data folder (default: settings.shared or ../shared)")
+    parser.add_argument(
+        "--shared", type=Path, help="the shared data folder (default: settings.shared or ../shared)"
+    )
     parser.add_argument("--queries", type=int, default=200, help="timed queries per latency measurement")
     parser.add_argument("--random-vectors", action="store_true", help="latency and size only, no embedding")
     parser.add_argument("--skip-langchain", action="store_true", help="leave out the LangChain comparison")
@@ -154,10 +164,20 @@ def main() -> None:
     try:
         if not args.random_vectors:
             small_s = build(work / "bundled", bundled, embedder, batch_size)
-            rows.append(Row(f"build bundled ({len(bundled)} records)", f"{small_s:.1f} s, {len(bundled) / small_s:.0f} rec/s"))
+            rows.append(
+                Row(
+                    f"build bundled ({len(bundled)} records)",
+                    f"{small_s:.1f} s, {len(bundled) / small_s:.0f} rec/s",
+                )
+            )
         big_dir = work / "big"
         big_s = build(big_dir, entries, embedder, batch_size)
-        rows.append(Row(f"build bundled + arXiv ({len(entries):,} records)", f"{big_s:.1f} s, {len(entries) / big_s:.0f} rec/s"))
+        rows.append(
+            Row(
+                f"build bundled + arXiv ({len(entries):,} records)",
+                f"{big_s:.1f} s, {len(entries) / big_s:.0f} rec/s",
+            )
+        )
 
         def readd() -> object:
             again = arxiv_entries(shared, args.limit)[0]
@@ -165,21 +185,39 @@ def main() -> None:
 
         report, readd_s = timed(readd)
         assert not report.changed  # type: ignore[attr-defined]
-        rows.append(Row("re-add unchanged (read + hash + compare)", f"{readd_s:.1f} s = {readd_s / (parse_s + big_s):.1%} of first add", "<= 5%"))
+        rows.append(
+            Row(
+                "re-add unchanged (read + hash + compare)",
+                f"{readd_s:.1f} s = {readd_s / (parse_s + big_s):.1%} of first add",
+                "<= 5%",
+            )
+        )
         rows.append(Row("index size on disk", f"{directory_size(big_dir) / 2**20:.1f} MiB"))
         # random vectors would send every question down the short "nothing relevant" path
         p50, p95 = query_latency(big_dir, questions, args.queries, -1.0 if args.random_vectors else None)
-        rows.append(Row(f"query latency at {len(entries):,} (p50 / p95)", f"{p50:.1f} / {p95:.1f} ms", "p50 <= 25 ms"))
+        rows.append(
+            Row(f"query latency at {len(entries):,} (p50 / p95)", f"{p50:.1f} / {p95:.1f} ms", "p50 <= 25 ms")
+        )
 
         if not args.random_vectors:
             texts = [e.record.embedding_text() for e in entries]
             model = embedder._model  # the same SentenceTransformer, called directly
             _, raw_s = timed(lambda: model.encode(texts, batch_size=batch_size, normalize_embeddings=True))  # type: ignore[attr-defined]
-            rows.append(Row("raw SentenceTransformer.encode, same texts", f"{raw_s:.1f} s, {len(texts) / raw_s:.0f} rec/s"))
+            rows.append(
+                Row(
+                    "raw SentenceTransformer.encode, same texts",
+                    f"{raw_s:.1f} s, {len(texts) / raw_s:.0f} rec/s",
+                )
+            )
             rows.append(Row("our build rate / raw encode rate", f"{raw_s / big_s:.2f}", ">= 0.9"))
             if not args.skip_langchain:
                 lc_s, lc_p50, lc_size = langchain_build(texts, batch_size, questions, args.queries)
-                rows.append(Row("LangChain FAISS.from_texts, same texts", f"{lc_s:.1f} s, {len(texts) / lc_s:.0f} rec/s"))
+                rows.append(
+                    Row(
+                        "LangChain FAISS.from_texts, same texts",
+                        f"{lc_s:.1f} s, {len(texts) / lc_s:.0f} rec/s",
+                    )
+                )
                 rows.append(Row("LangChain similarity_search p50 (dense only)", f"{lc_p50:.1f} ms"))
                 rows.append(Row("LangChain FAISS index bytes (no docstore)", f"{lc_size / 2**20:.1f} MiB"))
     finally:

@@ -59,13 +59,17 @@ def fetch_papers(
     except arxiv.HTTPError as exc:
         raise ZoomqaError(f"the arXiv API at {api_url} answered HTTP {exc.status}; try again later") from None
     except (arxiv.ArxivError, requests.RequestException) as exc:
-        raise ZoomqaError(f"cannot reach the arXiv API at {api_url} ({type(exc).__name__}); check the network") from None
+        raise ZoomqaError(
+            f"cannot reach the arXiv API at {api_url} ({type(exc).__name__}); check the network"
+        ) from None
     records = []
     for result in results:
         try:
             records.append(record_from_result(result))
         except ValueError as exc:  # pydantic ValidationError is a ValueError
-            raise ZoomqaError(f"arXiv returned an entry zoomqa cannot use ({result.entry_id}): {exc}") from None
+            raise ZoomqaError(
+                f"arXiv returned an entry zoomqa cannot use ({result.entry_id}): {exc}"
+            ) from None
     if not records:
         wanted = ", ".join(id_list) if id_list else repr(query)
         raise ZoomqaError(f"arXiv found no papers for {wanted}; nothing was added", exit_code=1)

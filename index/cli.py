@@ -59,10 +59,14 @@ def _store(index_dir: Path, settings: Settings) -> Iterator[IndexStore]:
 
 def _print_report(report: UpdateReport, index_dir: Path) -> None:
     if report.dropped_unreadable:
-        err.print("[yellow]warning:[/] the old index was unreadable; records added from other files must be re-added")
+        err.print(
+            "[yellow]warning:[/] the old index was unreadable; records added from other files must be re-added"
+        )
     if not report.changed:
         total = report.manifest.count if report.manifest else 0
-        out.print(f"nothing changed: all {report.unchanged} records are already in the index ({total} in all)")
+        out.print(
+            f"nothing changed: all {report.unchanged} records are already in the index ({total} in all)"
+        )
         return
     parts = [
         f"{count} {label}"
@@ -81,9 +85,12 @@ def _print_report(report: UpdateReport, index_dir: Path) -> None:
 
 @index_app.command()
 def build(
-    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when an index exists.")] = False,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when an index exists.")
+    ] = False,
     rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Re-embed everything (after changing the embedder, or to repair).")
+        bool,
+        typer.Option("--rebuild", help="Re-embed everything (after changing the embedder, or to repair)."),
     ] = False,
 ) -> None:
     """Build or refresh the bundled knowledge base in the index (only what changed is embedded)."""
@@ -143,7 +150,9 @@ def remove(ids: Annotated[list[str], typer.Argument(help="Record ids, e.g. arxiv
 @index_app.command()
 def arxiv(
     ids: Annotated[list[str] | None, typer.Option("--id", help="An arXiv id; repeat for more.")] = None,
-    query: Annotated[str | None, typer.Option("--query", help="An arXiv API query, e.g. 'ti:super resolution'.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="An arXiv API query, e.g. 'ti:super resolution'.")
+    ] = None,
     max_results: Annotated[int, typer.Option("--max", help="Most papers a query adds.")] = 20,
 ) -> None:
     """Fetch papers from the arXiv API and add them (ids arxiv:<id>)."""
@@ -238,7 +247,9 @@ def train_relevance(
         out.print(f"  refused: {escape(text)}")
     for text in report["false_answers"]:
         out.print(f"  answered: {escape(text)}")
-    out.print(f"threshold {model.threshold:+.2f} (logit); wrote {escape(str(target))} (digest {model.digest[:12]})")
+    out.print(
+        f"threshold {model.threshold:+.2f} (logit); wrote {escape(str(target))} (digest {model.digest[:12]})"
+    )
 
 
 def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
@@ -335,14 +346,20 @@ def evaluation_index(settings: Settings, extra_corpus: Path | None) -> Path:
 
 
 def eval_retrieval(
-    questions: Annotated[Path, typer.Option("--questions", help="Question set JSONL (id, question, relevant, expect).")],
+    questions: Annotated[
+        Path, typer.Option("--questions", help="Question set JSONL (id, question, relevant, expect).")
+    ],
     extra_corpus: Annotated[
-        Path | None, typer.Option("--extra-corpus", help="JSONL(.gz) of more records, e.g. arXiv distractors.")
+        Path | None,
+        typer.Option("--extra-corpus", help="JSONL(.gz) of more records, e.g. arXiv distractors."),
     ] = None,
     k: Annotated[int, typer.Option("--k", min=10, max=100, help="Results per block for each question.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     calibrate_threshold: Annotated[
-        bool, typer.Option("--calibrate", help="Also compute the relevance threshold that fits the questions best.")
+        bool,
+        typer.Option(
+            "--calibrate", help="Also compute the relevance threshold that fits the questions best."
+        ),
     ] = False,
 ) -> None:
     """Recall@1/5/10, MRR and refusal accuracy of retrieval on a question set."""
@@ -364,9 +381,17 @@ def eval_retrieval(
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     out.print(table)
     decided = "" if retriever.classifier is None else ", then the relevance classifier"
-    out.print(f"threshold in use: {retriever.min_relevance:.3f} (cosine of the nearest bundled card){decided}")
+    out.print(
+        f"threshold in use: {retriever.min_relevance:.3f} (cosine of the nearest bundled card){decided}"
+    )
     for miss in report.misses():
-        why = "refused" if miss.refused else "not refused" if miss.expect == "refuse" else f"rank {miss.hit_rank}"
+        why = (
+            "refused"
+            if miss.refused
+            else "not refused"
+            if miss.expect == "refuse"
+            else f"rank {miss.hit_rank}"
+        )
         out.print(f"  miss {miss.id} ({miss.expect}): {why}, nearest cosine {miss.best_similarity:.3f}")
     if calibration is not None:
         out.print(

@@ -95,7 +95,12 @@ class RetrievalReport:
             "false_answers": self.false_answers,
             "n": len(self.outcomes),
             "per_question": [
-                {"id": o.id, "hit_rank": o.hit_rank, "refused": o.refused, "best_similarity": round(o.best_similarity, 4)}
+                {
+                    "id": o.id,
+                    "hit_rank": o.hit_rank,
+                    "refused": o.refused,
+                    "best_similarity": round(o.best_similarity, 4),
+                }
                 for o in self.outcomes
             ],
         }

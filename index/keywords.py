@@ -33,7 +33,9 @@ class KeywordIndex:
         # Token ids are assigned here rather than by bm25s.tokenize, which rebuilds its stop-word
         # set for every text: 2-3x slower on the 68k-abstract corpus.
         vocabulary: dict[str, int] = {}
-        documents = [[vocabulary.setdefault(token, len(vocabulary)) for token in tokenize(text)] for text in texts]
+        documents = [
+            [vocabulary.setdefault(token, len(vocabulary)) for token in tokenize(text)] for text in texts
+        ]
         bm25 = bm25s.BM25()
         bm25.index((documents, vocabulary), show_progress=False)
         return cls(bm25)

@@ -61,7 +61,9 @@ def read_manifest(generation: Path) -> Manifest:
     try:
         manifest = Manifest.model_validate_json(path.read_bytes())
     except FileNotFoundError:
-        raise ZoomqaError(f"the index at {generation.parent} has no manifest ({path}); {REBUILD_HINT}") from None
+        raise ZoomqaError(
+            f"the index at {generation.parent} has no manifest ({path}); {REBUILD_HINT}"
+        ) from None
     except (ValidationError, ValueError, OSError):
         raise ZoomqaError(f"the index manifest {path} is corrupt; {REBUILD_HINT}") from None
     if manifest.format != FORMAT_VERSION:
@@ -72,11 +74,12 @@ def read_manifest(generation: Path) -> Manifest:
     actual = file_sizes(generation)
     if actual != manifest.files:
         damaged = sorted(
-            name for name in manifest.files.keys() | actual.keys() if actual.get(name) != manifest.files.get(name)
+            name
+            for name in manifest.files.keys() | actual.keys()
+            if actual.get(name) != manifest.files.get(name)
         )
         raise ZoomqaError(
             f"the index at {generation.parent} is damaged (files missing or truncated: "
             f"{', '.join(damaged)}); {REBUILD_HINT}"
         )
     return manifest
-

@@ -71,8 +71,16 @@ def write_records(path: Path, entries: Iterable[Entry]) -> None:
         db.executemany(
             "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (row, e.record.id, e.record.kind, e.record.arxiv_id, e.source, e.content_hash,
-                 e.text_hash, e.record.model_dump_json(exclude_defaults=True))
+                (
+                    row,
+                    e.record.id,
+                    e.record.kind,
+                    e.record.arxiv_id,
+                    e.source,
+                    e.content_hash,
+                    e.text_hash,
+                    e.record.model_dump_json(exclude_defaults=True),
+                )
                 for row, e in enumerate(entries)
             ),
         )
@@ -113,7 +121,9 @@ class RecordTable:
         return [row for (row,) in self._query("SELECT row FROM records WHERE kind = ? ORDER BY row", (kind,))]
 
     def rows_of_source(self, source: str) -> list[int]:
-        return [row for (row,) in self._query("SELECT row FROM records WHERE source = ? ORDER BY row", (source,))]
+        return [
+            row for (row,) in self._query("SELECT row FROM records WHERE source = ? ORDER BY row", (source,))
+        ]
 
     def infos_of(self, rows: Iterable[int]) -> dict[int, RowInfo]:
         wanted = sorted({int(r) for r in rows})

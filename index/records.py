@@ -121,10 +121,12 @@ class Record(BaseModel):
     # Schema v2, written for bundled cards (records imported from arXiv have none):
     task: Sentence | None = Field(None, description="The task in plain words: what a person uses it for.")
     workflow: Workflow | None = None
-    explains: list[Sentence] = Field(default_factory=list, max_length=MAX_CARD_ITEMS,
-                                     description="'Why you saw X' sentences.")
-    facts: list[Sentence] = Field(default_factory=list, max_length=MAX_CARD_ITEMS,
-                                  description="Atomic claims, each naming its subject.")
+    explains: list[Sentence] = Field(
+        default_factory=list, max_length=MAX_CARD_ITEMS, description="'Why you saw X' sentences."
+    )
+    facts: list[Sentence] = Field(
+        default_factory=list, max_length=MAX_CARD_ITEMS, description="Atomic claims, each naming its subject."
+    )
 
     @field_validator("arxiv_id")
     @classmethod
@@ -302,7 +304,9 @@ def read_records(path: Path) -> list[Record]:
                 problems.append(f"{path}:{number}: {exc}")
                 continue
             if record.id in seen:
-                problems.append(f"{path}:{number}: duplicate id {record.id!r} (first on line {seen[record.id]})")
+                problems.append(
+                    f"{path}:{number}: duplicate id {record.id!r} (first on line {seen[record.id]})"
+                )
                 continue
             seen[record.id] = number
             records.append(record)

@@ -51,7 +51,11 @@ def _read_vectors(path: Path, manifest: Manifest) -> object:
         index = faiss.read_index(str(path))
     except RuntimeError:
         raise ZoomqaError(f"the vector file {path} is corrupt; {REBUILD_HINT}") from None
-    if index.ntotal != manifest.count or index.d != manifest.dim or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+    if (
+        index.ntotal != manifest.count
+        or index.d != manifest.dim
+        or index.metric_type != faiss.METRIC_INNER_PRODUCT
+    ):
         raise ZoomqaError(
             f"the vector file {path} holds {index.ntotal} vectors of dimension {index.d}, the manifest "
             f"says {manifest.count} of dimension {manifest.dim}; {REBUILD_HINT}"
@@ -79,7 +83,9 @@ def _open_generation(generation: Path, manifest: Manifest, *, with_keywords: boo
     return IndexSnapshot(generation, manifest, vectors, records, keywords)
 
 
-def open_snapshot(index_dir: Path, *, embedder: str | None = None, with_keywords: bool = True) -> IndexSnapshot:
+def open_snapshot(
+    index_dir: Path, *, embedder: str | None = None, with_keywords: bool = True
+) -> IndexSnapshot:
     """The current generation of ``index_dir``; ZoomqaError if missing, damaged or built by another embedder.
 
     ``embedder`` is the identity the caller will query with (None skips that check). A writer

@@ -43,7 +43,9 @@ from zoomqa.index.snapshot import (
 log = logging.getLogger(__name__)
 
 BUNDLED_SOURCE = "bundled"
-EMBED_CHUNK = 4096  # texts per encode call: large enough to keep batches full, small enough to report progress
+EMBED_CHUNK = (
+    4096  # texts per encode call: large enough to keep batches full, small enough to report progress
+)
 
 Progress = Callable[[int, int], None]
 """Called with (texts embedded so far, texts to embed) while an update embeds."""
@@ -134,7 +136,9 @@ class IndexStore:
                 for entry in wanted.values():
                     plan.embed(entry, "added")
                 if plan.counts.keys() <= {"unchanged"}:
-                    return UpdateReport(unchanged=plan.counts["unchanged"], manifest=previous.manifest if previous else None)
+                    return UpdateReport(
+                        unchanged=plan.counts["unchanged"], manifest=previous.manifest if previous else None
+                    )
                 return self._write(plan, previous, embedder)
             finally:
                 if previous:
@@ -179,7 +183,9 @@ class IndexStore:
                 previous = None
                 dropped = (self.index_dir / POINTER).exists()
                 if dropped:
-                    log.warning("the current index is unreadable (%s); rebuilding from the given records only", exc)
+                    log.warning(
+                        "the current index is unreadable (%s); rebuilding from the given records only", exc
+                    )
             if previous is not None:
                 try:
                     for _, entry in previous.records.entries():
@@ -244,7 +250,11 @@ class IndexStore:
         )
 
     def _vectors(
-        self, entries: list[Entry], reuse_rows: list[int], previous: IndexSnapshot | None, embedder: Embedder | None
+        self,
+        entries: list[Entry],
+        reuse_rows: list[int],
+        previous: IndexSnapshot | None,
+        embedder: Embedder | None,
     ) -> np.ndarray:
         """Kept rows copy their previous vector; the others are embedded (with progress)."""
         reuse = np.asarray(reuse_rows, dtype=np.int64)
@@ -277,6 +287,8 @@ def _write_vectors(path: Path, vectors: np.ndarray) -> None:
     instead of 9 ms at 70k on one core) for cosine errors below 1e-3."""
     import faiss
 
-    index = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexScalarQuantizer(
+        vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
     index.add(vectors)
     faiss.write_index(index, str(path))

@@ -33,7 +33,10 @@ from zoomqa.question_set import Question
 LABELS = Path(__file__).with_name("nugget_labels.jsonl")
 LIIF_PAPER = "2012.09161"
 CELL = "The cell tells the decoder how large an area the output pixel covers."
-CELL_NUGGETS = [CELL, "Deep Image Prior fits a randomly initialised network to the single damaged image and stops early."]
+CELL_NUGGETS = [
+    CELL,
+    "Deep Image Prior fits a randomly initialised network to the single damaged image and stops early.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +59,14 @@ def _result(corpus: dict[str, Record], question: str, *ids: str) -> SearchResult
 
 
 def _answer(
-    result: SearchResult, steps: dict[str, list[tuple[str, tuple[int, ...]]]], task_sources: tuple[int, ...] = (1,)
+    result: SearchResult,
+    steps: dict[str, list[tuple[str, tuple[int, ...]]]],
+    task_sources: tuple[int, ...] = (1,),
 ) -> Answer:
     """An answer citing the result's hits in order; ``steps`` maps a stage to (text, sources)."""
-    sources = tuple(Source.from_record(n, h.record, h.record.title) for n, h in enumerate(result.hits, start=1))
+    sources = tuple(
+        Source.from_record(n, h.record, h.record.title) for n, h in enumerate(result.hits, start=1)
+    )
     return Answer(
         question=result.question,
         relevant=True,
@@ -75,11 +82,18 @@ def _answer(
 
 
 def _question(**fields: object) -> Question:
-    base = {"id": "q", "question": "What does the cell size in LIIF do?", "relevant": [LIIF_PAPER], "expect": "answer"}
+    base = {
+        "id": "q",
+        "question": "What does the cell size in LIIF do?",
+        "relevant": [LIIF_PAPER],
+        "expect": "answer",
+    }
     return Question.model_validate({**base, **fields})
 
 
-def test_a_model_card_and_the_paper_it_implements_are_one_work(works: Works, corpus: dict[str, Record]) -> None:
+def test_a_model_card_and_the_paper_it_implements_are_one_work(
+    works: Works, corpus: dict[str, Record]
+) -> None:
     for name in ("SISR-Any-LIIF-RDN", "paper:liif", LIIF_PAPER):
         assert works.same("SISR-Any-LIIF-EDSR", name)
     assert works.same(LIIF_PAPER, corpus["SISR-Any-LIIF-EDSR"])
@@ -89,7 +103,9 @@ def test_a_model_card_and_the_paper_it_implements_are_one_work(works: Works, cor
     assert works.same("9999.99999", "9999.99999") and not works.same("9999.99999", LIIF_PAPER)
 
 
-def test_the_anchor_is_the_source_part_2_cites_most_ties_to_the_lower_number(corpus: dict[str, Record]) -> None:
+def test_the_anchor_is_the_source_part_2_cites_most_ties_to_the_lower_number(
+    corpus: dict[str, Record],
+) -> None:
     result = _result(corpus, "q", "SISR-Any-LIIF-EDSR", "paper:edsr", "paper:liif")
     steps = {"input": [("a", (2,))], "model": [("b", (3,)), ("c", (2, 3))], "output": [("d", (3,))]}
     top = cited_most(_answer(result, steps, task_sources=(1, 1, 1, 1)))  # part 1 does not count
@@ -102,7 +118,9 @@ def test_the_anchor_is_the_source_part_2_cites_most_ties_to_the_lower_number(cor
 def test_anchor_accuracy_counts_the_implementing_card_and_not_a_neighbour(
     corpus: dict[str, Record], works: Works, embedder: Embedder
 ) -> None:
-    result = _result(corpus, "What does the cell size in LIIF do?", "SISR-Any-LIIF-EDSR", "paper:edsr", "paper:liif")
+    result = _result(
+        corpus, "What does the cell size in LIIF do?", "SISR-Any-LIIF-EDSR", "paper:edsr", "paper:liif"
+    )
     on_liif = _answer(result, {"input": [("x", (1,))], "model": [("y", (3,))], "output": [("z", (1,))]})
     on_edsr = _answer(result, {"input": [("x", (2,))], "model": [("y", (2,))], "output": [("z", (1,))]})
     question = _question(anchor="SISR-Any-LIIF-EDSR", nuggets=[CELL])
@@ -119,12 +137,20 @@ def test_nugget_recall_counts_the_nuggets_some_statement_says(
 ) -> None:
     result = _result(corpus, "What does the cell size in LIIF do?", "SISR-Any-LIIF-EDSR", "paper:liif")
     said = "LIIF's decoder is told the cell size, i.e. how large an area the output pixel covers."
-    answer = _answer(result, {"input": [("A photo goes in.", (1,))], "model": [(said, (2,))], "output": [("x", (1,))]})
-    outcome = score_answer(_question(anchor=LIIF_PAPER, nuggets=CELL_NUGGETS), result, answer, embedder, 0.5, works)
+    answer = _answer(
+        result, {"input": [("A photo goes in.", (1,))], "model": [(said, (2,))], "output": [("x", (1,))]}
+    )
+    outcome = score_answer(
+        _question(anchor=LIIF_PAPER, nuggets=CELL_NUGGETS), result, answer, embedder, 0.5, works
+    )
     assert (outcome.nuggets, outcome.nuggets_covered, outcome.nugget_recall) == (2, 1, 0.5)
     assert outcome.missed_nuggets == (CELL_NUGGETS[1],)
     row = outcome.as_json()
-    assert row["nugget_recall"] == 0.5 and row["anchor_correct"] is True and row["missed_nuggets"] == [CELL_NUGGETS[1]]
+    assert (
+        row["nugget_recall"] == 0.5
+        and row["anchor_correct"] is True
+        and row["missed_nuggets"] == [CELL_NUGGETS[1]]
+    )
 
 
 def test_a_sentence_inside_a_long_statement_covers_a_nugget(embedder: Embedder) -> None:
@@ -154,7 +180,9 @@ def test_the_report_splits_refusal_errors_and_keeps_a_tool_accuracy_slot(
     good = _answer(result, {"input": [(CELL, (1,))], "model": [(CELL, (2,))], "output": [(CELL, (1,))]})
     refused_search = SearchResult("q", relevant=False)
     outcomes = [
-        score_answer(_question(id="good", anchor=LIIF_PAPER, nuggets=[CELL]), result, good, embedder, 0.5, works),
+        score_answer(
+            _question(id="good", anchor=LIIF_PAPER, nuggets=[CELL]), result, good, embedder, 0.5, works
+        ),
         score_answer(
             _question(id="wrongly-refused", anchor=LIIF_PAPER, nuggets=[CELL]),
             refused_search,
@@ -190,18 +218,29 @@ def test_the_report_splits_refusal_errors_and_keeps_a_tool_accuracy_slot(
     assert report["n_answerable"] == 2 and report["n_refuse"] == 2
     assert report["worst"] == ["wrongly-refused"]
     assert report["tool_accuracy"] is None
-    scored = [dataclasses.replace(outcomes[0], tool_correct=True), dataclasses.replace(outcomes[1], tool_correct=False)]
+    scored = [
+        dataclasses.replace(outcomes[0], tool_correct=True),
+        dataclasses.replace(outcomes[1], tool_correct=False),
+    ]
     assert AnswerReport(tuple(scored)).as_json()["tool_accuracy"] == 0.5
 
 
 def test_worst_puts_refusals_then_wrong_anchors_then_low_recall_first(
     corpus: dict[str, Record], works: Works, embedder: Embedder
 ) -> None:
-    base = score_answer(_question(id="x", anchor=LIIF_PAPER, nuggets=[CELL]), SearchResult("q", relevant=False),
-                        _refusal("q"), embedder, 0.5, works)
+    base = score_answer(
+        _question(id="x", anchor=LIIF_PAPER, nuggets=[CELL]),
+        SearchResult("q", relevant=False),
+        _refusal("q"),
+        embedder,
+        0.5,
+        works,
+    )
     rows = [
         dataclasses.replace(base, id="fine", refused=False, anchor_correct=True, nuggets_covered=1),
-        dataclasses.replace(base, id="half", refused=False, anchor_correct=True, nuggets=2, nuggets_covered=1),
+        dataclasses.replace(
+            base, id="half", refused=False, anchor_correct=True, nuggets=2, nuggets_covered=1
+        ),
         dataclasses.replace(base, id="wrong-anchor", refused=False, anchor_correct=False, nuggets_covered=1),
         dataclasses.replace(base, id="refused"),
     ]
@@ -238,7 +277,10 @@ def test_the_matcher_agrees_with_clear_hand_labels(embedder: Embedder) -> None:
     labels = {(label.statement, label.nugget): label.covered for label in read_nugget_labels(LABELS)}
     for statement, nugget in CLEAR_PAIRS:
         assert (statement, nugget) in labels, "the pair is no longer among the hand labels"
-        assert nuggets_covered([statement], [nugget], embedder) == [labels[statement, nugget]], (statement, nugget)
+        assert nuggets_covered([statement], [nugget], embedder) == [labels[statement, nugget]], (
+            statement,
+            nugget,
+        )
 
 
 def test_the_hand_labels_are_enough_and_tau_is_their_best_threshold(embedder: Embedder) -> None:
@@ -262,6 +304,8 @@ def test_agreement_numbers_and_best_tau_on_a_toy_set() -> None:
 
 def test_a_bad_label_line_is_named(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
-    path.write_text('{"statement": "s", "nugget": "n", "covered": "maybe", "origin": "card:x"}\n', encoding="utf-8")
+    path.write_text(
+        '{"statement": "s", "nugget": "n", "covered": "maybe", "origin": "card:x"}\n', encoding="utf-8"
+    )
     with pytest.raises(ZoomqaError, match=r"labels\.jsonl:1"):
         read_nugget_labels(path)

@@ -86,7 +86,9 @@ def test_a_question_off_topic_is_refused_without_calling_the_model(
     assert openai_server.requests == []
 
 
-def test_a_rejected_key_ends_in_one_line_not_a_traceback(indexed_home: Path, openai_server: ScriptedServer) -> None:
+def test_a_rejected_key_ends_in_one_line_not_a_traceback(
+    indexed_home: Path, openai_server: ScriptedServer
+) -> None:
     openai_server.replies = [Reply(401, body=error_body(f"bad key {KEY}", "invalid_request_error"))]
     result = runner.invoke(app, ["ask", TEN_X, "--writer", "openai"])
     assert result.exit_code == 2
@@ -125,7 +127,10 @@ def test_ask_says_when_the_index_holds_older_cards_than_the_installation(
 ) -> None:
     # the index was built before a card was edited (an upgrade shipped a new LIIF card)
     cards = read_bundled_corpus()
-    older = [c.model_copy(update={"summary": c.summary + " (older text)"}) if c.id == "paper:liif" else c for c in cards]
+    older = [
+        c.model_copy(update={"summary": c.summary + " (older text)"}) if c.id == "paper:liif" else c
+        for c in cards
+    ]
     IndexStore(tmp_path / "index").upsert([Entry.of(r, BUNDLED_SOURCE) for r in older], embedder)
     monkeypatch.setenv("ZOOMQA_HOME", str(tmp_path))
     get_settings.cache_clear()

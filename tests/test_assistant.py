@@ -74,8 +74,12 @@ def test_an_upscale_request_runs_the_tool_and_reports_it_beside_how_liif_did_it(
     assert again.ok and again.output_path == str(pictures / "cat_x3-2.png")  # never overwrites
 
 
-def test_a_picture_said_to_be_jpeg_damaged_is_enlarged_with_the_real_world_model(assistant: Assistant) -> None:
-    (call,) = assistant.respond("upscale cat.png 2x, it came out of whatsapp all blocky from compression").tool_calls
+def test_a_picture_said_to_be_jpeg_damaged_is_enlarged_with_the_real_world_model(
+    assistant: Assistant,
+) -> None:
+    (call,) = assistant.respond(
+        "upscale cat.png 2x, it came out of whatsapp all blocky from compression"
+    ).tool_calls
     assert call.ok and call.arguments == {"path": "cat.png", "scale": 2.0, "damaged": True}
     assert call.model == "liif-edsr-real"
 

@@ -40,25 +40,30 @@ def test_every_tool_question_gets_a_stand_in_inside_the_sandbox() -> None:
         (Question(expect="tool", id="d", question="d 100x50", path="d.png", width=100, height=50), (100, 50)),
     ],
 )
-def test_the_expected_size_is_what_the_upscaler_makes_of_the_request(
-    question: Question, size: tuple
-) -> None:
+def test_the_expected_size_is_what_the_upscaler_makes_of_the_request(question: Question, size: tuple) -> None:
     with ToolSandbox([question]) as sandbox:
         assert sandbox.expected_size(question) == size
 
 
 def test_a_request_is_correct_only_when_the_tool_wrote_the_asked_size(indexed_home: Path) -> None:
     questions = [
-        Question(expect="tool",
-            id="home", question="pls make ~/Desktop/logo.png twice as big", path="~/Desktop/logo.png", scale=2
+        Question(
+            expect="tool",
+            id="home",
+            question="pls make ~/Desktop/logo.png twice as big",
+            path="~/Desktop/logo.png",
+            scale=2,
         ),
-        Question(expect="tool",
+        Question(
+            expect="tool",
             id="rel",
             question="upscale ./old/wedding.jpg to 96 pixels wide",
             path="./old/wedding.jpg",
             width=96,
         ),
-        Question(expect="tool", id="unasked", question="how does upscaling 3x work?", path="scan.png", scale=3),
+        Question(
+            expect="tool", id="unasked", question="how does upscaling 3x work?", path="scan.png", scale=3
+        ),
     ]
     with ToolSandbox(questions) as sandbox, Assistant.from_settings(get_settings()) as opened:
         assistant = sandbox.assistant(opened.retriever, opened.answerer, get_settings())

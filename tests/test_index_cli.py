@@ -124,7 +124,11 @@ def test_a_malformed_file_imports_nothing_and_names_its_lines(home: Path, tmp_pa
 
 @pytest.mark.parametrize("kind", ["directory", "missing", "broken-gzip"])
 def test_an_unreadable_file_fails_cleanly(home: Path, tmp_path: Path, kind: str) -> None:
-    path = {"directory": tmp_path, "missing": tmp_path / "nope.jsonl", "broken-gzip": tmp_path / "x.jsonl.gz"}[kind]
+    path = {
+        "directory": tmp_path,
+        "missing": tmp_path / "nope.jsonl",
+        "broken-gzip": tmp_path / "x.jsonl.gz",
+    }[kind]
     if kind == "broken-gzip":
         path.write_bytes(b"\x1f\x8b not really gzip")
     before = digest(home)
@@ -190,7 +194,9 @@ def test_arxiv_ids_are_fetched_and_added(home: Path, arxiv_api: type[AtomServer]
     assert result.exit_code == 0, result.output
     assert "arXiv returned 2 paper(s)" in flat(result.stdout) and "2 added" in flat(result.stdout)
     assert arxiv_api.queries[0]["id_list"] == ["2012.09161,1707.02921"]
-    found = json.loads(zoomqa("search", "continuous image representation local implicit image function", "--json").stdout)
+    found = json.loads(
+        zoomqa("search", "continuous image representation local implicit image function", "--json").stdout
+    )
     liif = [p for p in found["papers"] if p["links"]["arxiv"].endswith("2012.09161")]
     assert liif and liif[0]["id"] != "arxiv:2012.09161"  # the bundled card wins over the fetched duplicate
     stats = json.loads(zoomqa("index", "stats", "--json").stdout)
@@ -204,7 +210,9 @@ def test_an_arxiv_query_with_no_results_adds_nothing(home: Path, arxiv_api: type
     assert arxiv_api.queries[0]["search_query"] == ["ti:nonexistent topic"]
 
 
-def test_an_arxiv_server_error_is_reported_without_a_traceback(home: Path, arxiv_api: type[AtomServer]) -> None:
+def test_an_arxiv_server_error_is_reported_without_a_traceback(
+    home: Path, arxiv_api: type[AtomServer]
+) -> None:
     arxiv_api.status, arxiv_api.body = 503, b"busy"
     result = zoomqa("index", "arxiv", "--id", "2012.09161")
     assert result.exit_code == 2 and "answered HTTP 503" in flat(result.stderr)

@@ -110,13 +110,17 @@ def test_manifest_describes_the_generation(tmp_path: Path, embedder) -> None:
     assert manifest.sources == {"a.jsonl": 5, "b.jsonl": 3}
     assert manifest.digest == records_digest((r.id, r.content_hash()) for r in [paper(i) for i in range(8)])
     on_disk = json.loads((report.generation / MANIFEST).read_text())
-    assert on_disk["format"] == 1 and on_disk["files"][VECTORS] == (report.generation / VECTORS).stat().st_size
+    assert (
+        on_disk["format"] == 1 and on_disk["files"][VECTORS] == (report.generation / VECTORS).stat().st_size
+    )
 
 
 def test_remove_and_replace_sources(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     store = IndexStore(index_dir)
-    store.upsert(entries([paper(i) for i in range(4)], "bundled") + entries([paper(9)], "mine.jsonl"), embedder)
+    store.upsert(
+        entries([paper(i) for i in range(4)], "bundled") + entries([paper(9)], "mine.jsonl"), embedder
+    )
 
     with pytest.raises(ZoomqaError, match="not in the index: arxiv:0000.00000; nothing was removed"):
         store.remove({"arxiv:2101.00001", "arxiv:0000.00000"})
@@ -153,7 +157,10 @@ def test_leftovers_of_a_killed_writer_are_cleaned_by_the_next_write(tmp_path: Pa
         (lambda g: (g / VECTORS).write_bytes((g / VECTORS).read_bytes()[:100]), "damaged"),
         (lambda g: (g / MANIFEST).write_text("{ not json"), "manifest .* is corrupt"),
         (lambda g: (g / MANIFEST).unlink(), "no manifest"),
-        (lambda g: (g / "records.sqlite").write_bytes(b"x" * (g / "records.sqlite").stat().st_size), "unreadable"),
+        (
+            lambda g: (g / "records.sqlite").write_bytes(b"x" * (g / "records.sqlite").stat().st_size),
+            "unreadable",
+        ),
         (lambda g: (g.parent / POINTER).write_text("../../etc\n"), "pointer .* is corrupt"),
     ],
     ids=["truncated-vectors", "garbage-manifest", "missing-manifest", "garbage-sqlite", "bad-pointer"],
@@ -181,7 +188,9 @@ def test_faiss_garbage_of_the_right_size_is_refused(tmp_path: Path, embedder) ->
 def test_wrong_embedder_is_refused_naming_both(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     IndexStore(index_dir).upsert(entries([paper(1)]), embedder)
-    with pytest.raises(ZoomqaError, match=r"built with embedder all-MiniLM-L6-v2@\w+ but .* is other@1234") as raised:
+    with pytest.raises(
+        ZoomqaError, match=r"built with embedder all-MiniLM-L6-v2@\w+ but .* is other@1234"
+    ) as raised:
         open_snapshot(index_dir, embedder="other@1234")
     assert "--rebuild" in str(raised.value)
 
@@ -189,7 +198,9 @@ def test_wrong_embedder_is_refused_naming_both(tmp_path: Path, embedder) -> None
 def test_rebuild_repairs_a_damaged_index(tmp_path: Path, embedder) -> None:
     index_dir = tmp_path / "index"
     store = IndexStore(index_dir)
-    generation = store.upsert(entries([paper(1)], "bundled") + entries([paper(2)], "mine.jsonl"), embedder).generation
+    generation = store.upsert(
+        entries([paper(1)], "bundled") + entries([paper(2)], "mine.jsonl"), embedder
+    ).generation
     (generation / VECTORS).write_bytes(b"")
     report = store.rebuild(entries([paper(1), paper(3)], "bundled"), embedder, replace_sources={"bundled"})
     assert report.dropped_unreadable and report.added == 2

@@ -30,8 +30,18 @@ LIIF_ARXIV_ID = "2012.09161"
 FIXED_RECORD_ID = re.compile(r"^(dataset|metric):[a-z0-9]+$")
 TOOL_KEYS = ("path", "scale", "width", "height")
 KINDS = (
-    "lay", "how", "why", "which-tool", "compare", "data", "metric", "expert", "seed-paper", "tool",
-    "near-domain", "off-topic",
+    "lay",
+    "how",
+    "why",
+    "which-tool",
+    "compare",
+    "data",
+    "metric",
+    "expert",
+    "seed-paper",
+    "tool",
+    "near-domain",
+    "off-topic",
 )
 REFUSE_KINDS = ("near-domain", "off-topic")
 
@@ -185,7 +195,9 @@ def test_every_anchor_is_a_bundled_work_among_the_relevant_ones(questions: list[
     assert not problems, f"anchor unknown or not the same work as any relevant id: {problems}"
 
 
-def test_every_seed_paper_is_the_anchor_of_a_question(questions: list[CuratedQuestion], shared_dir: Path) -> None:
+def test_every_seed_paper_is_the_anchor_of_a_question(
+    questions: list[CuratedQuestion], shared_dir: Path
+) -> None:
     seeds = [json.loads(line)["arxiv_id"] for line in (shared_dir / "corpus" / "seed_papers.jsonl").open()]
     works = Works(read_bundled_corpus())
     missing = [s for s in seeds if not any(q.anchor and works.same(q.anchor, s) for q in questions)]
@@ -252,7 +264,16 @@ def test_validator_accepts_good_lines(line: dict[str, Any]) -> None:
         {**GOOD_ANSWER, "anchor": None},
         {**GOOD_ANSWER, "nuggets": []},
         {**GOOD_ANSWER, "nuggets": ["a higher psnr is closer"]},
-        {**GOOD_ANSWER, "nuggets": ["One one one.", "Two two two.", "Three three three.", "Four four four.", "Five five five."]},
+        {
+            **GOOD_ANSWER,
+            "nuggets": [
+                "One one one.",
+                "Two two two.",
+                "Three three three.",
+                "Four four four.",
+                "Five five five.",
+            ],
+        },
         {**GOOD_ANSWER, "kind": "near-domain"},
         {**GOOD_ANSWER, "kind": "trivia"},
         {**GOOD_REFUSE, "anchor": "metric:psnr"},

@@ -161,8 +161,11 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "bare"),
-    [("arXiv:2012.09161v2", "2012.09161"), ("https://arxiv.org/abs/1802.08797", "1802.08797"),
-     ("cs/0112017", "cs/0112017")],
+    [
+        ("arXiv:2012.09161v2", "2012.09161"),
+        ("https://arxiv.org/abs/1802.08797", "1802.08797"),
+        ("cs/0112017", "cs/0112017"),
+    ],
 )
 def test_arxiv_ids_are_normalised(raw: str, bare: str) -> None:
     assert normalise_arxiv_id(raw) == bare

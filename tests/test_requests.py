@@ -55,12 +55,15 @@ REQUESTS = [
     ("upscale a.png and b.png 2x", None),  # two images: checked below
 ]
 
+
 def test_a_picture_said_to_be_compressed_or_noisy_is_marked_damaged() -> None:
     (blocky,) = parse_request("upscale whatsapp.jpg 2x, it's all blocky from compression")
     assert blocky.damaged and blocky.arguments()["damaged"] is True
     (grainy,) = parse_request("please enlarge night.png 3x, it is very noisy")
     assert not grainy.damaged  # trained on noise, but only measured on JPEG damage
-    (clean,) = parse_request("upscale noisy_jpeg_artifacts.png 2x")  # the file's name says nothing of the picture
+    (clean,) = parse_request(
+        "upscale noisy_jpeg_artifacts.png 2x"
+    )  # the file's name says nothing of the picture
     assert not clean.damaged and "damaged" not in clean.arguments()
 
 

@@ -42,7 +42,9 @@ def test_it_is_a_langchain_retriever_that_exposes_its_embedder(retriever: Hybrid
 def test_the_flagship_question_finds_liif_in_both_blocks(retriever: HybridRetriever) -> None:
     result = retriever.search("I blew up an old photo 10x and it stayed crisp - how?")
     assert result.relevant and not result.nearest_topics
-    assert all(h.record.kind == "model" for h in result.models) and all(h.record.kind == "paper" for h in result.papers)
+    assert all(h.record.kind == "model" for h in result.models) and all(
+        h.record.kind == "paper" for h in result.papers
+    )
     assert LIIF in {h.record.arxiv_id for h in result.papers[:3]}
     assert any(h.record.arxiv_id == LIIF and h.record.tool for h in result.models)
 
@@ -115,20 +117,31 @@ def test_opening_an_index_of_another_embedder_names_both(bundled_index: Path, tm
     shutil.copytree(bundled_index, copy)
     manifest = next(copy.glob(f"gen-*/{MANIFEST}"))
     manifest.write_text(manifest.read_text().replace("all-MiniLM-L6-v2@", "paraphrase-MiniLM@"))
-    with pytest.raises(ZoomqaError, match=r"built with embedder paraphrase-MiniLM@\w+ but .*all-MiniLM-L6-v2@"):
+    with pytest.raises(
+        ZoomqaError, match=r"built with embedder paraphrase-MiniLM@\w+ but .*all-MiniLM-L6-v2@"
+    ):
         HybridRetriever.open(copy)
 
 
 def test_the_same_paper_from_two_sources_appears_once_as_the_curated_card(tmp_path: Path) -> None:
     card = Record(
-        id="paper:edsr", kind="paper", title="Enhanced Deep Residual Networks for Single Image Super-Resolution",
-        authors=["Bee Lim"], year=2017, arxiv_id=EDSR, github="https://github.com/sanghyun-son/EDSR-PyTorch",
+        id="paper:edsr",
+        kind="paper",
+        title="Enhanced Deep Residual Networks for Single Image Super-Resolution",
+        authors=["Bee Lim"],
+        year=2017,
+        arxiv_id=EDSR,
+        github="https://github.com/sanghyun-son/EDSR-PyTorch",
         summary="EDSR removes batch normalisation from residual blocks and wins the NTIRE 2017 super-resolution challenge.",
     )
     mapped = card.model_copy(update={"id": f"arxiv:{EDSR}", "github": None})
     other = Record(
-        id="arxiv:1501.00092", kind="paper", title="Image Super-Resolution Using Deep Convolutional Networks",
-        authors=["Chao Dong"], year=2014, arxiv_id="1501.00092",
+        id="arxiv:1501.00092",
+        kind="paper",
+        title="Image Super-Resolution Using Deep Convolutional Networks",
+        authors=["Chao Dong"],
+        year=2014,
+        arxiv_id="1501.00092",
         summary="SRCNN learns an end-to-end mapping from low- to high-resolution images with three convolutions.",
     )
     index_dir = tmp_path / "index"
@@ -145,12 +158,24 @@ def test_the_same_paper_from_two_sources_appears_once_as_the_curated_card(tmp_pa
 
 def test_an_index_without_bundled_cards_is_about_what_it_holds(tmp_path: Path) -> None:
     papers = [
-        Record(id=f"arxiv:1901.0000{i}", kind="paper", title=title, authors=["x"], year=2019,
-               arxiv_id=f"1901.0000{i}", summary=summary)
-        for i, (title, summary) in enumerate([
-            ("Pedestrian detection with anchor boxes", "We detect pedestrians in street scenes with anchor boxes."),
-            ("Sourdough fermentation kinetics", "We model how wild yeast raises bread dough over time."),
-        ])
+        Record(
+            id=f"arxiv:1901.0000{i}",
+            kind="paper",
+            title=title,
+            authors=["x"],
+            year=2019,
+            arxiv_id=f"1901.0000{i}",
+            summary=summary,
+        )
+        for i, (title, summary) in enumerate(
+            [
+                (
+                    "Pedestrian detection with anchor boxes",
+                    "We detect pedestrians in street scenes with anchor boxes.",
+                ),
+                ("Sourdough fermentation kinetics", "We model how wild yeast raises bread dough over time."),
+            ]
+        )
     ]
     index_dir = tmp_path / "index"
     IndexStore(index_dir).upsert([Entry.of(p, "own.jsonl") for p in papers], load_embedder())
@@ -160,12 +185,18 @@ def test_an_index_without_bundled_cards_is_about_what_it_holds(tmp_path: Path) -
     assert result.relevant and result.papers[0].record.id == "arxiv:1901.00001"
 
 
-def test_relevance_is_judged_on_the_curated_cards_not_on_any_abstract(bundled_index: Path, tmp_path: Path) -> None:
+def test_relevance_is_judged_on_the_curated_cards_not_on_any_abstract(
+    bundled_index: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "index"
     shutil.copytree(bundled_index, copy)
     stocks = Record(
-        id="arxiv:1901.00001", kind="paper", title="Which stocks to buy: predicting stock prices with CNNs",
-        authors=["x"], year=2019, arxiv_id="1901.00001",
+        id="arxiv:1901.00001",
+        kind="paper",
+        title="Which stocks to buy: predicting stock prices with CNNs",
+        authors=["x"],
+        year=2019,
+        arxiv_id="1901.00001",
         summary="We predict which stocks will double in price next week from candlestick chart images.",
     )
     IndexStore(copy).upsert([Entry.of(stocks, "arxiv_cv.jsonl.gz")], load_embedder())
@@ -180,15 +211,31 @@ def test_a_lay_question_finds_the_card_whose_sentence_explains_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def card(name: str, summary: str, explains: list[str]) -> Record:
-        return Record(id=f"paper:{name}", kind="paper", title=f"{name.title()}: photo upscaling", authors=["x"],
-                      year=2020, summary=summary, tasks=["4x upscaling"], explains=explains)
+        return Record(
+            id=f"paper:{name}",
+            kind="paper",
+            title=f"{name.title()}: photo upscaling",
+            authors=["x"],
+            year=2020,
+            summary=summary,
+            tasks=["4x upscaling"],
+            explains=explains,
+        )
 
     cards = [
-        card("alpha", "A generative adversarial network enlarges photos 4x with a perceptual loss.",
-             ["Alpha can draw regular patterns on bricks or fabric that were never in the picture because its "
-              "discriminator rewards any texture that looks real."]),
-        card("beta", "A generative adversarial network enlarges photos 4x with sharp realistic detail.",
-             ["Beta runs in one forward pass, so it is fast on a laptop GPU."]),
+        card(
+            "alpha",
+            "A generative adversarial network enlarges photos 4x with a perceptual loss.",
+            [
+                "Alpha can draw regular patterns on bricks or fabric that were never in the picture because its "
+                "discriminator rewards any texture that looks real."
+            ],
+        ),
+        card(
+            "beta",
+            "A generative adversarial network enlarges photos 4x with sharp realistic detail.",
+            ["Beta runs in one forward pass, so it is fast on a laptop GPU."],
+        ),
     ]
     index_dir = tmp_path / "index"
     IndexStore(index_dir).upsert([Entry.of(c, BUNDLED_SOURCE) for c in cards], load_embedder())

@@ -19,7 +19,9 @@ QUESTIONS = Path(__file__).with_name("questions.jsonl")
 runner = CliRunner()
 
 
-def outcome(id_: str, expect: str, rank: int | None, refused: bool = False, best: float = 0.5) -> QuestionOutcome:
+def outcome(
+    id_: str, expect: str, rank: int | None, refused: bool = False, best: float = 0.5
+) -> QuestionOutcome:
     return QuestionOutcome(id=id_, expect=expect, hit_rank=rank, refused=refused, best_similarity=best)
 
 
@@ -40,19 +42,29 @@ def test_metrics_count_answerable_questions_for_recall_and_all_for_refusals() ->
     assert (report.false_refusals, report.false_answers) == (0, 1)
     assert [o.id for o in report.misses()] == ["c", "d", "s"]
     data = report.as_json()
-    assert data["n"] == 6 and data["per_question"][1] == {"id": "b", "hit_rank": 4, "refused": False, "best_similarity": 0.5}
+    assert data["n"] == 6 and data["per_question"][1] == {
+        "id": "b",
+        "hit_rank": 4,
+        "refused": False,
+        "best_similarity": 0.5,
+    }
 
 
 def record(id_: str, kind: str, arxiv_id: str | None) -> Record:
     extra = {"implements": arxiv_id or id_} if kind == "model" else {}
-    return Record(id=id_, kind=kind, title=id_, authors=["x"], year=2020, arxiv_id=arxiv_id, summary="s", **extra)
+    return Record(
+        id=id_, kind=kind, title=id_, authors=["x"], year=2020, arxiv_id=arxiv_id, summary="s", **extra
+    )
 
 
 def test_rank_is_the_position_in_the_fused_ranking_and_matches_ids_or_arxiv_ids() -> None:
     result = SearchResult(
         question="q",
         models=(Hit(record("m1", "model", "1111.11111"), 0.5, 0.5),),
-        papers=(Hit(record("p1", "paper", "2222.22222"), 0.9, 0.5), Hit(record("dataset:div2k", "paper", None), 0.4, 0.4)),
+        papers=(
+            Hit(record("p1", "paper", "2222.22222"), 0.9, 0.5),
+            Hit(record("dataset:div2k", "paper", None), 0.4, 0.4),
+        ),
     )
     assert hit_rank(result, ["2222.22222"]) == 1
     assert hit_rank(result, ["1111.11111"]) == 2
@@ -66,14 +78,18 @@ def test_calibration_puts_the_threshold_in_the_widest_gap_that_separates_best() 
     ]
     calibration = calibrate(outcomes)
     assert calibration.accuracy == pytest.approx(6 / 7)
-    assert calibration.threshold == pytest.approx(0.21)  # between 0.15 and 0.27, not the narrower 0.3..0.4 cut
+    assert calibration.threshold == pytest.approx(
+        0.21
+    )  # between 0.15 and 0.27, not the narrower 0.3..0.4 cut
     with pytest.raises(ZoomqaError, match="both"):
         calibrate([outcome("a", "answer", 1)])
 
 
 def test_a_bad_question_set_names_its_lines(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
-    path.write_text('{"id": "a", "question": "q", "expect": "answer"}\n{"id": "b", "question": "q", "expect": "maybe"}\n')
+    path.write_text(
+        '{"id": "a", "question": "q", "expect": "answer"}\n{"id": "b", "question": "q", "expect": "maybe"}\n'
+    )
     with pytest.raises(ZoomqaError, match=r"q\.jsonl:2:"):
         read_question_set(path)
 
@@ -98,15 +114,31 @@ def test_eval_retrieval_on_the_question_set_meets_the_targets(isolated_home: Pat
 def test_extra_corpus_is_cached_and_a_second_run_writes_nothing(isolated_home: Path, tmp_path: Path) -> None:
     questions = tmp_path / "q.jsonl"
     questions.write_text(
-        json.dumps({"id": "espcn", "question": "sub-pixel convolution layer upscaling", "relevant": ["1609.05158"],
-                    "expect": "answer"}) + "\n"
-        + json.dumps({"id": "egg", "question": "how long to boil an egg", "relevant": [], "expect": "refuse"}) + "\n"
+        json.dumps(
+            {
+                "id": "espcn",
+                "question": "sub-pixel convolution layer upscaling",
+                "relevant": ["1609.05158"],
+                "expect": "answer",
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "egg", "question": "how long to boil an egg", "relevant": [], "expect": "refuse"})
+        + "\n"
     )
     extra = tmp_path / "distractors.jsonl"
     extra.write_text(
         "".join(
-            json.dumps({"arxiv_id": f"1901.{i:05d}", "title": f"Pedestrian detection variant {i}", "authors": ["x"],
-                        "abstract": f"We detect pedestrians in street scenes with anchor set {i}.", "year": 2019}) + "\n"
+            json.dumps(
+                {
+                    "arxiv_id": f"1901.{i:05d}",
+                    "title": f"Pedestrian detection variant {i}",
+                    "authors": ["x"],
+                    "abstract": f"We detect pedestrians in street scenes with anchor set {i}.",
+                    "year": 2019,
+                }
+            )
+            + "\n"
             for i in range(20)
         )
     )

@@ -60,7 +60,9 @@ def test_bad_questions_fail_cleanly(indexed_home: Path, question: str, message: 
     assert message in flat(result.stderr) and "Traceback" not in result.output
 
 
-def test_search_without_an_index_says_how_to_build_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_without_an_index_says_how_to_build_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ZOOMQA_HOME", str(tmp_path))
     get_settings.cache_clear()
     result = runner.invoke(app, ["search", FLAGSHIP])

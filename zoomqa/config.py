@@ -69,7 +69,9 @@ class IndexSettings(_Section):
         pattern=r"^https?://[^\s?#]+$",
         description="arXiv API endpoint used by `zoomqa index arxiv` (a mirror or a test server may replace it).",
     )
-    arxiv_delay_s: float = Field(3.0, ge=0, le=60, description="Pause between arXiv API requests (arXiv asks for 3 s).")
+    arxiv_delay_s: float = Field(
+        3.0, ge=0, le=60, description="Pause between arXiv API requests (arXiv asks for 3 s)."
+    )
 
     @field_validator("relevance_weights")
     @classmethod
@@ -101,9 +103,7 @@ WriterName = Literal["extractive", "local", "openai"]
 class AnswerSettings(_Section):
     """Which writer turns retrieved sources into an answer, and how it reaches its model."""
 
-    writer: WriterName | None = Field(
-        None, description="None picks the measured default."
-    )
+    writer: WriterName | None = Field(None, description="None picks the measured default.")
     openai_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
@@ -138,8 +138,12 @@ class SlackSettings(_Section):
         pattern=r"^https?://[^\s?#]+$",
         description="Web API base URL for every call the bot makes (a stand-in may replace it).",
     )
-    workers: int = Field(4, ge=1, le=64, description="Messages answered at the same time; more wait in a queue.")
-    max_file_bytes: int = Field(20_000_000, ge=1, description="Largest image file the bot downloads from a message.")
+    workers: int = Field(
+        4, ge=1, le=64, description="Messages answered at the same time; more wait in a queue."
+    )
+    max_file_bytes: int = Field(
+        20_000_000, ge=1, description="Largest image file the bot downloads from a message."
+    )
 
     @field_validator("api_url")
     @classmethod
@@ -157,9 +161,7 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    home: Path = Field(
-        Path("~/.local/share/zoomqa"), description="Data directory: index, models, caches."
-    )
+    home: Path = Field(Path("~/.local/share/zoomqa"), description="Data directory: index, models, caches.")
     shared: Path | None = Field(
         None, description="Folder of shared test/benchmark/training data (../shared)."
     )

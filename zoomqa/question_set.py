@@ -38,7 +38,9 @@ class Question(BaseModel):
 
     @model_validator(mode="after")
     def _tool_questions_say_what_to_make(self) -> Question:
-        if self.expect == "tool" and (self.path is None or (self.scale, self.width, self.height) == (None,) * 3):
+        if self.expect == "tool" and (
+            self.path is None or (self.scale, self.width, self.height) == (None,) * 3
+        ):
             raise ValueError("a tool question needs 'path' and a scale, width or height")
         return self
 

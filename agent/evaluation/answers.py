@@ -197,7 +197,11 @@ def score_answer(
     # What the answer was given: the retrieved records, plus the local upscaler's card when
     # the question called it in (compose/local_method.py).
     evidence = Evidence.gather(result, embedder) if answer.relevant and result.hits else None
-    retrieved = {r.id: r for r in evidence.records} if evidence else {hit.record.id: hit.record for hit in result.hits}
+    retrieved = (
+        {r.id: r for r in evidence.records}
+        if evidence
+        else {hit.record.id: hit.record for hit in result.hits}
+    )
     numbers = {s.number for s in answer.sources if s.id in retrieved}
     cited = [n for s in answer.statements for n in s.sources]
     citations = len(answer.sources) + len(cited)
@@ -218,7 +222,9 @@ def score_answer(
     if evidence is not None:
         # The assistant's report of an upscale it ran is no claim about the sources.
         task = evidence.support([s.text for s in answer.task if s.field != TOOL_FIELD], include_question=True)
-        steps = evidence.support([s.text for step in answer.steps for s in step.statements if s.field != TOOL_FIELD])
+        steps = evidence.support(
+            [s.text for step in answer.steps for s in step.statements if s.field != TOOL_FIELD]
+        )
         sentences = len(task) + len(steps)
         supported = sum(s.similarity >= threshold for s in task + steps)
 
@@ -269,11 +275,15 @@ class AnswerReport:
             o
             for o in self.outcomes
             if o.expect != "refuse"
-            and (o.refused or o.anchor_correct is False or (o.nugget_recall is not None and o.nugget_recall < 1))
+            and (
+                o.refused
+                or o.anchor_correct is False
+                or (o.nugget_recall is not None and o.nugget_recall < 1)
+            )
         ]
-        return sorted(wrong, key=lambda o: (not o.refused, o.anchor_correct is not False, o.nugget_recall or 0.0))[
-            :limit
-        ]
+        return sorted(
+            wrong, key=lambda o: (not o.refused, o.anchor_correct is not False, o.nugget_recall or 0.0)
+        )[:limit]
 
     def as_json(self) -> dict[str, object]:
         answered = [o for o in self.outcomes if not o.refused]

@@ -44,7 +44,9 @@ def answers(
     k: KOption = None,
     tau: Annotated[
         float | None,
-        typer.Option("--tau", min=0.0, max=1.0, help="Nugget matcher threshold (cosine).", show_default=False),
+        typer.Option(
+            "--tau", min=0.0, max=1.0, help="Nugget matcher threshold (cosine).", show_default=False
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -81,11 +83,18 @@ def answers(
                 result = retriever.search(q.question)
                 answer = answerer.answer(result, retrieval_s=time.perf_counter() - started)
             outcome = score_answer(
-                q, result, answer, retriever.embedder, answerer.guard.threshold, works,
+                q,
+                result,
+                answer,
+                retriever.embedder,
+                answerer.guard.threshold,
+                works,
                 tau=NUGGET_TAU if tau is None else tau,
             )
             outcomes.append(dataclasses.replace(outcome, tool_correct=tool_correct))
-            err.print(f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False)  # stdout stays JSON
+            err.print(
+                f"[dim]{len(outcomes)}/{len(question_set)} {q.id}[/]", highlight=False
+            )  # stdout stays JSON
     report = AnswerReport(tuple(outcomes)).as_json()
     if as_json:
         typer.echo(json.dumps(report))
@@ -101,7 +110,13 @@ def nuggets(
     ],
     tau: Annotated[
         float | None,
-        typer.Option("--tau", min=0.0, max=1.0, help="Threshold to report (default: the one in use).", show_default=False),
+        typer.Option(
+            "--tau",
+            min=0.0,
+            max=1.0,
+            help="Threshold to report (default: the one in use).",
+            show_default=False,
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -124,7 +139,12 @@ def nuggets(
     current = MatcherAgreement.at(similarities, truth, NUGGET_TAU if tau is None else tau)
     best = best_tau(similarities, truth, np.round(np.arange(0.30, 0.901, 0.025), 3))
     disagreements = [
-        {"statement": label.statement, "nugget": label.nugget, "covered": label.covered, "cosine": round(sim, 3)}
+        {
+            "statement": label.statement,
+            "nugget": label.nugget,
+            "covered": label.covered,
+            "cosine": round(sim, 3),
+        }
         for label, sim in zip(judged, similarities, strict=True)
         if (sim >= current.tau) != label.covered
     ]
@@ -140,7 +160,10 @@ def nuggets(
         )
     for d in disagreements:
         verdict = "covered" if d["covered"] else "not covered"
-        out.print(f"[dim]disagrees ({verdict}, cosine {d['cosine']}): {d['statement']} | {d['nugget']}[/]", highlight=False)
+        out.print(
+            f"[dim]disagrees ({verdict}, cosine {d['cosine']}): {d['statement']} | {d['nugget']}[/]",
+            highlight=False,
+        )
 
 
 COLUMNS = {  # report key -> short header, so the table fits a terminal

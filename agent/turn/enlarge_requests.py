@@ -123,4 +123,6 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
         scale = DEFAULT_SCALE
     width, height = size if size is not None else (None, None)
     damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(text).constraints.damage)
-    return [ImageRequest(path=path, scale=scale, width=width, height=height, damaged=damaged) for path in paths]
+    return [
+        ImageRequest(path=path, scale=scale, width=width, height=height, damaged=damaged) for path in paths
+    ]

@@ -236,5 +236,3 @@ def run_chat(assistant: Assistant, settings: Settings, console: Console) -> None
         if not session.handle(line):
             break
     console.print("bye", highlight=False)
-
-

@@ -21,18 +21,27 @@ FaqFormatName = Literal["md", "json", "html"]
 def faq(
     questions: Annotated[
         Path,
-        typer.Argument(help="Text file, one question a line (# comments), or question-set JSONL.", show_default=False),
+        typer.Argument(
+            help="Text file, one question a line (# comments), or question-set JSONL.", show_default=False
+        ),
     ],
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="File to write (atomically, also every few entries); default: print it when done.",
+            "--output",
+            "-o",
+            help="File to write (atomically, also every few entries); default: print it when done.",
             show_default=False,
         ),
     ] = None,
     fmt: Annotated[
         FaqFormatName | None,
-        typer.Option("--format", "-f", help="md, json or html; default: the output's suffix, else md.", show_default=False),
+        typer.Option(
+            "--format",
+            "-f",
+            help="md, json or html; default: the output's suffix, else md.",
+            show_default=False,
+        ),
     ] = None,
     writer: WriterOption = None,
     model: ModelOption = None,
@@ -80,7 +89,9 @@ def faq(
                     faqs.write_atomic(output, document(items))
 
             # the same Reply.as_json() that `zoomqa ask --json` prints
-            items, hits = faqs.collect(groups, lambda q: assistant.respond(q).as_json(), cache, on_progress=advance)
+            items, hits = faqs.collect(
+                groups, lambda q: assistant.respond(q).as_json(), cache, on_progress=advance
+            )
     if output is None:
         typer.echo(document(items), nl=False)
     covered = sum(1 for item in items if item.covered)

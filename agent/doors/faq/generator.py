@@ -178,5 +178,3 @@ def collect(
         items.append(FaqItem(group, answer))
         on_progress(items)
     return items, hits
-
-
