@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,13 +46,15 @@ def test_ask_answers_in_three_parts_through_the_installed_command(indexed_home: 
         [sys.executable, "-m", "zoomqa.cli", "ask", TEN_X],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
-    output = flat(completed.stdout)
-    assert output.index("Task") < output.index("How it works") < output.index("Papers and tools")
-    assert "Input:" in output and "Model:" in output and "Output:" in output
+    output = completed.stdout  # a pipe: plain Markdown, neither wrapped nor padded to 80 columns
+    assert output.index("### Task") < output.index("### How it works") < output.index("### Papers and tools")
+    assert "**Input**:" in output and "**Model**:" in output and "**Output**:" in output
+    assert max(map(len, output.splitlines())) > 120 and not any(
+        line.endswith(" " * 4) for line in output.splitlines()
+    )
     assert "https://arxiv.org/abs/2012.09161" in output and "https://github.com/yinboc/liif" in output
     assert "written by extractive" in output
     assert "Traceback" not in completed.stderr
@@ -165,3 +166,19 @@ def test_a_question_in_another_language_is_asked_again_in_english_not_refused_as
 def test_an_english_keyword_query_is_not_taken_for_another_language(indexed_home: Path) -> None:
     answer = json.loads(runner.invoke(app, ["ask", "--json", "SwinIR x4 psnr set5"]).stdout)
     assert answer["relevant"] is True and "in English" not in json.dumps(answer["task"])
+
+
+def test_a_refused_enlargement_is_read_first_and_ask_exits_non_zero(
+    indexed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", "ask", "please upscale holiday.png 3x"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 1, completed.stderr
+    task = completed.stdout.split("### Task", 1)[1].strip()
+    assert task.startswith("I could not enlarge holiday.png:"), task[:200]
+    assert "Traceback" not in completed.stderr

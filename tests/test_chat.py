@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from zoomqa.agent.doors.chat.session import HISTORY_FILE, parse_upscale_command
 from zoomqa.cli import app
 from zoomqa.errors import ZoomqaError
+from zoomqa.files import FILE_MODE
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -148,6 +149,7 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     assert chat.child.exitstatus == 0
 
     transcript = (folder / "chat.md").read_text()
+    assert (folder / "chat.md").stat().st_mode & 0o777 == FILE_MODE, "the umask decides, not mkstemp"
     assert transcript.count("## You") == 5 and TEN_X in transcript and "and at 8x?" in transcript
     assert "upscale cat.png\n3x" in transcript
     assert "cat_x3.png" in transcript and "/upscale cat.png 40x30" in transcript

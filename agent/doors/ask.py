@@ -28,7 +28,8 @@ def ask(
     """Answer a question about image super-resolution from the local index, with sources.
 
     A request such as "upscale cat.png 3x" also enlarges the picture (in the current folder or
-    the configured upscale.allowed_dirs) and reports the result inside the answer.
+    the configured upscale.allowed_dirs) and reports the result inside the answer; the exit
+    status is 1 when a requested enlargement was refused or failed.
     """
     from zoomqa.agent.doors.terminal_view import print_notices, print_reply, respond_live
     from zoomqa.agent.turn.assistant import Assistant
@@ -39,7 +40,10 @@ def ask(
     ) as assistant:
         print_notices(Console(stderr=True), assistant)
         if as_json:
-            typer.echo(json.dumps(assistant.respond(question).as_json(), indent=2))
-            return
-        reply = respond_live(out, lambda **hooks: assistant.respond(question, **hooks))
-    print_reply(out, reply)
+            reply = assistant.respond(question)
+            typer.echo(json.dumps(reply.as_json(), indent=2))
+        else:
+            reply = respond_live(out, lambda **hooks: assistant.respond(question, **hooks))
+            print_reply(out, reply)
+    if any(not call.ok for call in reply.tool_calls):
+        raise typer.Exit(code=1)

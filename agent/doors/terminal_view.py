@@ -37,12 +37,17 @@ def respond_live(console: Console, run: Callable[..., Reply]) -> Reply:
 
 
 def print_reply(console: Console, reply: Reply) -> None:
-    """The answer as Markdown, then the small print: writer, guard, timing."""
+    """The answer as Markdown, then the small print: writer, guard, timing. Rendered for a
+    terminal; written as plain Markdown, unwrapped, when the output is a file or a pipe."""
     answer = reply.answer
-    console.print(Markdown(render_markdown(answer)))
     removed = len(answer.guard_notes)
     notes = f"; the grounding guard removed {removed} item(s)" if removed else ""
-    console.print(f"[dim]{escape(writer_line(answer))}{notes} · {timing_line(answer)}[/]", highlight=False)
+    small_print = f"{writer_line(answer)}{notes} · {timing_line(answer)}"
+    if not console.is_terminal:
+        console.out(f"{render_markdown(answer)}\n\n*{small_print}*", highlight=False)
+        return
+    console.print(Markdown(render_markdown(answer)))
+    console.print(f"[dim]{escape(small_print)}[/]", highlight=False)
 
 
 def print_notices(console: Console, assistant: Assistant) -> None:

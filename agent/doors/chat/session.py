@@ -8,10 +8,8 @@ down, a bad command) prints one line and the chat goes on.
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from zoomqa.agent.turn.assistant import Assistant, Reply
 from zoomqa.agent.turn.history import Turn
 from zoomqa.config import Settings
 from zoomqa.errors import ZoomqaError
+from zoomqa.files import write_text_atomic
 
 HISTORY_FILE = "chat_history.txt"  # in Settings.home
 HELP = """\
@@ -73,15 +72,10 @@ def _write_new(path: Path, text: str) -> None:
         raise ZoomqaError(f"{path} already exists; choose another file name")
     if not path.parent.is_dir():
         raise ZoomqaError(f"cannot write {path}: the folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.link(temporary, path)  # fails instead of replacing a file created meanwhile
+        write_text_atomic(path, text, replace=False)
     except FileExistsError:
         raise ZoomqaError(f"{path} already exists; choose another file name") from None
-    finally:
-        os.unlink(temporary)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from rich.console import Console
 from zoomqa.agent.doors.options import ModelOption, WriterOption
 from zoomqa.config import get_settings
 from zoomqa.errors import ZoomqaError
+from zoomqa.files import write_text_atomic
 
 err = Console(stderr=True)
 
@@ -86,7 +87,7 @@ def faq(
             def advance(items: list[entries.FaqItem]) -> None:
                 progress.update(task, completed=len(items))
                 if output is not None and (len(items) % faqs.WRITE_EVERY == 0 or len(items) == len(groups)):
-                    faqs.write_atomic(output, document(items))
+                    write_text_atomic(output, document(items))
 
             # the same Reply.as_json() that `zoomqa ask --json` prints
             items, hits = faqs.collect(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from zoomqa.agent.doors.faq.entries import FaqItem, QuestionGroup
 from zoomqa.agent.understand.sizes import parse_scale, parse_size
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
+from zoomqa.files import write_text_atomic
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.retrieval import clean_question
@@ -111,20 +110,6 @@ def index_info(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one step: a reader (or a crash) sees the old file or the new one."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class AnswerCache:
     """Finished answers, one JSON file each, keyed by (question, index, writer, prompt version)."""
 
@@ -152,7 +137,7 @@ class AnswerCache:
 
     def put(self, question: str, answer: dict[str, Any]) -> None:
         stored = {"question": question, **self.key_fields, "answer": answer}
-        write_atomic(self.path(question), json.dumps(stored, ensure_ascii=False))
+        write_text_atomic(self.path(question), json.dumps(stored, ensure_ascii=False))
 
 
 def collect(
