@@ -15,7 +15,10 @@ the question. Otherwise the answer is "nothing relevant", with the nearest topic
 covers. The nearest record of *any* source is a worse signal: among 68k arXiv
 computer-vision abstracts almost any question finds a fairly similar one (a stock-market
 question reaches 0.35). An index without bundled cards is about whatever it holds: there
-the floor alone decides, on all its records.
+the floor alone decides, on all its records. A question that names a record outside the cards
+by its coined name ("what is SinSR?", :mod:`zoomqa.index.names`) is relevant whatever the
+cards say: a paper a person added is part of what the index is about, and that record leads
+its block.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.metadata import RowInfo
+from zoomqa.index.names import names_record
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
@@ -75,6 +79,9 @@ CANDIDATES = 100  # per block and per retriever, before fusion
 MAX_QUESTION_CHARS = 4000
 EMBED_QUESTION_CHARS = 1000  # about the 256 word pieces the embedder reads; the rest is dropped
 NEAREST_TOPICS = 5
+# Records outside the bundled cards whose names are compared with the question: the best keyword
+# and dense matches. A coined name ("SinSR") is rare, so BM25 ranks the record that carries it first.
+NAME_CANDIDATES = 20
 BLOCKS = ("model", "paper")
 
 
@@ -158,6 +165,7 @@ class HybridRetriever(BaseRetriever):
     _sentence_cards: np.ndarray = PrivateAttr()  # the rows of the cards that have sentences
     _sentence_owner: np.ndarray = PrivateAttr()  # per sentence, its card's position in _sentence_cards
     _sentence_vectors: np.ndarray = PrivateAttr()
+    _ordinary_words: frozenset[str] | None = PrivateAttr(None)  # the embedder's whole-word vocabulary
 
     @classmethod
     def open(
@@ -281,9 +289,13 @@ class HybridRetriever(BaseRetriever):
         query = self.embedder.encode([text])
         dense = self._dense_candidates(query)
         matched = self._best_sentences(query)
-        if not self._is_relevant(query, dense, matched):
+        keyword_scores = self._snapshot.keywords.scores(text)  # type: ignore[union-attr]
+        named = self._named_rows(text, dense, keyword_scores)
+        if not named and not self._is_relevant(query, dense, matched):
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
-        ranked = self._fuse(query, dense, matched, self._snapshot.keywords.scores(text))  # type: ignore[union-attr]
+        ranked = self._fuse(query, dense, matched, keyword_scores, named)
+        # A record the question names is what it asks about: first in its block, never cut.
+        ranked.sort(key=lambda c: c.info.row not in named)
         chosen = {kind: [c for c in ranked if c.info.kind == kind][:k] for kind in BLOCKS}
         records = self._snapshot.records.records_of(c.info.row for block in chosen.values() for c in block)
         models, papers = (
@@ -310,6 +322,23 @@ class HybridRetriever(BaseRetriever):
         if self._relevance(query, dense, matched) < self.min_relevance:
             return False
         return self._classifier is None or self._classifier.is_relevant(query[0])
+
+    def _named_rows(
+        self, text: str, dense: dict[str, tuple[np.ndarray, np.ndarray]], keyword_scores: np.ndarray
+    ) -> set[int]:
+        """The records outside the bundled cards that the question names by a coined name
+        ("what is SinSR?"): a paper a person added is relevant to questions about it even when
+        no card is like it. The records looked at are the search's own candidates (the best
+        keyword and dense matches outside the cards), where a rare name puts its record first."""
+        keyword_rows = _top_rows(np.where(self._curated, 0.0, keyword_scores), NAME_CANDIDATES)
+        dense_rows = np.concatenate([rows[:NAME_CANDIDATES] for rows, _ in dense.values()])
+        rows = [row for row in dict.fromkeys([*keyword_rows.tolist(), *dense_rows.tolist()]) if not self._curated[row]]
+        if not rows:
+            return set()
+        if self._ordinary_words is None:
+            self._ordinary_words = _vocabulary(self.embedder)
+        records = self._snapshot.records.records_of(rows)
+        return {row for row, record in records.items() if names_record(text, record, self._ordinary_words)}
 
     def _relevance(
         self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], matched: dict[int, float]
@@ -345,6 +374,7 @@ class HybridRetriever(BaseRetriever):
         dense: dict[str, tuple[np.ndarray, np.ndarray]],
         matched: dict[int, float],
         keyword_scores: np.ndarray,
+        named: set[int] | frozenset[int] = frozenset(),
     ) -> list[_Candidate]:
         """Every candidate of both blocks on one fused scale, best first, relevant and de-duplicated."""
         similarity: dict[int, float] = {}
@@ -365,7 +395,7 @@ class HybridRetriever(BaseRetriever):
         relevant = [
             row
             for row, cosine in similarity.items()
-            if cosine >= self.min_relevance or keyword_scores[row] >= KEYWORD_RESCUE * best_keyword
+            if cosine >= self.min_relevance or keyword_scores[row] >= KEYWORD_RESCUE * best_keyword or row in named
         ]
         infos = self._snapshot.records.infos_of(relevant)
         candidates = [
@@ -413,6 +443,15 @@ class HybridRetriever(BaseRetriever):
             )
             for hit in self.search(query).hits
         ]
+
+
+def _vocabulary(embedder: Embedder) -> frozenset[str]:
+    """The whole words the embedder's tokenizer knows ("gun", "ram"): a paper named GUN is only
+    named when the question writes GUN. Empty when the model has no readable vocabulary."""
+    model = getattr(embedder, "_model", None)
+    tokenizer = getattr(model, "tokenizer", None) or getattr(model, "_tokenizer", None)
+    vocabulary = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    return frozenset(word for word in vocabulary if word.isalpha())
 
 
 def _shorten(title: str, limit: int = 80) -> str:

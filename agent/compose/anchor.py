@@ -41,6 +41,12 @@ MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is
 MISMATCH_PENALTY = 0.2
 SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
 RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
+# A record without card fields (a paper added from arXiv) that is the work the question is
+# about -- the first it names, the newest in a comparison -- is ranked above every other work:
+# a tier, not a weight (scores stay far below it). A card's sentences repeat its name, so its
+# similarity already says it is named; an abstract is named by a coined word ("SinSR") the
+# embedder cannot read, and its similarity to "what is SinSR?" says nothing.
+SUBJECT_TIER = 10.0
 
 
 def preference_bonus(analysis: Analysis, record: Record) -> float:
@@ -149,6 +155,15 @@ def anchor_scores(
     # A person who wants their picture enlarged or repaired needs a method, not a test set or a score.
     wants_method = analysis.intent in ("how", "which", "can") and (c.enlarging or c.fix_requested or bool(c.damage))
     enlarging = demonstrable(analysis, tuple(records))
+    # the subject: the first named work that is not a yardstick of a why/how question
+    subject = next(
+        (
+            work
+            for work in named_works
+            if measure_is_subject or not any(is_measure(records[n - 1]) for n in named if records[n - 1].work == work)
+        ),
+        None,
+    )
     scores = []
     for number, record in enumerate(records, start=1):
         score = best_similarity[number - 1] + RETRIEVAL_WEIGHT * retrieval_scores[number - 1] / top
@@ -158,6 +173,7 @@ def anchor_scores(
             place = named_works.index(record.work)
             decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
             score += NAMED_BONUS * decay**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
+            score += SUBJECT_TIER * (record.work == subject and not record.card_fields())
         if number not in named and (
             off_specialty(analysis, record)
             or off_subject(analysis, record)

@@ -17,6 +17,7 @@ from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor
 from zoomqa.agent.compose.answer import Source
 from zoomqa.agent.compose.local_method import with_local_method
 from zoomqa.agent.understand.question import Analysis, analyse
+from zoomqa.index.abstract_roles import tag_abstract
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
@@ -47,6 +48,11 @@ class Passage:
     span: frozenset[str]
     field: str = FIELD_SUMMARY
     quotable: bool = True
+    # For the abstract of a record without card fields (index/abstract_roles.py): the sentence's
+    # role (claim, detail, background...), its fit to each step and the step it fits best.
+    role: str | None = None
+    stage_fit: tuple[float, float, float] | None = None
+    stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,33 @@ def _card_passages(record: Record, number: int) -> list[Passage]:
 def _passages_of(record: Record, number: int) -> list[Passage]:
     label = f"{record.title}. {'; '.join(record.tasks)}" if record.tasks else record.title
     passages = [Passage(label, number, frozenset({f"{number}:label"}), FIELD_LABEL, quotable=False)]
-    passages += _card_passages(record, number)
+    cards = _card_passages(record, number)
+    passages += cards
+    # A record without card fields is explained from its abstract, each sentence by its role;
+    # a code notice or a bare claim of experiments is never quoted.
+    tagged = {t.text: t for t in tag_abstract(record.summary)} if not cards else {}
     for i, sentence in enumerate(split_sentences(record.summary)):
         clauses = split_clauses(sentence)
         ids = [f"{number}:{i}.{j}" for j in range(len(clauses))]
-        passages.append(Passage(sentence, number, frozenset(ids), FIELD_SUMMARY, _quotable(sentence)))
+        tag = tagged.get(sentence)
+        role, fit, stage, keep = (
+            (tag.role, tag.fit, tag.stage, tag.quotable) if tag else (None, None, None, True)
+        )
+        passages.append(
+            Passage(
+                sentence,
+                number,
+                frozenset(ids),
+                FIELD_SUMMARY,
+                keep and _quotable(sentence),
+                role,
+                fit,
+                stage,
+            )
+        )
         if len(clauses) > 1:
             passages.extend(
-                Passage(c, number, frozenset({cid}), FIELD_SUMMARY, _quotable(c))
+                Passage(c, number, frozenset({cid}), FIELD_SUMMARY, keep and _quotable(c), role, fit, stage)
                 for c, cid in zip(clauses, ids, strict=True)
             )
     return passages

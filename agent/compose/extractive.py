@@ -60,6 +60,7 @@ HEADLINE_BONUS = 0.1
 # each step's description in the workflow_stages template.
 QUESTION_WEIGHT = 0.5
 STEP_OF_FIELD: dict[str, Stage] = {"workflow.input": "input", "workflow.model": "model", "workflow.output": "output"}
+ROLE_ORDER = (1, 2, 0)  # columns of STEP_OF_FIELD's steps, in the order an abstract's sentences are given them
 CONTRAST_INTENTS = ("compare", "which")
 SITUATION_NAMES = (
     "sentence", "scale", "scale_beyond", "size", "any_size", "jpeg", "noise", "blur", "scratches",
@@ -201,13 +202,39 @@ class ExtractiveWriter:
             for i, p in enumerate(evidence.passages)
             if p.quotable and p.source in explained and p.field == FIELD_SUMMARY
         ]
-        steps = []
-        for column, stage in enumerate(STEP_OF_FIELD.values()):
-            for i in sorted(pool, key=lambda i: -fit[i, column]):
+        # An abstract's sentences carry the step they fit best (index/abstract_roles.py): each
+        # step quotes a sentence of its own role -- for the method, the paper's first claim --
+        # and likeness to the step's description and to the question decides among them. A step
+        # no sentence fits takes the best remaining one, a sentence about the field before the
+        # paper last. The method is chosen first, then what comes out, then what goes in.
+        stages = list(STEP_OF_FIELD.values())
+        chosen: dict[Stage, int] = {}
+        for column in ROLE_ORDER:
+            stage = stages[column]
+
+            def rank(i: int, column: int = column, stage: str = stage) -> tuple[bool, bool, int, bool, bool, float]:
+                passage = evidence.passages[i]
+                role_fit = (passage.stage_fit or (0.0, 0.0, 0.0))[column]
+                claim = stage == "model" and passage.role == "claim"
+                return (
+                    passage.stage == stage,
+                    claim,
+                    -i if claim else 0,  # the first claim first
+                    role_fit > 0,
+                    passage.role != "background",
+                    role_fit + float(fit[i, column]),
+                )
+
+            for i in sorted(pool, key=rank, reverse=True):
                 if not evidence.passages[i].span & used:
-                    steps.append(WorkflowStep(stage=stage, statements=(self._quote(evidence, i, used),)))
+                    used |= evidence.passages[i].span
+                    chosen[stage] = i
                     break
-        return steps
+        return [
+            WorkflowStep(stage=stage, statements=(self._quote(evidence, chosen[stage], used),))
+            for stage in stages
+            if stage in chosen
+        ]
 
     def _scores(self, evidence: Evidence, indices: list[int]) -> np.ndarray:
         """How well each passage answers the question: meaning, shared words, and intent."""
@@ -240,6 +267,7 @@ class ExtractiveWriter:
             and p.source in explained
             and not p.span & used
             and (p.field in POINT_FIELDS or (p.field == FIELD_SUMMARY and not has_points(p.source)))
+            and p.role != "background"  # an abstract's account of the field before it explains other works
         ]
         if not pool:
             return []

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import snowballstemmer
 
 from zoomqa.agent.understand.sizes import find_scale, parse_size
+from zoomqa.index.names import name_positions, record_names
 from zoomqa.index.records import Record
 
 Intent = Literal["compare", "which", "why", "data", "can", "what", "how"]
@@ -169,8 +170,6 @@ _STOPWORDS = frozenset(
     about any also very much more most make made makes use used using one ones image images picture
     pictures photo photos times""".split()
 )
-# Short names of works that are also everyday words ("REAL: Realism Evaluation ...").
-_COMMON_WORDS = frozenset({"real", "the", "deep", "image", "image quality assessment"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
 _PATH = re.compile(r"[^\s\"'`]*\w\.(jpe?g|png|webp|bmp|tiff?|gif|heic)\b")
 # "not a fixed 2x model", "instead of 4x": a factor the person rules out.
@@ -232,12 +231,7 @@ class Analysis:
         first names it; None when it does not name it."""
         if record.id not in self._mentions:
             text = " ".join(self.question.lower().split())
-            positions = [
-                m.start()
-                for name in record_names(record)
-                for m in re.finditer(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text)
-            ]
-            first = min(positions, default=None)
+            first = min(name_positions(text, record_names(record)), default=None)
             self._mentions[record.id] = (
                 None if first is None else (bool(_CONTRASTED.search(text[:first])), first)
             )
@@ -381,30 +375,6 @@ def analyse(question: str) -> Analysis:
         heavy_ok=_stated(_HEAVY_OK, text),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
-
-
-def _acronym(word: str) -> bool:
-    """A coined name: capitals inside ("SwinIR", "DualAug") or all capitals ("LIIF", "SR")."""
-    return len(word) > 1 and (word.isupper() or any(ch.isupper() for ch in word[1:]))
-
-
-def record_names(record: Record) -> frozenset[str]:
-    """The short names a person uses for a work: 'LIIF', 'Real-ESRGAN', 'DualAug', 'Set5'.
-
-    Taken from the id after its prefix, the title before a colon, and a leading capitalised
-    acronym of the title; lower-cased. Names of one or two letters are ignored (too ambiguous).
-    """
-    names = {record.id.split(":")[-1].lower()}
-    head = record.title.split(":")[0].strip()
-    if len(head.split()) <= 3:
-        names.add(head.lower())
-    first = record.title.split()[0].strip("(),:\"'")
-    if any(_acronym(part) for part in first.split("-")):  # "Real-ESRGAN", "DualAug"; not "Photo-Realistic"
-        names.add(first.lower())
-    if record.kind == "model" and record.tool:
-        names.add(record.tool.lower())
-    names |= {n.replace("-", "") for n in names if "-" in n}  # "realesrgan", "metasr"
-    return frozenset(n for n in names if len(n) > 2 and n not in _COMMON_WORDS and not n.startswith("sisr"))
 
 
 def named_in(analysis: Analysis, records: tuple[Record, ...], *, contrasts: bool = True) -> list[int]:
