@@ -58,6 +58,7 @@ REFERENCE_CHUNK = 30_000
 
 # ---------------------------------------------------------------- the in-run baseline
 
+
 @torch.no_grad()
 def reference_query(model: LIIF, feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
     """LIIF's query as the paper's code evaluates it: per member, gather 580 inputs, run the MLP."""
@@ -73,8 +74,12 @@ def reference_query(model: LIIF, feat: torch.Tensor, coord: torch.Tensor, cell: 
             shifted[..., 1] += vx * half_x + 1e-6
             shifted.clamp_(-1 + 1e-6, 1 - 1e-6)
             grid = shifted.flip(-1).unsqueeze(1)
-            q_feat = F.grid_sample(unfolded, grid, mode="nearest", align_corners=False)[:, :, 0].permute(0, 2, 1)
-            q_coord = F.grid_sample(latent_coord, grid, mode="nearest", align_corners=False)[:, :, 0].permute(0, 2, 1)
+            q_feat = F.grid_sample(unfolded, grid, mode="nearest", align_corners=False)[:, :, 0].permute(
+                0, 2, 1
+            )
+            q_coord = F.grid_sample(latent_coord, grid, mode="nearest", align_corners=False)[:, :, 0].permute(
+                0, 2, 1
+            )
             rel = (coord - q_coord) * coord.new_tensor([h, w])
             inputs = torch.cat((q_feat, rel, cell * coord.new_tensor([h, w])), dim=-1)
             preds.append(model.imnet(inputs))
@@ -103,6 +108,7 @@ def reference_upscale(model: LIIF, image: np.ndarray, height: int, width: int) -
 
 # ---------------------------------------------------------------- inputs
 
+
 def test_image(shared: Path, side: int) -> np.ndarray:
     """A real photograph, centre-cropped and resized to side x side (content does not change speed)."""
     photo = sorted((shared / "sr-train" / "photos").iterdir())[0]
@@ -119,7 +125,10 @@ def peak_rss_mib() -> float:
 
 # ---------------------------------------------------------------- one measurement per process
 
-def worker(variant: str, in_side: int, out_side: int, model_path: Path, shared: Path, save: Path | None) -> None:
+
+def worker(
+    variant: str, in_side: int, out_side: int, model_path: Path, shared: Path, save: Path | None
+) -> None:
     model = load_checkpoint(model_path)
     image = test_image(shared, in_side)
     start = time.perf_counter()
@@ -134,8 +143,19 @@ def worker(variant: str, in_side: int, out_side: int, model_path: Path, shared: 
     print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib()}))
 
 
-def measure(variant: str, in_side: int, out_side: int, args: argparse.Namespace, save: Path | None = None) -> dict:
-    command = [sys.executable, __file__, "--worker", variant, str(in_side), str(out_side), "--model", str(args.model)]
+def measure(
+    variant: str, in_side: int, out_side: int, args: argparse.Namespace, save: Path | None = None
+) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        variant,
+        str(in_side),
+        str(out_side),
+        "--model",
+        str(args.model),
+    ]
     command += ["--shared", str(args.shared)] + (["--save", str(save)] if save else [])
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -143,13 +163,16 @@ def measure(variant: str, in_side: int, out_side: int, args: argparse.Namespace,
 
 # ---------------------------------------------------------------- the report
 
+
 def speed_table(args: argparse.Namespace) -> None:
     print("| case | variant | seconds | speed-up vs reference | peak RSS MiB | max abs diff vs reference |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (in_side, out_side) in SPEED_CASES.items():
             saved = {v: Path(tmp) / f"{name}-{v}.npy" for v in ("reference", "exact")}
-            rows = {v: measure(v, in_side, out_side, args, saved.get(v)) for v in ("reference", "exact", "fast")}
+            rows = {
+                v: measure(v, in_side, out_side, args, saved.get(v)) for v in ("reference", "exact", "fast")
+            }
             reference = np.load(saved["reference"])
             exact_diff = float(np.abs(np.load(saved["exact"]) - reference).max())
             for variant, row in rows.items():
@@ -173,7 +196,9 @@ def psnr_table(args: argparse.Namespace, scale: int = 4) -> None:
             with Image.open(path) as im:
                 hr = np.asarray(im.convert("RGB"))
             hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
-            lr = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // scale, hr.shape[0] // scale), Image.BICUBIC))
+            lr = np.asarray(
+                Image.fromarray(hr).resize((hr.shape[1] // scale, hr.shape[0] // scale), Image.BICUBIC)
+            )
             preds = {
                 p: upscale_array(model, lr, hr.shape[:2], precision=p, out_dtype=np.float32) for p in values
             }
@@ -187,7 +212,9 @@ def psnr_table(args: argparse.Namespace, scale: int = 4) -> None:
 def large_table(args: argparse.Namespace) -> None:
     in_side, out_side = LARGE_CASE
     row = measure("fast", in_side, out_side, args)
-    print(f"\n| {in_side}^2 -> {out_side}^2 fast | {row['seconds']:.1f} s | peak RSS {row['peak_rss_mib']:.0f} MiB |")
+    print(
+        f"\n| {in_side}^2 -> {out_side}^2 fast | {row['seconds']:.1f} s | peak RSS {row['peak_rss_mib']:.0f} MiB |"
+    )
 
 
 def training_table(args: argparse.Namespace, rounds: int = 3, steps_per_round: int = 2) -> None:
@@ -201,11 +228,18 @@ def training_table(args: argparse.Namespace, rounds: int = 3, steps_per_round: i
     with tempfile.TemporaryDirectory() as tmp:
         for batch in (16, 8):
             config = TrainConfig(data=photos_dir, init=init, batch=batch, seed=1)
-            batches = [sample_batch(photos, config, np.random.default_rng(i)) for i in range(1 + rounds * steps_per_round)]
+            batches = [
+                sample_batch(photos, config, np.random.default_rng(i))
+                for i in range(1 + rounds * steps_per_round)
+            ]
             for threads in (1, 2):
                 torch.set_num_threads(threads)
                 trainers = {
-                    p: Trainer(Path(tmp) / f"{p}-{batch}-{threads}", config.model_copy(update={"precision": p}), device="cpu")
+                    p: Trainer(
+                        Path(tmp) / f"{p}-{batch}-{threads}",
+                        config.model_copy(update={"precision": p}),
+                        device="cpu",
+                    )
                     for p in ("fp32", "bf16")
                 }
                 times: dict[str, list[float]] = {p: [] for p in trainers}
@@ -225,9 +259,13 @@ def training_table(args: argparse.Namespace, rounds: int = 3, steps_per_round: i
 def main() -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the EDSR conformance one)")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="checkpoint (default: the EDSR conformance one)"
+    )
     parser.add_argument("--shared", type=Path, default=settings.shared or REPO.parent / "shared")
-    parser.add_argument("--parts", default="speed,psnr,large", help="comma-separated: speed, psnr, large, train")
+    parser.add_argument(
+        "--parts", default="speed,psnr,large", help="comma-separated: speed, psnr, large, train"
+    )
     parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "IN", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

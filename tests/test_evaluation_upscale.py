@@ -18,7 +18,9 @@ def test_bicubic_on_set5_x4_matches_the_published_baseline(shared_dir: Path) -> 
     for image in images:
         hr, lr = make_lr(image, 4)
         pred = bicubic_upscale(lr, *hr.shape[:2])
-        scores.append((psnr(pred, hr / 255, shave=4, y_channel=True), ssim(pred, hr / 255, shave=4, y_channel=True)))
+        scores.append(
+            (psnr(pred, hr / 255, shave=4, y_channel=True), ssim(pred, hr / 255, shave=4, y_channel=True))
+        )
     mean_psnr, mean_ssim = np.mean(scores, axis=0)
     # Published bicubic Set5 x4 (Y channel): 28.42 dB / 0.8104.
     assert mean_psnr == pytest.approx(28.42, abs=0.05)
@@ -38,7 +40,10 @@ def test_evaluate_reports_bicubic_and_the_model_per_dataset_and_scale(shared_dir
     images = load_dataset(shared_dir / "sr-bench" / "Set5", limit=1, crop=96)
     results = evaluate(model, "random-liif", {"Set5": images}, [2, 3], protocol="benchmark")
     assert [(r.dataset, r.scale, r.method) for r in results] == [
-        ("Set5", 2, "bicubic"), ("Set5", 2, "random-liif"), ("Set5", 3, "bicubic"), ("Set5", 3, "random-liif"),
+        ("Set5", 2, "bicubic"),
+        ("Set5", 2, "random-liif"),
+        ("Set5", 3, "bicubic"),
+        ("Set5", 3, "random-liif"),
     ]
     assert all(r.images == 1 for r in results)
     # Random weights cannot beat bicubic; a working pipeline still gives a finite, sane number.

@@ -28,7 +28,12 @@ def write_png16(path: Path, pixels: np.ndarray) -> Path:
 
     colour_type = {1: 0, 3: 2, 4: 6}[channels]
     header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -144,7 +149,9 @@ def test_files_that_are_not_images_are_refused(tmp_path: Path, content: bytes, m
 
 def test_truncated_files_are_a_clear_error(tmp_path: Path) -> None:
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        buffer, "PNG"
+    )
     path = tmp_path / "cut.png"
     path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with pytest.raises(ZoomqaError, match="corrupt or truncated"):
@@ -167,7 +174,13 @@ def test_output_format_follows_the_extension(tmp_path: Path) -> None:
     assert output_format(Path("a.tif")) == "TIFF"
     with pytest.raises(ZoomqaError, match="cannot tell the image format"):
         output_format(Path("a.gif"))
-    for name, fmt in (("x.png", "PNG"), ("x.jpeg", "JPEG"), ("x.webp", "WEBP"), ("x.bmp", "BMP"), ("x.tiff", "TIFF")):
+    for name, fmt in (
+        ("x.png", "PNG"),
+        ("x.jpeg", "JPEG"),
+        ("x.webp", "WEBP"),
+        ("x.bmp", "BMP"),
+        ("x.tiff", "TIFF"),
+    ):
         with Image.open(save_image(tmp_path / name, gradient())) as again:
             assert again.format == fmt and again.size == (8, 6)
 

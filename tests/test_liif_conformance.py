@@ -30,7 +30,10 @@ def reference_style_output(model: LIIF, image_path: Path, height: int, width: in
     with torch.no_grad():
         feat = model.encode(image)
         pred = torch.cat(
-            [model.query(feat, coord[:, i : i + 30000], cell[:, i : i + 30000]) for i in range(0, coord.shape[1], 30000)],
+            [
+                model.query(feat, coord[:, i : i + 30000], cell[:, i : i + 30000])
+                for i in range(0, coord.shape[1], 30000)
+            ],
             dim=1,
         )
     out = (pred * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).permute(2, 0, 1)
@@ -64,7 +67,9 @@ def test_official_keys_are_exactly_our_parameters(conformance_dir: Path) -> None
     for name, entry in official.items():
         model = LIIF(LiifSpec.from_args(entry["args"]))
         ours = {k: list(v.shape) for k, v in model.state_dict().items()}
-        theirs = {k: v for k, v in entry["state_dict"].items() if ".sub_mean." not in k and ".add_mean." not in k}
+        theirs = {
+            k: v for k, v in entry["state_dict"].items() if ".sub_mean." not in k and ".add_mean." not in k
+        }
         assert ours == theirs, name
 
 
@@ -78,7 +83,9 @@ def test_safetensors_round_trip_rebuilds_the_same_network(conformance_dir: Path,
         assert torch.equal(value, again.state_dict()[key]), key
 
 
-def test_the_authors_checkpoints_have_no_skip_and_ours_keep_theirs(conformance_dir: Path, tmp_path: Path) -> None:
+def test_the_authors_checkpoints_have_no_skip_and_ours_keep_theirs(
+    conformance_dir: Path, tmp_path: Path
+) -> None:
     official = json.loads((conformance_dir / "official_keys.json").read_text())
     assert all(LiifSpec.from_args(entry["args"]).skip is None for entry in official.values())
     model = LIIF(LiifSpec(skip="bicubic"))

@@ -30,7 +30,9 @@ def test_shipped_edsr_weights_are_compact_fp16_and_rebuild_their_model() -> None
 def test_shipped_weights_beat_bicubic_on_set5_at_x4(shared_dir: Path) -> None:
     model = load_checkpoint(resolve_model("liif-edsr"))
     images = load_dataset(shared_dir / "sr-bench" / "Set5")
-    bicubic, ours = evaluate(model, "liif-edsr", {"Set5": images}, [4], protocol="benchmark", precision="fast")
+    bicubic, ours = evaluate(
+        model, "liif-edsr", {"Set5": images}, [4], protocol="benchmark", precision="fast"
+    )
     assert ours.psnr > bicubic.psnr + 0.3, (bicubic.psnr, ours.psnr)
     assert ours.ssim > bicubic.ssim
 
@@ -45,7 +47,9 @@ def test_shipped_weights_beat_bicubic_on_photos_held_out_from_training(shared_di
 def test_the_real_world_variant_ships_beside_the_default() -> None:
     path = resolve_model("liif-edsr-real")
     assert path.parent == BUNDLED_WEIGHTS_DIR and path.stat().st_size < 4 * 2**20
-    assert load_checkpoint(path).spec == load_checkpoint(resolve_model("liif-edsr")).spec  # only the weights differ
+    assert (
+        load_checkpoint(path).spec == load_checkpoint(resolve_model("liif-edsr")).spec
+    )  # only the weights differ
     assert json.loads(read_metadata(path)["train_config"])["degradation"] is True  # trained on damaged inputs
     assert (BUNDLED_WEIGHTS_DIR / "liif-edsr-real.md").is_file()
 
@@ -55,7 +59,9 @@ def test_the_real_world_variant_beats_the_default_on_jpeg_damaged_photos(shared_
     scores = {}
     for name in ("liif-edsr", "liif-edsr-real"):
         model = load_checkpoint(resolve_model(name))
-        _, scores[name] = evaluate(model, name, {"photos": photos}, [4], protocol="photo", precision="fast", jpeg_quality=40)
+        _, scores[name] = evaluate(
+            model, name, {"photos": photos}, [4], protocol="photo", precision="fast", jpeg_quality=40
+        )
     assert scores["liif-edsr-real"].psnr > scores["liif-edsr"].psnr, scores
 
 

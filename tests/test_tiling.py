@@ -41,7 +41,9 @@ def _query_everything(model: LIIF, image: np.ndarray, height: int, width: int) -
     return (pred * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).numpy()
 
 
-def _conformance_case(conformance_dir: Path, index: int) -> tuple[LIIF, np.ndarray, tuple[int, int], np.ndarray]:
+def _conformance_case(
+    conformance_dir: Path, index: int
+) -> tuple[LIIF, np.ndarray, tuple[int, int], np.ndarray]:
     case = json.loads((conformance_dir / "manifest.json").read_text())["cases"][index]
     model = load_checkpoint(conformance_dir / case["checkpoint"])
     image = np.asarray(Image.open(conformance_dir / case["input"]).convert("RGB"))
@@ -112,7 +114,9 @@ def test_integer_outputs_are_the_rounded_float_output(edsr: LIIF) -> None:
     image = np.random.default_rng(3).integers(0, 256, (16, 12, 3), dtype=np.uint8)
     unit = upscale_array(edsr, image, (40, 30), precision="exact", out_dtype=np.float32)
     eight = upscale_array(edsr, image, (40, 30), precision="exact", out_dtype=np.uint8)
-    sixteen = upscale_array(edsr, image.astype(np.uint16) * 257, (40, 30), precision="exact", out_dtype=np.uint16)
+    sixteen = upscale_array(
+        edsr, image.astype(np.uint16) * 257, (40, 30), precision="exact", out_dtype=np.uint16
+    )
     assert eight.dtype == np.uint8 and sixteen.dtype == np.uint16
     assert np.array_equal(eight, np.rint(unit * 255).astype(np.uint8))
     assert np.abs(sixteen.astype(np.float64) - unit * 65535).max() <= 0.5 + 65535 * 1e-6
@@ -122,7 +126,9 @@ def test_progress_reaches_the_total_and_the_model_is_left_alone(edsr: LIIF) -> N
     before = {k: v.clone() for k, v in edsr.state_dict().items()}
     seen: list[tuple[int, int]] = []
     image = np.zeros((16, 16, 3), dtype=np.uint8)
-    upscale_array(edsr, image, (64, 64), precision="fast", progress=lambda done, total: seen.append((done, total)))
+    upscale_array(
+        edsr, image, (64, 64), precision="fast", progress=lambda done, total: seen.append((done, total))
+    )
     assert seen[-1] == (64 * 64, 64 * 64)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     for key, value in edsr.state_dict().items():
@@ -154,6 +160,14 @@ def test_a_zero_residual_is_pils_resize(mode: str) -> None:
     image = np.random.default_rng(6).integers(0, 256, (10, 13, 3), dtype=np.uint8)
     ours = upscale_array(model, image, (47, 61), precision="exact", out_dtype=np.float32)
     resample = Image.BICUBIC if mode == "bicubic" else Image.BILINEAR
-    pil = np.stack([np.asarray(Image.fromarray(image[..., c]).convert("F").resize((61, 47), resample))
-                    for c in range(3)], axis=-1) / 255
+    pil = (
+        np.stack(
+            [
+                np.asarray(Image.fromarray(image[..., c]).convert("F").resize((61, 47), resample))
+                for c in range(3)
+            ],
+            axis=-1,
+        )
+        / 255
+    )
     assert np.abs(ours - pil.clip(0, 1)).max() <= 1e-5

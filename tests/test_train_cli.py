@@ -24,7 +24,9 @@ TINY = ("--patch", "12", "--batch", "2", "--val-every", "3", "--save-every", "2"
 
 
 def zoomqa(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "zoomqa.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -38,8 +40,26 @@ def log_entries(run: Path) -> list[dict]:
 
 def train_until(run: Path, photo_dir: Path, *, step: int, save_every: int) -> subprocess.Popen[str]:
     """A long tiny-patch training process, returned once it has logged ``step`` (a line every 50 steps)."""
-    args = [sys.executable, "-m", "zoomqa.cli", "train", "--run", str(run), "--data", str(photo_dir), "--steps", "100000",
-            "--patch", "12", "--batch", "2", "--val-every", "100000", "--save-every", str(save_every)]
+    args = [
+        sys.executable,
+        "-m",
+        "zoomqa.cli",
+        "train",
+        "--run",
+        str(run),
+        "--data",
+        str(photo_dir),
+        "--steps",
+        "100000",
+        "--patch",
+        "12",
+        "--batch",
+        "2",
+        "--val-every",
+        "100000",
+        "--save-every",
+        str(save_every),
+    ]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     for line in process.stderr:
@@ -81,7 +101,9 @@ def test_train_starts_validates_resumes_and_exports(tmp_path: Path, photo_dir: P
 
 
 @pytest.mark.slow
-def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(tmp_path: Path, photo_dir: Path) -> None:
+def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(
+    tmp_path: Path, photo_dir: Path
+) -> None:
     run = tmp_path / "run"
     process = train_until(run, photo_dir, step=50, save_every=100000)
     process.send_signal(signal.SIGTERM)
@@ -96,7 +118,9 @@ def test_sigterm_checkpoints_the_step_in_progress_and_resume_goes_on_from_it(tmp
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_from_its_checkpoint_and_its_log_forgets_the_lost_steps(tmp_path: Path, photo_dir: Path) -> None:
+def test_a_killed_run_resumes_from_its_checkpoint_and_its_log_forgets_the_lost_steps(
+    tmp_path: Path, photo_dir: Path
+) -> None:
     run = tmp_path / "run"
     process = train_until(run, photo_dir, step=100, save_every=60)
     process.kill()  # no chance to checkpoint: the last one is step 60
@@ -113,7 +137,9 @@ def test_train_refuses_bad_requests_in_one_line(tmp_path: Path, photo_dir: Path)
     assert code == 2 and "pass --data FOLDER" in output
     code, output = invoke("train", "--run", str(tmp_path / "new"), "--data", str(photo_dir), "--batch", "0")
     assert code == 2 and "bad training option: --batch" in output
-    code, output = invoke("train", "--run", str(tmp_path / "new"), "--data", str(tmp_path / "nowhere"), "--steps", "1")
+    code, output = invoke(
+        "train", "--run", str(tmp_path / "new"), "--data", str(tmp_path / "nowhere"), "--steps", "1"
+    )
     assert code == 2 and "training data folder not found" in output
 
     run = tmp_path / "run"
@@ -129,9 +155,13 @@ def test_train_refuses_bad_requests_in_one_line(tmp_path: Path, photo_dir: Path)
     assert "Traceback" not in output
 
 
-def test_train_records_the_precision_asked_for_and_says_which_arithmetic_runs(tmp_path: Path, photo_dir: Path) -> None:
+def test_train_records_the_precision_asked_for_and_says_which_arithmetic_runs(
+    tmp_path: Path, photo_dir: Path
+) -> None:
     run = tmp_path / "run"
-    code, output = invoke("train", "--run", str(run), "--data", str(photo_dir), "--steps", "1", "--precision", "fp32", *TINY)
+    code, output = invoke(
+        "train", "--run", str(run), "--data", str(photo_dir), "--steps", "1", "--precision", "fp32", *TINY
+    )
     assert code == 0, output
     assert "on cpu (fp32)" in output
     assert json.loads((run / "config.json").read_text())["precision"] == "fp32"
@@ -145,8 +175,21 @@ def test_train_records_the_precision_asked_for_and_says_which_arithmetic_runs(tm
 
 def test_eval_upscale_json_has_bicubic_and_the_model_per_set_and_scale(shared_dir: Path) -> None:
     checkpoint = shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth"
-    code, output = invoke("eval", "upscale", "--data", str(shared_dir / "sr-bench" / "Set5"), "--scales", "2,3",
-                          "--model", str(checkpoint), "--limit", "1", "--crop", "96", "--json")
+    code, output = invoke(
+        "eval",
+        "upscale",
+        "--data",
+        str(shared_dir / "sr-bench" / "Set5"),
+        "--scales",
+        "2,3",
+        "--model",
+        str(checkpoint),
+        "--limit",
+        "1",
+        "--crop",
+        "96",
+        "--json",
+    )
     assert code == 0, output
     report = json.loads(output)
     assert report["protocol"] == "benchmark" and report["encoder"] == "edsr-baseline"
@@ -159,8 +202,22 @@ def test_eval_upscale_json_has_bicubic_and_the_model_per_set_and_scale(shared_di
 def test_eval_upscale_table_shows_the_papers_numbers_and_refuses_bad_scales(shared_dir: Path) -> None:
     checkpoint = str(shared_dir / "liif-conformance" / "edsr-baseline-liif-random.pth")
     set5 = str(shared_dir / "sr-bench" / "Set5")
-    code, output = invoke("eval", "upscale", "--data", set5, "--scales", "4", "--model", checkpoint,
-                          "--limit", "1", "--crop", "64", "--jpeg-quality", "40")
+    code, output = invoke(
+        "eval",
+        "upscale",
+        "--data",
+        set5,
+        "--scales",
+        "4",
+        "--model",
+        checkpoint,
+        "--limit",
+        "1",
+        "--crop",
+        "64",
+        "--jpeg-quality",
+        "40",
+    )
     assert code == 0, output
     assert "paper: RDN-LIIF" in output and "32.50" in output and "JPEG quality 40" in output
     for bad in ("1.5", "0", "x4", ""):
@@ -180,18 +237,44 @@ def _small_benchmarks(shared_dir: Path, folder: Path, names: tuple[str, ...] = (
     return folder
 
 
-def test_gpu_recipe_trains_within_its_budget_exports_scores_and_reports(tmp_path: Path, photo_dir: Path, shared_dir: Path) -> None:
+def test_gpu_recipe_trains_within_its_budget_exports_scores_and_reports(
+    tmp_path: Path, photo_dir: Path, shared_dir: Path
+) -> None:
     """The GPU recipe's whole path on the CPU: 2 steps, a worker process drawing the batches, tiny sets."""
     bench = _small_benchmarks(shared_dir, tmp_path / "bench")
     out = tmp_path / "out"
-    report = gpu_recipe.main([
-        "--photos", str(photo_dir), "--bench", str(bench), "--out", str(out), "--device", "cpu", "--steps", "2",
-        "--batch", "2", "--workers", "1", "--val-every", "2", "--scales", "2,4", "--sets", "Set5", "--eval-limit", "1",
-    ])
+    report = gpu_recipe.main(
+        [
+            "--photos",
+            str(photo_dir),
+            "--bench",
+            str(bench),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--workers",
+            "1",
+            "--val-every",
+            "2",
+            "--scales",
+            "2,4",
+            "--sets",
+            "Set5",
+            "--eval-limit",
+            "1",
+        ]
+    )
     assert report["steps"] == 2 and report["autocast_dtype"] in ("bfloat16", "float32")
     weights = out / "liif-edsr.safetensors"
     assert read_metadata(weights)["step"] == "2"
-    assert load_checkpoint(weights).spec == load_checkpoint(BUNDLED_WEIGHTS_DIR / "liif-edsr.safetensors").spec
+    assert (
+        load_checkpoint(weights).spec == load_checkpoint(BUNDLED_WEIGHTS_DIR / "liif-edsr.safetensors").spec
+    )
     rows = [(row["set"], row["scale"], row["images"]) for row in report["results"]]
     assert rows == [("held-out photos", 2, 1), ("held-out photos", 4, 1), ("Set5", 2, 1), ("Set5", 4, 1)]
     assert all(len(row[key]) == 2 for row in report["results"] for key in ("bicubic", "start", "trained"))
@@ -202,7 +285,9 @@ def test_gpu_recipe_trains_within_its_budget_exports_scores_and_reports(tmp_path
     assert (out / "log.jsonl").is_file() and not (out / "run").exists()
 
 
-def test_gpu_recipe_halves_the_learning_rate_at_fractions_of_its_time_budget(tmp_path: Path, photo_dir: Path) -> None:
+def test_gpu_recipe_halves_the_learning_rate_at_fractions_of_its_time_budget(
+    tmp_path: Path, photo_dir: Path
+) -> None:
     config = TrainConfig(data=photo_dir, patch=12, batch=2, lr=1e-4)
     trainer = gpu_recipe.BudgetTrainer(tmp_path / "run", config, device="cpu", budget_s=100.0)
     rates = []
@@ -212,7 +297,9 @@ def test_gpu_recipe_halves_the_learning_rate_at_fractions_of_its_time_budget(tmp
     assert rates == pytest.approx([1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 2.5e-5])
 
 
-def test_gpu_recipe_pack_keeps_the_held_out_split_and_the_benchmark_pixels(tmp_path: Path, shared_dir: Path) -> None:
+def test_gpu_recipe_pack_keeps_the_held_out_split_and_the_benchmark_pixels(
+    tmp_path: Path, shared_dir: Path
+) -> None:
     shared = tmp_path / "shared"
     photos = shared / "sr-train" / "photos"
     photos.mkdir(parents=True)
@@ -223,14 +310,18 @@ def test_gpu_recipe_pack_keeps_the_held_out_split_and_the_benchmark_pixels(tmp_p
     size = (photos / "01.png").stat().st_size
     bench_size = sum(f.stat().st_size for f in (shared / "sr-bench").rglob("*.png"))
     budget = (bench_size + 13 * size) / 2**20  # room for the 3 held-out photos and about 10 others
-    summary = gpu_recipe.main(["pack", "--shared", str(shared), "--to", str(tmp_path / "pack"), "--mib", str(budget)])
+    summary = gpu_recipe.main(
+        ["pack", "--shared", str(shared), "--to", str(tmp_path / "pack"), "--mib", str(budget)]
+    )
 
     packed = tmp_path / "pack" / "photos"
     train, held = gpu_recipe.photo_split(packed)
     assert [p.name for p in held] == ["00.png", "20.png", "40.png"]
     assert summary["held_out_photos"] == 3 and 5 <= len(train) == summary["training_photos"] <= 11
     assert not {p.name for p in train} & {"00.png", "20.png", "40.png"}
-    assert sum(f.stat().st_size for f in (tmp_path / "pack").rglob("*") if f.is_file()) <= budget * 2**20 + 4096
+    assert (
+        sum(f.stat().st_size for f in (tmp_path / "pack").rglob("*") if f.is_file()) <= budget * 2**20 + 4096
+    )
     for name in gpu_recipe.BENCHMARKS:
         original = read_rgb(shared / "sr-bench" / name / "crop.png")
         assert np.array_equal(read_rgb(tmp_path / "pack" / "bench" / name / "crop.webp"), original)
@@ -245,6 +336,8 @@ def test_gpu_recipe_runs_as_a_file_without_zoomqa_installed(tmp_path: Path) -> N
         f"sys.argv = [{str(recipe)!r}, '--help']\n"
         f"runpy.run_path({str(recipe)!r}, run_name='__main__')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "--minutes" in done.stdout

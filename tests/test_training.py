@@ -20,8 +20,18 @@ from zoomqa.tools.training_data import sample_batch, split_holdout
 
 
 def tiny_config(data: Path, **changes: object) -> TrainConfig:
-    base = dict(data=data, patch=12, batch=2, steps=4, queries=32, holdout_every=3, val_images=1,
-                val_every=2, save_every=2, lr_decay_every=3)
+    base = dict(
+        data=data,
+        patch=12,
+        batch=2,
+        steps=4,
+        queries=32,
+        holdout_every=3,
+        val_images=1,
+        val_every=2,
+        save_every=2,
+        lr_decay_every=3,
+    )
     return TrainConfig(**{**base, **changes})
 
 
@@ -91,35 +101,55 @@ def test_a_run_folder_refuses_other_settings(photo_dir: Path, tmp_path: Path) ->
         Trainer(tmp_path / "empty", None, device="cpu")
 
 
-def test_adding_a_skip_to_init_weights_starts_exactly_at_bicubic_and_is_saved(photo_dir: Path, tmp_path: Path) -> None:
+def test_adding_a_skip_to_init_weights_starts_exactly_at_bicubic_and_is_saved(
+    photo_dir: Path, tmp_path: Path
+) -> None:
     torch.manual_seed(1)
     init = save_safetensors(LIIF(), tmp_path / "no-skip.safetensors", dtype=torch.float32)
-    trainer = Trainer(tmp_path / "run", tiny_config(photo_dir, init=init, skip="bicubic", steps=1), device="cpu")
+    trainer = Trainer(
+        tmp_path / "run", tiny_config(photo_dir, init=init, skip="bicubic", steps=1), device="cpu"
+    )
     before = load_checkpoint(init).state_dict()
     kept = {k: v for k, v in trainer.model.state_dict().items() if not k.startswith("imnet.layers.8.")}
     assert all(torch.equal(v, before[k]) for k, v in kept.items())  # all but the last layer carried over
     lr = np.random.default_rng(2).integers(0, 256, (9, 11, 3), dtype=np.uint8)
     trainer.model.eval()
     start = predict(trainer.model, lr, 27, 33)
-    pil = np.stack([np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((33, 27), Image.BICUBIC))
-                    for c in range(3)], axis=-1) / 255
+    pil = (
+        np.stack(
+            [
+                np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((33, 27), Image.BICUBIC))
+                for c in range(3)
+            ],
+            axis=-1,
+        )
+        / 255
+    )
     assert np.abs(start - pil.clip(0, 1)).max() <= 1e-5
     trainer.model.train()
     trainer.train()
     assert load_checkpoint(tmp_path / "run" / "model.safetensors").spec.skip == "bicubic"
     # Fine-tuning those weights again keeps their skip (and their trained last layer) without --skip.
-    again = Trainer(tmp_path / "again", tiny_config(photo_dir, init=tmp_path / "run" / "model.safetensors"), device="cpu")
+    again = Trainer(
+        tmp_path / "again", tiny_config(photo_dir, init=tmp_path / "run" / "model.safetensors"), device="cpu"
+    )
     assert again.model.spec.skip == "bicubic"
     assert torch.equal(again.model.imnet.layers[-1].weight, trainer.model.imnet.layers[-1].weight.detach())
 
 
-def test_a_bf16_autocast_run_trains_fp32_master_weights_and_records_its_arithmetic(photo_dir: Path, tmp_path: Path) -> None:
-    trainer = Trainer(tmp_path / "run", tiny_config(photo_dir, precision="bf16", steps=3, val_every=3), device="cpu")
+def test_a_bf16_autocast_run_trains_fp32_master_weights_and_records_its_arithmetic(
+    photo_dir: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(
+        tmp_path / "run", tiny_config(photo_dir, precision="bf16", steps=3, val_every=3), device="cpu"
+    )
     assert trainer.amp_dtype == torch.bfloat16
     before = {name: value.clone() for name, value in trainer.model.state_dict().items()}
     computed_in: set[torch.dtype] = set()
     for conv in (trainer.model.encoder.head[0], trainer.model.encoder.body[-1]):
-        conv.register_forward_hook(lambda module, args, out: computed_in.add(out.dtype) if module.training else None)
+        conv.register_forward_hook(
+            lambda module, args, out: computed_in.add(out.dtype) if module.training else None
+        )
     losses: list[float] = []
     trainer.train(lambda entry, its: losses.append(entry["loss"]))
 
@@ -134,15 +164,22 @@ def test_a_bf16_autocast_run_trains_fp32_master_weights_and_records_its_arithmet
     assert read_metadata(tmp_path / "run" / "model.safetensors")["train_dtype"] == "bfloat16"
 
 
-def test_precision_auto_follows_the_hardware_and_fp32_turns_autocast_off(photo_dir: Path, tmp_path: Path) -> None:
+def test_precision_auto_follows_the_hardware_and_fp32_turns_autocast_off(
+    photo_dir: Path, tmp_path: Path
+) -> None:
     cpu = torch.device("cpu")
     assert training_dtype("fp32", cpu) == torch.float32
     assert training_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
-    assert Trainer(tmp_path / "fp32", tiny_config(photo_dir, precision="fp32"), device="cpu").amp_dtype == torch.float32
+    assert (
+        Trainer(tmp_path / "fp32", tiny_config(photo_dir, precision="fp32"), device="cpu").amp_dtype
+        == torch.float32
+    )
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_a_run_saved_without_a_precision_resumes_and_may_change_its_precision(photo_dir: Path, tmp_path: Path) -> None:
+def test_a_run_saved_without_a_precision_resumes_and_may_change_its_precision(
+    photo_dir: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
     Trainer(run, tiny_config(photo_dir, steps=2, precision="fp32"), device="cpu").train()
     saved = json.loads((run / "config.json").read_text())

@@ -53,7 +53,9 @@ def test_sizes_are_written_width_first() -> None:
 
 def test_default_output_sits_beside_the_input() -> None:
     assert default_output_path(Path("/p/cat.jpg"), scale=3.5, output_size=(7, 7)) == Path("/p/cat_x3.5.png")
-    assert default_output_path(Path("/p/cat.jpg"), scale=None, output_size=(1920, 1080)) == Path("/p/cat_1920x1080.png")
+    assert default_output_path(Path("/p/cat.jpg"), scale=None, output_size=(1920, 1080)) == Path(
+        "/p/cat_1920x1080.png"
+    )
 
 
 def test_upscale_writes_the_requested_size(photo: Path, edsr_checkpoint: Path) -> None:
@@ -101,12 +103,18 @@ def test_limits_and_bad_requests_fail_before_anything_is_written(photo: Path, ed
         upscale(photo, scale=2, model="liif-rdn")
     with pytest.raises(ZoomqaError, match="unknown model 'liif-swin'"):
         upscale(photo, scale=2, model="liif-swin")
-    with pytest.raises(ZoomqaError, match="no CUDA GPU") if not torch.cuda.is_available() else pytest.raises(ZoomqaError):
+    with (
+        pytest.raises(ZoomqaError, match="no CUDA GPU")
+        if not torch.cuda.is_available()
+        else pytest.raises(ZoomqaError)
+    ):
         upscale(photo, scale=2, model=str(edsr_checkpoint), device="cuda")
     assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.jpg"]
 
 
-def test_model_names_are_found_in_the_users_models_folder(photo: Path, edsr_checkpoint: Path, tmp_path: Path) -> None:
+def test_model_names_are_found_in_the_users_models_folder(
+    photo: Path, edsr_checkpoint: Path, tmp_path: Path
+) -> None:
     models = tmp_path / "models"
     save_safetensors(load_checkpoint(edsr_checkpoint), models / "liif-edsr.safetensors", dtype=torch.float32)
     result = upscale(photo, width=45, model="liif-edsr", model_dirs=(models,), precision="exact")
@@ -118,7 +126,9 @@ def test_model_names_are_found_in_the_users_models_folder(photo: Path, edsr_chec
         assert np.array_equal(np.asarray(named), np.asarray(explicit))
 
 
-def test_transparency_grayscale_depth_and_colour_profile_come_back(tmp_path: Path, edsr_checkpoint: Path) -> None:
+def test_transparency_grayscale_depth_and_colour_profile_come_back(
+    tmp_path: Path, edsr_checkpoint: Path
+) -> None:
     rng = np.random.default_rng(1)
     rgba = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)
     rgba[:6, :, 3], rgba[6:, :, 3] = 0, 255

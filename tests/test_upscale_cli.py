@@ -23,7 +23,9 @@ def photo(tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "zoomqa.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "zoomqa.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -47,11 +49,24 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_sizes_models_and_outputs_from_the_command_line(photo: Path, edsr_checkpoint: Path) -> None:
     out = photo.with_name("poster.jpg")
-    code, text = invoke("upscale", str(photo), "--size", "64x21", "-o", str(out), "--model", str(edsr_checkpoint), "--precision", "exact")
+    code, text = invoke(
+        "upscale",
+        str(photo),
+        "--size",
+        "64x21",
+        "-o",
+        str(out),
+        "--model",
+        str(edsr_checkpoint),
+        "--precision",
+        "exact",
+    )
     assert code == 0, text
     with Image.open(out) as image:
         assert image.size == (64, 21) and image.format == "JPEG"
-    code, text = invoke("upscale", str(photo), "--height", "40", "-o", str(out), "--force", "--model", str(edsr_checkpoint))
+    code, text = invoke(
+        "upscale", str(photo), "--height", "40", "-o", str(out), "--force", "--model", str(edsr_checkpoint)
+    )
     assert code == 0, text
     with Image.open(out) as image:
         assert image.size == (60, 40)
@@ -63,7 +78,10 @@ def test_sizes_models_and_outputs_from_the_command_line(photo: Path, edsr_checkp
         (("--scale", "0.5"), "only enlarges"),
         (("--scale", "2", "--width", "90"), "exactly one of --scale, --size, --width or --height"),
         (("--size", "big"), "is not WIDTHxHEIGHT"),
-        (("--scale", "2", "--model", "liif-rdn"), "no weights installed for model 'liif-rdn': pass --model PATH"),
+        (
+            ("--scale", "2", "--model", "liif-rdn"),
+            "no weights installed for model 'liif-rdn': pass --model PATH",
+        ),
         (("--scale", "2", "--device", "cuda"), "no CUDA GPU"),
     ],
 )
@@ -73,7 +91,9 @@ def test_user_mistakes_are_one_line_errors(photo: Path, args: tuple[str, ...], m
     assert message in " ".join(text.split()) and "Traceback" not in text
 
 
-def test_missing_input_and_configured_limits(photo: Path, edsr_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_input_and_configured_limits(
+    photo: Path, edsr_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, text = invoke("upscale", str(photo.with_name("nope.png")), "--scale", "2")
     assert code == 2 and "image not found" in text
     monkeypatch.setenv("ZOOMQA_UPSCALE__MAX_OUTPUT_PIXELS", "1000")

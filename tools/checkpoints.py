@@ -48,7 +48,7 @@ def _build(spec: LiifSpec, state: dict[str, torch.Tensor], source: Path) -> LIIF
 def _load_official(path: Path) -> LIIF:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for non-checkpoint files  # noqa: BLE001
+    except Exception as exc:  # torch raises many types for non-checkpoint files
         raise ZoomqaError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__})") from None
     try:
         model_entry = checkpoint["model"]
@@ -67,7 +67,7 @@ def _load_safetensors(path: Path) -> LIIF:
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ZoomqaError(f"{path} is not a readable safetensors file ({exc})") from None
     if _SPEC_KEY not in metadata:

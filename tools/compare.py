@@ -29,7 +29,10 @@ def detail_region(image: np.ndarray, window: int) -> tuple[int, int]:
     integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     win_y, win_x = min(window, gray.shape[0]), min(window, gray.shape[1])
     sums = (
-        integral[win_y:, win_x:] - integral[:-win_y, win_x:] - integral[win_y:, :-win_x] + integral[:-win_y, :-win_x]
+        integral[win_y:, win_x:]
+        - integral[:-win_y, win_x:]
+        - integral[win_y:, :-win_x]
+        + integral[:-win_y, :-win_x]
     )
     y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
     return int(x), int(y)
@@ -90,7 +93,9 @@ def comparison_image(low_res: np.ndarray, upscaled: np.ndarray, *, model_label: 
         canvas.paste(overview, (left + (PANEL - view[0]) // 2, top))
         corner = (left + (PANEL - view[0]) // 2, top)
         draw.rectangle(
-            [corner[0] + mark[0], corner[1] + mark[1], corner[0] + mark[2], corner[1] + mark[3]], outline=_MARK, width=2
+            [corner[0] + mark[0], corner[1] + mark[1], corner[0] + mark[2], corner[1] + mark[3]],
+            outline=_MARK,
+            width=2,
         )
         canvas.paste(detail.resize((PANEL, PANEL), Image.Resampling.NEAREST), (left, _HEADER + PANEL + _GAP))
     zoom = PANEL / side

@@ -81,15 +81,15 @@ def receptive_radius(encoder: nn.Module) -> int:
     Summing is exact for a chain of convolutions and an upper bound when branches run in
     parallel, so a halo this wide always reproduces the untiled features.
     """
-    return sum(
-        m.dilation[0] * (m.kernel_size[0] // 2) for m in encoder.modules() if isinstance(m, nn.Conv2d)
-    )
+    return sum(m.dilation[0] * (m.kernel_size[0] // 2) for m in encoder.modules() if isinstance(m, nn.Conv2d))
 
 
 def default_tile(model: LIIF, dtype: torch.dtype, height: int, width: int) -> int:
     """Input pixels per side the encoder sees at once (halo excluded), within a memory budget."""
     value_bytes = dtype.itemsize
-    per_pixel = (_ENCODER_VALUES_PER_PIXEL[model.spec.encoder] + 2 * model.imnet.first.out_features) * value_bytes
+    per_pixel = (
+        _ENCODER_VALUES_PER_PIXEL[model.spec.encoder] + 2 * model.imnet.first.out_features
+    ) * value_bytes
     if height * width * per_pixel <= _ENCODER_BUDGET_BYTES:
         return max(height, width)
     halo = receptive_radius(model.encoder) + 1
@@ -209,8 +209,16 @@ class _Tile:
     """
 
     def __init__(
-        self, prepared: _PreparedLiif, table: Tensor, ys: QueryAxis, xs: QueryAxis, rows: tuple[int, int], cols: tuple[int, int],
-        latent_origin: tuple[int, int], const: Tensor, image: Tensor,
+        self,
+        prepared: _PreparedLiif,
+        table: Tensor,
+        ys: QueryAxis,
+        xs: QueryAxis,
+        rows: tuple[int, int],
+        cols: tuple[int, int],
+        latent_origin: tuple[int, int],
+        const: Tensor,
+        image: Tensor,
     ) -> None:
         self.prepared = prepared
         (self.oy0, oy1), (self.ox0, ox1) = rows, cols
@@ -233,7 +241,11 @@ class _Tile:
         self.col_start = self.row_start + row_terms.shape[0] * row_terms.shape[1]
         self.n_rows, self.n_cols = row_terms.shape[1], col_terms.shape[1]
         self.terms = torch.cat(
-            (table.reshape(-1, table.shape[-1]), row_terms.flatten(0, 1).to(table.dtype), col_terms.flatten(0, 1).to(table.dtype))
+            (
+                table.reshape(-1, table.shape[-1]),
+                row_terms.flatten(0, 1).to(table.dtype),
+                col_terms.flatten(0, 1).to(table.dtype),
+            )
         )
 
     def render(self, r0: int, r1: int, c0: int, c1: int) -> Tensor:
@@ -248,7 +260,8 @@ class _Tile:
         row_term = self.row_start + torch.arange(2, device=dev)[:, None] * self.n_rows + local_rows
         col_term = self.col_start + torch.arange(2, device=dev)[:, None] * self.n_cols + local_cols
         index = torch.stack(
-            torch.broadcast_tensors(table_index, row_term[:, None, :, None], col_term[None, :, None, :]), dim=-1
+            torch.broadcast_tensors(table_index, row_term[:, None, :, None], col_term[None, :, None, :]),
+            dim=-1,
         )
         pred = self.prepared.decode(F.embedding_bag(index.view(-1, 3), self.terms, mode="sum"))
 

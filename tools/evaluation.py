@@ -62,8 +62,9 @@ def paper_reference(dataset: str, scale: int, encoder: str, protocol: Protocol) 
     return None
 
 
-def load_dataset(folder: Path, *, holdout_every: int | None = None, crop: int | None = None,
-                 limit: int | None = None) -> list[np.ndarray]:
+def load_dataset(
+    folder: Path, *, holdout_every: int | None = None, crop: int | None = None, limit: int | None = None
+) -> list[np.ndarray]:
     """HR images of a folder; ``holdout_every`` keeps only training's held-out photos."""
     files = list_images(folder)
     if holdout_every:
@@ -87,8 +88,10 @@ def make_lr(hr: np.ndarray, scale: int, jpeg_quality: int | None = None) -> tupl
 
 def bicubic_upscale(lr: np.ndarray, height: int, width: int) -> np.ndarray:
     """PIL bicubic enlargement as float in [0, 1] (the baseline every table shows)."""
-    channels = [np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((width, height), Image.Resampling.BICUBIC))
-                for c in range(3)]
+    channels = [
+        np.asarray(Image.fromarray(lr[..., c]).convert("F").resize((width, height), Image.Resampling.BICUBIC))
+        for c in range(3)
+    ]
     return np.stack(channels, axis=-1) / 255.0
 
 
@@ -117,12 +120,17 @@ def evaluate(
                 height, width = hr.shape[:2]
                 predictions = {
                     "bicubic": bicubic_upscale(lr, height, width),
-                    method: upscale_array(model, lr, (height, width), precision=precision, device=device,
-                                          out_dtype=np.float32),
+                    method: upscale_array(
+                        model, lr, (height, width), precision=precision, device=device, out_dtype=np.float32
+                    ),
                 }
                 for key, pred in predictions.items():
-                    scores[key].append((psnr(pred, target, shave=shave, y_channel=benchmark),
-                                        ssim(pred, target, shave=shave, y_channel=benchmark)))
+                    scores[key].append(
+                        (
+                            psnr(pred, target, shave=shave, y_channel=benchmark),
+                            ssim(pred, target, shave=shave, y_channel=benchmark),
+                        )
+                    )
                 if on_image:
                     on_image()
             for key, values in scores.items():

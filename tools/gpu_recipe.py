@@ -45,7 +45,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: map zoomqa and zoomqa.tools onto this checkout
 
     def _alias(name: str, folder: Path) -> None:
-        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+        spec = importlib.util.spec_from_file_location(
+            name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -63,7 +65,7 @@ import torch
 from PIL import Image
 
 from zoomqa.tools.checkpoints import BUNDLED_WEIGHTS_DIR, load_checkpoint
-from zoomqa.tools.evaluation import EvalResult, evaluate
+from zoomqa.tools.evaluation import EvalResult, Protocol, evaluate
 from zoomqa.tools.training import LOG_FILE, TrainConfig, Trainer, export_weights
 from zoomqa.tools.training_data import BatchStream, centre_crop, list_images, read_rgb, split_holdout
 
@@ -80,6 +82,7 @@ def default_shared() -> Path:
 
 
 # ---------------------------------------------------------------- data
+
 
 def photo_split(folder: Path) -> tuple[list[Path], list[Path]]:
     """(training photos, held-out photos): a ``split.json`` in the folder names the held-out ones."""
@@ -106,7 +109,9 @@ def pack(shared: Path, to: Path, mib: float) -> dict:
         target = to / "bench" / name
         target.mkdir(parents=True, exist_ok=True)
         for path in list_images(shared / "sr-bench" / name):
-            Image.fromarray(read_rgb(path)).save(target / f"{path.stem}.webp", lossless=True, quality=80, method=4)
+            Image.fromarray(read_rgb(path)).save(
+                target / f"{path.stem}.webp", lossless=True, quality=80, method=4
+            )
     photos = to / "photos"
     photos.mkdir(exist_ok=True)
     train, held = photo_split(shared / "sr-train" / "photos")
@@ -124,15 +129,23 @@ def pack(shared: Path, to: Path, mib: float) -> dict:
         used += path.stat().st_size
         kept += 1
     (photos / SPLIT_FILE).write_text(json.dumps({"held_out": [p.name for p in held]}, indent=1))
-    return {"folder": str(to), "mib": round(used / 2**20, 1), "training_photos": kept, "held_out_photos": len(held)}
+    return {
+        "folder": str(to),
+        "mib": round(used / 2**20, 1),
+        "training_photos": kept,
+        "held_out_photos": len(held),
+    }
 
 
 # ---------------------------------------------------------------- training
 
+
 class BudgetTrainer(Trainer):
     """A trainer whose learning rate halves at fixed fractions of a training-time budget."""
 
-    def __init__(self, *args: object, budget_s: float, halve_at: Sequence[float] = (0.5, 0.75), **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, budget_s: float, halve_at: Sequence[float] = (0.5, 0.75), **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.budget_s = budget_s
         self.halve_at = tuple(halve_at)
@@ -159,17 +172,31 @@ def train(args: argparse.Namespace, run: Path, device: torch.device) -> tuple[Bu
     curve = read_all(list_images(bench / "Set5"), 4)
     load_s = time.time() - started
     config = TrainConfig(
-        data=photos_dir, curve_data=bench / "Set5", init=args.init.resolve(), batch=args.batch, lr=args.lr,
-        steps=args.steps, lr_decay_every=10**9, val_every=args.val_every, save_every=10**9,
-        holdout_every=HOLDOUT_EVERY, val_images=len(held), precision=args.precision, seed=args.seed,
+        data=photos_dir,
+        curve_data=bench / "Set5",
+        init=args.init.resolve(),
+        batch=args.batch,
+        lr=args.lr,
+        steps=args.steps,
+        lr_decay_every=10**9,
+        val_every=args.val_every,
+        save_every=10**9,
+        holdout_every=HOLDOUT_EVERY,
+        val_images=len(held),
+        precision=args.precision,
+        seed=args.seed,
     )
     if run.exists():
         shutil.rmtree(run)  # the recipe starts from --init every time; it is not a resumable run
     trainer = BudgetTrainer(run, config, device=str(device), budget_s=args.minutes * 60)
     stream = BatchStream(photos, config, seed=args.seed)
     loader = torch.utils.data.DataLoader(
-        stream, batch_size=None, num_workers=args.workers, pin_memory=device.type == "cuda",
-        prefetch_factor=8 if args.workers else None, persistent_workers=args.workers > 0,
+        stream,
+        batch_size=None,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=8 if args.workers else None,
+        persistent_workers=args.workers > 0,
     )
 
     def report(entry: dict, its: float) -> None:
@@ -177,15 +204,29 @@ def train(args: argparse.Namespace, run: Path, device: torch.device) -> tuple[Bu
             print(json.dumps({**entry, "its": round(its, 2)}), flush=True)
 
     trained_from = time.time()
-    trainer.train(report, stop=lambda: trainer.seconds >= trainer.budget_s, batches=iter(loader), validation=(held, curve))
+    trainer.train(
+        report,
+        stop=lambda: trainer.seconds >= trainer.budget_s,
+        batches=iter(loader),
+        validation=(held, curve),
+    )
     wall = time.time() - trained_from
     steps = trainer.step
     info = {
-        "device": device_name(device), "torch": torch.__version__, "autocast_dtype": str(trainer.amp_dtype).removeprefix("torch."),
-        "training_photos": len(photos), "held_out_photos": len(held_files), "load_seconds": round(load_s, 1),
-        "steps": steps, "train_seconds": round(trainer.seconds, 1), "train_wall_seconds": round(wall, 1),
-        "seconds_per_step": round(trainer.seconds / max(steps, 1), 4), "loader_workers": args.workers,
-        "lr": args.lr, "lr_halved_at_train_fraction": list(trainer.halve_at), "batch": args.batch,
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "autocast_dtype": str(trainer.amp_dtype).removeprefix("torch."),
+        "training_photos": len(photos),
+        "held_out_photos": len(held_files),
+        "load_seconds": round(load_s, 1),
+        "steps": steps,
+        "train_seconds": round(trainer.seconds, 1),
+        "train_wall_seconds": round(wall, 1),
+        "seconds_per_step": round(trainer.seconds / max(steps, 1), 4),
+        "loader_workers": args.workers,
+        "lr": args.lr,
+        "lr_halved_at_train_fraction": list(trainer.halve_at),
+        "batch": args.batch,
         "config": json.loads(config.model_dump_json()),
     }
     return trainer, info
@@ -193,29 +234,48 @@ def train(args: argparse.Namespace, run: Path, device: torch.device) -> tuple[Bu
 
 # ---------------------------------------------------------------- scoring and the report
 
+
 def score(args: argparse.Namespace, weights: Path, device: torch.device) -> list[dict]:
     """Bicubic, the starting weights and the trained ones on every set and scale: one row each."""
     scales = [int(s) for s in args.scales.split(",")]
     _, held_files = photo_split(args.photos.resolve())
-    sets = {"held-out photos": ("photo", [centre_crop(i, PHOTO_CROP) for i in read_all(held_files[: args.eval_limit], 8)])}
+    sets: dict[str, tuple[Protocol, list[np.ndarray]]] = {
+        "held-out photos": (
+            "photo",
+            [centre_crop(i, PHOTO_CROP) for i in read_all(held_files[: args.eval_limit], 8)],
+        )
+    }
     for name in args.sets.split(","):
         sets[name] = ("benchmark", read_all(list_images(args.bench.resolve() / name)[: args.eval_limit], 8))
     models = {"start": load_checkpoint(args.init), "trained": load_checkpoint(weights)}
     rows = []
     for set_name, (protocol, images) in sets.items():
         results: dict[str, list[EvalResult]] = {
-            label: evaluate(model, label, {set_name: images}, scales, protocol=protocol, precision="fast", device=str(device))
+            label: evaluate(
+                model,
+                label,
+                {set_name: images},
+                scales,
+                protocol=protocol,
+                precision="fast",
+                device=str(device),
+            )
             for label, model in models.items()
         }
         for i, scale in enumerate(scales):
             bicubic, start = results["start"][2 * i], results["start"][2 * i + 1]
             trained = results["trained"][2 * i + 1]
-            rows.append({
-                "set": set_name, "scale": scale, "images": len(images), "protocol": protocol,
-                "bicubic": [round(bicubic.psnr, 3), round(bicubic.ssim, 4)],
-                "start": [round(start.psnr, 3), round(start.ssim, 4)],
-                "trained": [round(trained.psnr, 3), round(trained.ssim, 4)],
-            })
+            rows.append(
+                {
+                    "set": set_name,
+                    "scale": scale,
+                    "images": len(images),
+                    "protocol": protocol,
+                    "bicubic": [round(bicubic.psnr, 3), round(bicubic.ssim, 4)],
+                    "start": [round(start.psnr, 3), round(start.ssim, 4)],
+                    "trained": [round(trained.psnr, 3), round(trained.ssim, 4)],
+                }
+            )
     return rows
 
 
@@ -240,16 +300,25 @@ def markdown(info: dict, rows: list[dict], curve: list[dict]) -> str:
             f"| {r['set']} | x{r['scale']} | {r['images']} | {b[0]:.2f} / {b[1]:.4f} | {s[0]:.2f} / {s[1]:.4f} "
             f"| {t[0]:.2f} / {t[1]:.4f} | {t[0] - b[0]:+.2f} | {t[0] - s[0]:+.2f} |"
         )
-    lines += ["", "Learning curve (8 held-out photos, 240² crops, RGB x4; Set5 x4, Y):", "",
-              "| step | train s | held-out photos x4 | Set5 x4 |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Learning curve (8 held-out photos, 240² crops, RGB x4; Set5 x4, Y):",
+        "",
+        "| step | train s | held-out photos x4 | Set5 x4 |",
+        "|---|---|---|---|",
+    ]
     for entry in curve:
-        lines.append(f"| {entry['step']} | {entry['train_s']} | {entry['val_psnr_x4']:.2f} | {entry.get('curve_psnr_x4', float('nan')):.2f} |")
+        lines.append(
+            f"| {entry['step']} | {entry['train_s']} | {entry['val_psnr_x4']:.2f} | {entry.get('curve_psnr_x4', float('nan')):.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def run_recipe(args: argparse.Namespace) -> dict:
     began = time.time()
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(
+        args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
@@ -286,10 +355,16 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.command = "pack"
         return args
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "runs/gpu-recipe"),
-                        help="where the weights and the report go (default: $OUT, else runs/gpu-recipe)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get("OUT") or "runs/gpu-recipe"),
+        help="where the weights and the report go (default: $OUT, else runs/gpu-recipe)",
+    )
     parser.add_argument("--photos", type=Path, default=shared / "sr-train" / "photos")
-    parser.add_argument("--bench", type=Path, default=shared / "sr-bench", help="folder holding Set5, Set14, B100")
+    parser.add_argument(
+        "--bench", type=Path, default=shared / "sr-bench", help="folder holding Set5, Set14, B100"
+    )
     parser.add_argument("--init", type=Path, default=BUNDLED_WEIGHTS_DIR / WEIGHTS_NAME)
     parser.add_argument("--minutes", type=float, default=6.0, help="training time budget")
     parser.add_argument("--steps", type=int, default=1_000_000, help="stop earlier at this step")
@@ -297,12 +372,18 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     parser.add_argument("--val-every", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=max(0, min(10, (os.cpu_count() or 2) - 2)),
-                        help="batch-drawing processes (0: in the training process)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=max(0, min(10, (os.cpu_count() or 2) - 2)),
+        help="batch-drawing processes (0: in the training process)",
+    )
     parser.add_argument("--train-photos", type=int, default=None, help="use only the first N training photos")
     parser.add_argument("--scales", default="2,4,8")
     parser.add_argument("--sets", default=",".join(BENCHMARKS))
-    parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N images of each set")
+    parser.add_argument(
+        "--eval-limit", type=int, default=None, help="score only the first N images of each set"
+    )
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--run", type=Path, default=None, help="keep the fp32 run folder here")
     parser.add_argument("--seed", type=int, default=0)

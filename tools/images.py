@@ -23,7 +23,13 @@ from zoomqa.errors import ZoomqaError
 
 INPUT_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
 OUTPUT_FORMATS = {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
 }
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "BMP"}
@@ -132,7 +138,9 @@ def _to_arrays(image: Image.Image, icc_profile: bytes | None, notes: list[str]) 
         gray = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
         return LoadedImage(np.repeat(gray[..., None], 3, axis=2), None, True, icc_profile, notes)
     if mode == "F":
-        raise ZoomqaError("32-bit floating-point images are not supported: save it as 16-bit PNG or TIFF first")
+        raise ZoomqaError(
+            "32-bit floating-point images are not supported: save it as 16-bit PNG or TIFF first"
+        )
     if mode == "CMYK":
         notes.append("CMYK was converted to RGB; its colour profile no longer applies and was dropped")
         icc_profile = None
@@ -187,7 +195,11 @@ def _umask() -> int:
 
 
 def save_image(
-    path: Path, rgb: np.ndarray, *, alpha: np.ndarray | None = None, grayscale: bool = False,
+    path: Path,
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    grayscale: bool = False,
     icc_profile: bytes | None = None,
 ) -> Path:
     """Write atomically: a temporary file in the same folder, renamed over ``path`` when complete."""

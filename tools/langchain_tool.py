@@ -34,10 +34,14 @@ class UpscaleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(
-        min_length=1, max_length=1024, description="The image: a file name or path inside the user's allowed folders."
+        min_length=1,
+        max_length=1024,
+        description="The image: a file name or path inside the user's allowed folders.",
     )
     scale: float | None = Field(None, gt=1, le=64, description="Enlarge by this factor, e.g. 2, 3.5 or 4.")
-    width: int | None = Field(None, gt=0, le=65536, description="Output width in pixels (alone: keeps the aspect ratio).")
+    width: int | None = Field(
+        None, gt=0, le=65536, description="Output width in pixels (alone: keeps the aspect ratio)."
+    )
     height: int | None = Field(
         None, gt=0, le=65536, description="Output height in pixels (alone: keeps the aspect ratio)."
     )
@@ -60,7 +64,9 @@ class UpscaleRequest(BaseModel):
 
 
 def _refuse_validation(error: ValidationError) -> str:
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in error.errors())
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in error.errors()
+    )
     return f"upscale refused: {problems}"
 
 
@@ -150,7 +156,11 @@ def make_upscale_tool(
         try:
             image = resolve_allowed_image(path, settings.allowed_dirs)
             sized = width is not None and height is not None
-            tag = f"x{scale:g}" if scale else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
+            tag = (
+                f"x{scale:g}"
+                if scale
+                else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
+            )
             result = upscale(
                 image,
                 _output_path(image, output_name, tag, output_dir or image.parent),

@@ -37,6 +37,7 @@ SKIPS: tuple[str, ...] = ("bilinear", "bicubic")
 
 # ---------------------------------------------------------------- encoders
 
+
 def _conv(in_channels: int, out_channels: int, kernel: int) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2)
 
@@ -57,7 +58,9 @@ class EDSRBaseline(nn.Module):
         super().__init__()
         self.out_dim = n_feats
         self.head = nn.Sequential(_conv(3, n_feats, 3))
-        self.body = nn.Sequential(*[_ResBlock(n_feats) for _ in range(n_resblocks)], _conv(n_feats, n_feats, 3))
+        self.body = nn.Sequential(
+            *[_ResBlock(n_feats) for _ in range(n_resblocks)], _conv(n_feats, n_feats, 3)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.head(x)
@@ -109,6 +112,7 @@ ENCODERS = {"edsr-baseline": EDSRBaseline, "rdn": RDN}
 
 # ---------------------------------------------------------------- decoder
 
+
 class MLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, hidden_list: Sequence[int]) -> None:
         super().__init__()
@@ -132,6 +136,7 @@ class MLP(nn.Module):
 
 
 # ---------------------------------------------------------------- coordinates
+
 
 def pixel_centers(n: int, device: torch.device | str | None = None) -> Tensor:
     """Centres of n pixels spanning [-1, 1], computed exactly as the reference does."""
@@ -182,6 +187,7 @@ def skip_taps(q: Tensor, n: int, mode: Skip) -> tuple[Tensor, Tensor]:
 
 
 # ---------------------------------------------------------------- LIIF
+
 
 @dataclass(frozen=True)
 class LiifSpec:
@@ -253,7 +259,12 @@ class LIIF(nn.Module):
         return (along_x * wy.unsqueeze(-1)).sum(-2)
 
     def query(
-        self, feat: Tensor, coord: Tensor, cell: Tensor, table: Tensor | None = None, image: Tensor | None = None
+        self,
+        feat: Tensor,
+        coord: Tensor,
+        cell: Tensor,
+        table: Tensor | None = None,
+        image: Tensor | None = None,
     ) -> Tensor:
         """RGB (normalised) at continuous coordinates.
 
@@ -270,7 +281,9 @@ class LIIF(nn.Module):
         coord = coord.float()
         size = coord.new_tensor([h, w])
         first = self.imnet.first
-        coord_weight = first.weight[:, self.feat_dim * 9 :].float()  # (hidden, 4): rel y, rel x, cell y, cell x
+        coord_weight = first.weight[
+            :, self.feat_dim * 9 :
+        ].float()  # (hidden, 4): rel y, rel x, cell y, cell x
         cell_term = (cell.float() * size) @ coord_weight[:, 2:].T  # (B, Q, hidden)
 
         # Each member looks half a latent cell away (offsets rounded once, like the reference).
@@ -283,7 +296,9 @@ class LIIF(nn.Module):
 
         batch, queries = coord.shape[:2]
         first_row = (torch.arange(batch, device=coord.device) * (h * w)).view(1, batch, 1)
-        gathered = table.reshape(-1, table.shape[-1])[(iy * w + ix + first_row).flatten(1)]  # (4, B*Q, hidden)
+        gathered = table.reshape(-1, table.shape[-1])[
+            (iy * w + ix + first_row).flatten(1)
+        ]  # (4, B*Q, hidden)
         hidden = gathered.view(4, batch, queries, -1).float() + rel @ coord_weight[:, :2].T + cell_term
         pred = self.imnet.layers[1:](hidden.to(table.dtype)).float()  # (4, B, Q, 3)
 

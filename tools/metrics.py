@@ -14,7 +14,9 @@ _Y_WEIGHTS = np.array([65.738, 129.057, 25.064], dtype=np.float64) / 256.0
 _Y_OFFSET = 16.0 / 255.0  # cancels in PSNR; SSIM's luminance term depends on it
 
 
-def _prepare(pred: np.ndarray, target: np.ndarray, shave: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
+def _prepare(
+    pred: np.ndarray, target: np.ndarray, shave: int, y_channel: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if pred.shape != target.shape:
         raise ValueError(f"shape mismatch: prediction {pred.shape} vs target {target.shape}")
     if pred.ndim != 3 or pred.shape[2] != 3:
@@ -67,6 +69,8 @@ def ssim(pred: np.ndarray, target: np.ndarray, *, shave: int, y_channel: bool) -
         var_x = _filter(x * x, window) - mu_x**2
         var_y = _filter(y * y, window) - mu_y**2
         cov = _filter(x * y, window) - mu_x * mu_y
-        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+            (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+        )
         scores.append(ssim_map.mean())
     return float(np.mean(scores))

@@ -56,7 +56,8 @@ class TrainConfig(BaseModel):
     data: Path
     encoder: Literal["edsr-baseline", "rdn"] = "edsr-baseline"
     skip: Skip | None = Field(
-        None, description="image skip: learn the residual over this interpolation of the LR (None: as --init has it)"
+        None,
+        description="image skip: learn the residual over this interpolation of the LR (None: as --init has it)",
     )
     patch: int = Field(48, ge=8, le=256, description="LR patch side")
     batch: int = Field(16, ge=1, le=256)
@@ -103,7 +104,10 @@ def predict(model: LIIF, lr: np.ndarray, height: int, width: int, chunk: int = 6
     coord = make_coord(height, width, device).unsqueeze(0)
     cell = torch.tensor([2.0 / height, 2.0 / width], device=device).expand_as(coord)
     out = torch.cat(
-        [model.query(feat, coord[:, i : i + chunk], cell[:, i : i + chunk], table, inp) for i in range(0, coord.shape[1], chunk)],
+        [
+            model.query(feat, coord[:, i : i + chunk], cell[:, i : i + chunk], table, inp)
+            for i in range(0, coord.shape[1], chunk)
+        ],
         dim=1,
     )
     return (out * 0.5 + 0.5).clamp(0, 1).view(height, width, 3).float().cpu().numpy()
@@ -118,7 +122,9 @@ def mean_psnr(model: LIIF, images: list[np.ndarray], *, scale: int, benchmark: b
     for image in images:
         height, width = image.shape[0] - image.shape[0] % scale, image.shape[1] - image.shape[1] % scale
         hr = image[:height, :width]
-        lr = np.asarray(Image.fromarray(hr).resize((width // scale, height // scale), Image.BICUBIC))
+        lr = np.asarray(
+            Image.fromarray(hr).resize((width // scale, height // scale), Image.Resampling.BICUBIC)
+        )
         pred = predict(model, lr, height, width)
         shave = scale if benchmark else scale + 6
         values.append(psnr(pred, hr / 255.0, shave=shave, y_channel=benchmark))
@@ -133,7 +139,9 @@ def saved_config(run_dir: Path) -> TrainConfig | None:
     try:
         return TrainConfig.model_validate_json(path.read_text())
     except ValueError as exc:
-        raise ZoomqaError(f"{path} is not a training configuration ({exc.__class__.__name__}); use a new run folder") from None
+        raise ZoomqaError(
+            f"{path} is not a training configuration ({exc.__class__.__name__}); use a new run folder"
+        ) from None
 
 
 def _save_atomic_torch(obj: dict, path: Path) -> None:
@@ -161,7 +169,10 @@ class Trainer:
             update = {key: getattr(config, key) for key in RESUMABLE_CHANGES} if config else {}
             self.config = previous.model_copy(update=update)
             changed = [
-                key for key, value in (config.model_dump(exclude=set(RESUMABLE_CHANGES)).items() if config else ())
+                key
+                for key, value in (
+                    config.model_dump(exclude=set(RESUMABLE_CHANGES)).items() if config else ()
+                )
                 if value != getattr(previous, key)
             ]
             if changed:
@@ -177,7 +188,7 @@ class Trainer:
         _write_json_atomic(json.loads(self.config.model_dump_json()), saved)
 
         torch.manual_seed(self.config.seed)
-        self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)
+        self.model = self._initial_model().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
         # Autocast runs convolutions and matrix products in amp_dtype; the parameters, Adam's state
         # and the loss stay float32. fp16 gradients underflow without loss scaling; bf16 needs none
@@ -196,7 +207,9 @@ class Trainer:
         if self.config.init:
             model = load_checkpoint(self.config.init)
             if model.spec.encoder != self.config.encoder:
-                raise ZoomqaError(f"--init weights use the {model.spec.encoder} encoder, not {self.config.encoder}")
+                raise ZoomqaError(
+                    f"--init weights use the {model.spec.encoder} encoder, not {self.config.encoder}"
+                )
             if self.config.skip in (None, model.spec.skip):
                 return model.train()
             state = model.state_dict()
@@ -206,6 +219,7 @@ class Trainer:
             model = LIIF(LiifSpec(encoder=self.config.encoder, skip=self.config.skip))
         if self.config.skip is not None:
             last = model.imnet.layers[-1]
+            assert isinstance(last, torch.nn.Linear)
             torch.nn.init.zeros_(last.weight)
             torch.nn.init.zeros_(last.bias)
         return model.train()
@@ -350,7 +364,9 @@ def _without_local_paths(config_json: str) -> str:
 _SHIPPED_METADATA = ("step", "train_seconds", "train_config", "device", "train_dtype")
 
 
-def export_weights(run_dir: Path, output: Path, *, dtype: torch.dtype = torch.float16, force: bool = False) -> Path:
+def export_weights(
+    run_dir: Path, output: Path, *, dtype: torch.dtype = torch.float16, force: bool = False
+) -> Path:
     """A run's latest weights as a compact file for ``zoomqa upscale --model`` (fp16: ~3 MB for EDSR)."""
     source = Path(run_dir) / MODEL_FILE
     if not source.is_file():

@@ -117,7 +117,7 @@ def sample_batch(photos: list[np.ndarray], recipe: BatchRecipe, rng: np.random.G
         if rng.random() < 0.5:
             hr = hr.transpose(1, 0, 2)
         hr = np.ascontiguousarray(hr)
-        lr = Image.fromarray(hr).resize((recipe.patch, recipe.patch), Image.BICUBIC)
+        lr = Image.fromarray(hr).resize((recipe.patch, recipe.patch), Image.Resampling.BICUBIC)
         if recipe.degradation:
             lr = degrade(lr, rng)
         picked = torch.from_numpy(rng.choice(side * side, size=queries, replace=False))

@@ -64,7 +64,11 @@ def target_size(
 
     A width or height alone keeps the aspect ratio. Shrinking is refused: LIIF enlarges.
     """
-    given = [name for name, value in (("scale", scale), ("width", width), ("height", height), ("size", size)) if value is not None]
+    given = [
+        name
+        for name, value in (("scale", scale), ("width", width), ("height", height), ("size", size))
+        if value is not None
+    ]
     if len(given) != 1:
         raise ZoomqaError("give exactly one of --scale, --size, --width or --height")
     w, h = input_size
@@ -105,7 +109,9 @@ def _check_writable(path: Path, input_path: Path, force: bool) -> None:
     if not path.parent.is_dir():
         raise ZoomqaError(f"output folder does not exist: {path.parent}")
     if (path.exists() or path.is_symlink()) and not force:
-        raise ZoomqaError(f"{path} already exists: pass --force to replace it, or choose another name with -o")
+        raise ZoomqaError(
+            f"{path} already exists: pass --force to replace it, or choose another name with -o"
+        )
 
 
 def upscale(
@@ -143,7 +149,11 @@ def upscale(
             f"{out_w}x{out_h} = {out_w * out_h:,} pixels is above the output limit of {max_output_pixels:,} "
             "(upscale.max_output_pixels): ask for a smaller size"
         )
-    output = Path(output).expanduser() if output else default_output_path(path, scale=scale, output_size=(out_w, out_h))
+    output = (
+        Path(output).expanduser()
+        if output
+        else default_output_path(path, scale=scale, output_size=(out_w, out_h))
+    )
     check_can_store(output_format(output), image.alpha is not None)
     _check_writable(output, path, force)
     compare_to = compare_path_for(output) if compare else None
@@ -154,8 +164,13 @@ def upscale(
 
     network = load_checkpoint(weights)
     rgb = upscale_array(
-        network, image.rgb, (out_h, out_w), precision=precision, device=torch_device,
-        out_dtype=image.rgb.dtype.type, progress=progress,
+        network,
+        image.rgb,
+        (out_h, out_w),
+        precision=precision,
+        device=torch_device,
+        out_dtype=image.rgb.dtype.type,
+        progress=progress,
     )
     alpha = resize_alpha(image.alpha, (out_w, out_h)) if image.alpha is not None else None
     save_image(output, rgb, alpha=alpha, grayscale=image.grayscale, icc_profile=image.icc_profile)
