@@ -41,6 +41,8 @@ from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.metadata import RowInfo
 from zoomqa.index.names import names_record
+from zoomqa.index.question_limits import MAX_QUESTION_CHARS as MAX_QUESTION_CHARS
+from zoomqa.index.question_limits import check_question
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
@@ -76,7 +78,6 @@ CURATED_BONUS = 0.1
 SENTENCE_WEIGHT = 0.3
 KEYWORD_RESCUE = 0.6  # share of the best keyword score that keeps a low-cosine candidate
 CANDIDATES = 100  # per block and per retriever, before fusion
-MAX_QUESTION_CHARS = 4000
 EMBED_QUESTION_CHARS = 1000  # about the 256 word pieces the embedder reads; the rest is dropped
 NEAREST_TOPICS = 5
 # Records outside the bundled cards whose names are compared with the question: the best keyword
@@ -99,11 +100,7 @@ class _Candidate:
 
 def clean_question(question: str) -> str:
     """The question as searched: whitespace collapsed, bounded, cut to what the embedder reads."""
-    text = " ".join(question.split())
-    if not text:
-        raise ZoomqaError("the question is empty; ask something about image super-resolution")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise ZoomqaError(f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}")
+    text = check_question(question)
     if len(text) > EMBED_QUESTION_CHARS:
         log.warning("question truncated from %d to %d characters for search", len(text), EMBED_QUESTION_CHARS)
         text = text[:EMBED_QUESTION_CHARS]
@@ -112,20 +109,17 @@ def clean_question(question: str) -> str:
 
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    """Run torch and FAISS on one thread for a single question: it encodes in ~20 ms and scans
-    70k vectors in ~10 ms that way, while intra-op threads only add synchronisation, which on
-    a busy 2-core machine made both 2-40x slower (measured)."""
+    """Run FAISS on one thread for a single question: it scans 70k vectors in ~10 ms that way,
+    while intra-op threads only add synchronisation, which on a busy 2-core machine made it
+    2-40x slower (measured). The embedder keeps its own products on one thread (minilm.py)."""
     import faiss
-    import torch
 
-    before = torch.get_num_threads(), faiss.omp_get_max_threads()
-    torch.set_num_threads(1)
+    before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(before[0])
-        faiss.omp_set_num_threads(before[1])
+        faiss.omp_set_num_threads(before)
 
 
 def _blend(similarity: dict[int, float], matched: dict[int, float]) -> dict[int, float]:

@@ -1,7 +1,8 @@
 """``zoomqa ask``: one question from the command line, answered (and any picture enlarged).
 
-Heavy libraries (torch, faiss, langchain, llama_cpp) are imported inside the command so that
-``zoomqa --help`` stays fast.
+Heavy libraries (faiss, langchain, llama_cpp, torch for an upscale) are imported inside the
+command so that ``zoomqa --help`` stays fast, and only after the question has been checked: an
+empty or oversized one is refused at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from zoomqa.agent.doors.options import JsonOption, KOption, ModelOption, WriterOption, here_and_configured
 from zoomqa.config import get_settings
+from zoomqa.index.question_limits import check_question
 
 out = Console()
 
@@ -31,6 +33,7 @@ def ask(
     the configured upscale.allowed_dirs) and reports the result inside the answer; the exit
     status is 1 when a requested enlargement was refused or failed.
     """
+    check_question(question)  # the search's own limits, before the index, embedder and writer load
     from zoomqa.agent.doors.terminal_view import print_notices, print_reply, respond_live
     from zoomqa.agent.turn.assistant import Assistant
 
