@@ -444,7 +444,8 @@ def _vocabulary(embedder: Embedder) -> frozenset[str]:
     named when the question writes GUN. Empty when the model has no readable vocabulary."""
     model = getattr(embedder, "_model", None)
     tokenizer = getattr(model, "tokenizer", None) or getattr(model, "_tokenizer", None)
-    vocabulary = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    get_vocab = getattr(tokenizer, "get_vocab", None)
+    vocabulary = get_vocab() if callable(get_vocab) else {}
     return frozenset(word for word in vocabulary if word.isalpha())
 
 
