@@ -36,10 +36,14 @@ def files_in(folder: Path) -> list[str]:
 
 def test_upscales_by_name_path_scale_or_size(upscale_tool: BaseTool, pictures: Path) -> None:
     reply = upscale_tool.invoke({"path": "cat.png", "scale": 3.5})
-    assert reply.startswith("Enlarged cat.png from 16x12 to 56x42") and str(pictures / "cat_x3.5.png") in reply
+    assert (
+        reply.startswith("Enlarged cat.png from 16x12 to 56x42") and str(pictures / "cat_x3.5.png") in reply
+    )
     again = upscale_tool.invoke({"path": "cat.png", "scale": 3.5})  # never overwrites: a new name
     assert str(pictures / "cat_x3.5-2.png") in again
-    reply = upscale_tool.invoke({"path": "trips/holiday.jpg", "width": 40, "height": 20, "output_name": "wide.webp"})
+    reply = upscale_tool.invoke(
+        {"path": "trips/holiday.jpg", "width": 40, "height": 20, "output_name": "wide.webp"}
+    )
     assert "to 40x20" in reply
     with Image.open(pictures / "trips" / "wide.webp") as out:
         assert out.size == (40, 20)
@@ -71,12 +75,16 @@ def test_the_schema_is_strict() -> None:
         ({"path": "", "scale": 2}, "at least 1 character"),
     ],
 )
-def test_malformed_requests_come_back_as_text(upscale_tool: BaseTool, request_args: dict, message: str) -> None:
+def test_malformed_requests_come_back_as_text(
+    upscale_tool: BaseTool, request_args: dict, message: str
+) -> None:
     reply = upscale_tool.invoke(request_args)
     assert reply.startswith("upscale refused:") and message in reply
 
 
-def test_refuses_paths_outside_the_allowed_folders(upscale_tool: BaseTool, pictures: Path, tmp_path: Path) -> None:
+def test_refuses_paths_outside_the_allowed_folders(
+    upscale_tool: BaseTool, pictures: Path, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret.png"
     Image.new("RGB", (4, 4)).save(secret)
     (pictures / "escape.png").symlink_to(secret)
@@ -87,7 +95,9 @@ def test_refuses_paths_outside_the_allowed_folders(upscale_tool: BaseTool, pictu
     assert files_in(tmp_path) == before
 
 
-def test_refuses_non_images_missing_files_bad_names_and_big_requests(upscale_tool: BaseTool, pictures: Path) -> None:
+def test_refuses_non_images_missing_files_bad_names_and_big_requests(
+    upscale_tool: BaseTool, pictures: Path
+) -> None:
     (pictures / "notes.txt").write_text("hello")
     (pictures / "fake.png").write_text("not really a picture")
     (pictures / "cat_big.png").write_bytes(b"an earlier result")

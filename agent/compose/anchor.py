@@ -33,14 +33,20 @@ CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one 
 # ... and when only an arbitrary-scale method meets the request (unless speed is what they
 # ask for): of the methods that meet it, the one zoomqa can demonstrate on their own picture
 ARBITRARY_LOCAL_BONUS = 0.2
-MEASURE_NAMED_FACTOR = 0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
+MEASURE_NAMED_FACTOR = (
+    0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
+)
 # A specialist for another kind of picture, a work on another subject, a GPU-only work for a
 # CPU (or as a recommendation to someone who asks for neither realism nor has a GPU), a dataset
 # or metric for a person who wants a picture enlarged or repaired, a GAN or diffusion model for
 # a person who needs faithful detail.
 MISMATCH_PENALTY = 0.2
-SUBJECT_WORDS = 2  # task-label words a question must share to name a record's subject ("training" alone does not)
-RETRIEVAL_WEIGHT = 1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
+SUBJECT_WORDS = (
+    2  # task-label words a question must share to name a record's subject ("training" alone does not)
+)
+RETRIEVAL_WEIGHT = (
+    1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
+)
 # A record without card fields (a paper added from arXiv) that is the work the question is
 # about -- the first it names, the newest in a comparison -- is ranked above every other work:
 # a tier, not a weight (scores stay far below it). A card's sentences repeat its name, so its
@@ -119,7 +125,13 @@ def needs_gpu(record: Record) -> bool:
 
 
 # Task-label fragments of works that generate plausible detail (GAN, diffusion, face priors).
-_GENERATES = ("generative", "diffusion", "perceptual super-resolution", "texture enhancement", "photo-realistic")
+_GENERATES = (
+    "generative",
+    "diffusion",
+    "perceptual super-resolution",
+    "texture enhancement",
+    "photo-realistic",
+)
 
 
 def invents_detail(record: Record) -> bool:
@@ -147,20 +159,25 @@ def anchor_scores(
         # The newer work is explained and the older one is its contrast: a later paper says
         # what it changed, an earlier one cannot say how it differs from its successors.
         named.sort(key=lambda n: records[n - 1].date, reverse=True)
-    named_works = list(dict.fromkeys(records[n - 1].work for n in named))  # a paper and its model cards: one work
+    named_works = list(
+        dict.fromkeys(records[n - 1].work for n in named)
+    )  # a paper and its model cards: one work
     runnable = analysis.intent in ("which", "can")
     run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
     c = analysis.constraints
     measure_is_subject = analysis.intent in ("what", "data", "compare")
     # A person who wants their picture enlarged or repaired needs a method, not a test set or a score.
-    wants_method = analysis.intent in ("how", "which", "can") and (c.enlarging or c.fix_requested or bool(c.damage))
+    wants_method = analysis.intent in ("how", "which", "can") and (
+        c.enlarging or c.fix_requested or bool(c.damage)
+    )
     enlarging = demonstrable(analysis, tuple(records))
     # the subject: the first named work that is not a yardstick of a why/how question
     subject = next(
         (
             work
             for work in named_works
-            if measure_is_subject or not any(is_measure(records[n - 1]) for n in named if records[n - 1].work == work)
+            if measure_is_subject
+            or not any(is_measure(records[n - 1]) for n in named if records[n - 1].work == work)
         ),
         None,
     )

@@ -59,8 +59,16 @@ HEADLINE_BONUS = 0.1
 # For records without a workflow (imported from arXiv), the summary sentence that best fits
 # each step's description in the workflow_stages template.
 QUESTION_WEIGHT = 0.5
-STEP_OF_FIELD: dict[str, Stage] = {"workflow.input": "input", "workflow.model": "model", "workflow.output": "output"}
-ROLE_ORDER = (1, 2, 0)  # columns of STEP_OF_FIELD's steps, in the order an abstract's sentences are given them
+STEP_OF_FIELD: dict[str, Stage] = {
+    "workflow.input": "input",
+    "workflow.model": "model",
+    "workflow.output": "output",
+}
+ROLE_ORDER = (
+    1,
+    2,
+    0,
+)  # columns of STEP_OF_FIELD's steps, in the order an abstract's sentences are given them
 CONTRAST_INTENTS = ("compare", "which")
 SITUATION_NAMES = (
     "sentence", "scale", "scale_beyond", "size", "any_size", "jpeg", "noise", "blur", "scratches",
@@ -112,7 +120,9 @@ def situation(analysis: Analysis, phrases: dict[str, Template]) -> str | None:
         parts.append(phrases[key].safe_substitute(scale=f"{c.scale:g}"))
     if c.size is not None:
         width, height = c.size
-        size = f"{width}x{height}" if width and height else f"{width} px wide" if width else f"{height} px tall"
+        size = (
+            f"{width}x{height}" if width and height else f"{width} px wide" if width else f"{height} px tall"
+        )
         parts.append(phrases["size"].safe_substitute(size=size))
     elif c.any_size:
         parts.append(phrases["any_size"].template)
@@ -173,10 +183,18 @@ class ExtractiveWriter:
         if index is not None:
             statements.append(self._quote(evidence, index, used))
         else:
-            labels = evidence.records[evidence.anchor - 1].tasks or [evidence.records[evidence.anchor - 1].title]
+            labels = evidence.records[evidence.anchor - 1].tasks or [
+                evidence.records[evidence.anchor - 1].title
+            ]
             ranked = np.argsort(-(encode_cached(evidence.embedder, tuple(labels)) @ evidence.question_vector))
             text = load_prompt("task", self.prompts_dir, task=" and ".join(labels[i] for i in ranked[:2]))
-            statements.append(Statement(text=text, sources=(evidence.anchor,), field=f"{evidence.records[evidence.anchor - 1].id}:tasks"))
+            statements.append(
+                Statement(
+                    text=text,
+                    sources=(evidence.anchor,),
+                    field=f"{evidence.records[evidence.anchor - 1].id}:tasks",
+                )
+            )
         told = situation(evidence.analysis, self.situation_phrases)
         if told:
             statements.append(Statement(text=told, field=FIELD_QUESTION))
@@ -212,7 +230,9 @@ class ExtractiveWriter:
         for column in ROLE_ORDER:
             stage = stages[column]
 
-            def rank(i: int, column: int = column, stage: str = stage) -> tuple[bool, bool, int, bool, bool, float]:
+            def rank(
+                i: int, column: int = column, stage: str = stage
+            ) -> tuple[bool, bool, int, bool, bool, float]:
                 passage = evidence.passages[i]
                 role_fit = (passage.stage_fit or (0.0, 0.0, 0.0))[column]
                 claim = stage == "model" and passage.role == "claim"
@@ -245,7 +265,9 @@ class ExtractiveWriter:
         for i in indices:
             passage = evidence.passages[i]
             shared = len(asked & content_stems(passage.text)) / len(asked) if asked else 0.0
-            bonus = EXPLAINS_BONUS if passage.field == "explains" and evidence.analysis.intent == "why" else 0.0
+            bonus = (
+                EXPLAINS_BONUS if passage.field == "explains" and evidence.analysis.intent == "why" else 0.0
+            )
             if situation & situation_terms(passage.text):
                 bonus += SITUATION_BONUS
             if asks_results and _RESULT.search(passage.text):
@@ -256,6 +278,7 @@ class ExtractiveWriter:
     def _points(self, evidence: Evidence, explained: list[int], used: set[str]) -> list[Statement]:
         """The method's explains/facts sentences (summary sentences for records without any)
         that answer this question best, without saying the same thing twice."""
+
         def has_points(number: int) -> bool:
             record = evidence.records[number - 1]
             return bool(record.explains or record.facts)

@@ -103,7 +103,12 @@ _DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
         ),
     ),
     ("noise", re.compile(r"\b(nois(e|y)|grain(y)?|denois\w*|speckles?)\b")),
-    ("blur", re.compile(r"\b(blur(red|ry)?|out[- ]of[- ]focus|unfocused|defocus\w*|motion blur|deblur\w*|soft focus)\b")),
+    (
+        "blur",
+        re.compile(
+            r"\b(blur(red|ry)?|out[- ]of[- ]focus|unfocused|defocus\w*|motion blur|deblur\w*|soft focus)\b"
+        ),
+    ),
     ("scratches", re.compile(r"\b(scratch(es|ed)?|tears?|torn|creases?|creased|dust|cracks?)\b")),
     (
         "old_photo",
@@ -131,7 +136,9 @@ _ENLARGE = re.compile(
     r"zoom\w*|magnif\w*|super[- ]?resol\w*|increase the (size|resolution)|higher resolution|"
     r"big (canvas|print|poster|screen)|canvas|posters?|billboards?|print(ed|ing)? (it )?(big|large))\b"
 )
-_FACES = re.compile(r"\b(faces?|facial|portraits?|selfies?|headshots?|passport (photo|picture)s?|id photos?|mugshots?)\b")
+_FACES = re.compile(
+    r"\b(faces?|facial|portraits?|selfies?|headshots?|passport (photo|picture)s?|id photos?|mugshots?)\b"
+)
 # What only a heavy generative model gives, or a GPU to run one: then a slow, GPU-only work is
 # no worse a recommendation than a light one.
 _HEAVY_OK = re.compile(
@@ -173,9 +180,7 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
 _PATH = re.compile(r"[^\s\"'`]*\w\.(jpe?g|png|webp|bmp|tiff?|gif|heic)\b")
 # "not a fixed 2x model", "instead of 4x": a factor the person rules out.
-_NEGATED = re.compile(
-    r"\b(not|no|without|instead of|rather than|other than)\b[\w\s/-]{0,20}$", re.IGNORECASE
-)
+_NEGATED = re.compile(r"\b(not|no|without|instead of|rather than|other than)\b[\w\s/-]{0,20}$", re.IGNORECASE)
 # "better than PSNR", "instead of ESRGAN": a work named as the contrast, not as the subject.
 _CONTRASTED = re.compile(r"\b(than|instead of|other than|besides|apart from|unlike)\s+$")
 
@@ -196,7 +201,9 @@ class Constraints:
     illustration: bool = False
     cpu_only: bool = False
     fast: bool = False  # speed (or cost) is what the person asks for
-    faithful: bool = False  # the detail must be true, not invented (evidence, medicine, "rather than inventing")
+    faithful: bool = (
+        False  # the detail must be true, not invented (evidence, medicine, "rather than inventing")
+    )
     heavy_ok: bool = False  # realism or a GPU is asked for: a slow, GPU-only model is a fair recommendation
 
     @property
