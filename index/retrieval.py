@@ -222,7 +222,9 @@ class HybridRetriever(BaseRetriever):
             np.asarray([row for row, _ in sentences], dtype=np.int64), return_inverse=True
         )
         self._sentence_vectors = (
-            self.embedder.encode([text for _, text in sentences])  # from the vector cache after the first open
+            self.embedder.encode(
+                [text for _, text in sentences]
+            )  # from the vector cache after the first open
             if sentences
             else np.zeros((0, snapshot.manifest.dim), dtype=np.float32)
         )
@@ -238,7 +240,10 @@ class HybridRetriever(BaseRetriever):
         old cards. 0 for an index without bundled cards."""
         if not len(self._curated_rows):
             return 0
-        stored = {info.id: info.content_hash for info in self._snapshot.records.infos_of(self._curated_rows.tolist()).values()}
+        stored = {
+            info.id: info.content_hash
+            for info in self._snapshot.records.infos_of(self._curated_rows.tolist()).values()
+        }
         shipped = {record.id: record.content_hash() for record in read_bundled_corpus()}
         return len(stored.keys() ^ shipped.keys()) + sum(
             stored[i] != digest for i, digest in shipped.items() if i in stored
@@ -326,7 +331,11 @@ class HybridRetriever(BaseRetriever):
         keyword and dense matches outside the cards), where a rare name puts its record first."""
         keyword_rows = _top_rows(np.where(self._curated, 0.0, keyword_scores), NAME_CANDIDATES)
         dense_rows = np.concatenate([rows[:NAME_CANDIDATES] for rows, _ in dense.values()])
-        rows = [row for row in dict.fromkeys([*keyword_rows.tolist(), *dense_rows.tolist()]) if not self._curated[row]]
+        rows = [
+            row
+            for row in dict.fromkeys([*keyword_rows.tolist(), *dense_rows.tolist()])
+            if not self._curated[row]
+        ]
         if not rows:
             return set()
         if self._ordinary_words is None:
@@ -340,9 +349,13 @@ class HybridRetriever(BaseRetriever):
         if self._curated_vectors is not None:
             # the nearest card as retrieval sees it: "what is LPIPS?" is far from the LPIPS
             # summary's vector but close to its sentence "LPIPS measures perceptual similarity..."
-            similarity = dict(zip(self._curated_rows.tolist(), (self._curated_vectors @ query[0]).tolist(), strict=True))
+            similarity = dict(
+                zip(self._curated_rows.tolist(), (self._curated_vectors @ query[0]).tolist(), strict=True)
+            )
             return max(_blend(similarity, matched).values(), default=-1.0)
-        return max((float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=-1.0)
+        return max(
+            (float(similarities[0]) for _, similarities in dense.values() if len(similarities)), default=-1.0
+        )
 
     def _dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosine similarities of the ``n`` nearest vectors, best first (one exact FAISS scan)."""
@@ -389,7 +402,9 @@ class HybridRetriever(BaseRetriever):
         relevant = [
             row
             for row, cosine in similarity.items()
-            if cosine >= self.min_relevance or keyword_scores[row] >= KEYWORD_RESCUE * best_keyword or row in named
+            if cosine >= self.min_relevance
+            or keyword_scores[row] >= KEYWORD_RESCUE * best_keyword
+            or row in named
         ]
         infos = self._snapshot.records.infos_of(relevant)
         candidates = [

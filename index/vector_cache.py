@@ -71,7 +71,9 @@ class VectorCache:
                 for start in range(0, len(items), 500):  # SQLite's bound on query parameters
                     chunk = items[start : start + 500]
                     marks = ",".join("?" * len(chunk))
-                    for key, blob in db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                    for key, blob in db.execute(
+                        f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
+                    ):
                         vector = np.frombuffer(blob, dtype=np.float32)
                         if vector.shape == (self.dim,):
                             found[keys[key]] = vector
@@ -81,7 +83,10 @@ class VectorCache:
 
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Keep these vectors (row i belongs to ``texts[i]``); failures are not errors."""
-        rows = [(self._key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
+        rows = [
+            (self._key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for t, v in zip(texts, vectors)
+        ]
         with self._lock:
             db = self._connect()
             if db is None or not rows:
