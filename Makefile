@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_QUESTION ?= I blew up an old photo 10x and it stayed crisp - how?
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test check install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,21 @@ demo: install
 	$(BIN)/zoomqa index build  # incremental: embeds only cards that changed since the last run
 	$(BIN)/zoomqa ask "$(DEMO_QUESTION)"
 
-test: install-test
+test: check
 	$(BIN)/python -m pytest -q
+
+# Guardrails: lint and format (ruff), types (mypy) and the import contracts in pyproject.toml
+# (import-linter). mypy and import-linter read a staged copy of the package, laid out as it is
+# installed, because the editable install maps agent/, index/, tools/ and prompts/ in at import time.
+CHECKED := build/checked
+check: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	rm -rf $(CHECKED) && mkdir -p $(CHECKED)/zoomqa
+	cp zoomqa/*.py $(CHECKED)/zoomqa/
+	find agent index tools prompts -name '*.py' -exec cp --parents {} $(CHECKED)/zoomqa/ \;
+	cd $(CHECKED) && $(CURDIR)/$(BIN)/mypy -p zoomqa --config-file $(CURDIR)/pyproject.toml
+	cd $(CHECKED) && $(CURDIR)/$(BIN)/lint-imports --config $(CURDIR)/pyproject.toml
 
 # Benchmarks print numbers; each script's docstring shows its full-size options.
 bench: install
@@ -37,6 +50,7 @@ bench: install
 	$(BIN)/python bench/bench_index.py --limit 2000
 	$(BIN)/python bench/bench_upscale.py --parts speed,psnr
 	$(BIN)/python bench/bench_answers.py
+	$(BIN)/python bench/answer_quality.py  # dev beside holdout
 	$(BIN)/python bench/fidelity_report.py --parts bench,photos,jpeg
 
 clean:
