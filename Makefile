@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_QUESTION ?= I blew up an old photo 10x and it stayed crisp - how?
 
-.PHONY: demo test check install install-test bench clean
+.PHONY: demo test check install install-test bench gpu-pack gpu-recipe clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench: install
 	$(BIN)/python bench/bench_answers.py
 	$(BIN)/python bench/answer_quality.py  # dev beside holdout
 	$(BIN)/python bench/fidelity_report.py --parts bench,photos,jpeg
+
+# A lent GPU: pack the data small enough to travel, then fine-tune, score and export (tools/README.md).
+gpu-pack: install
+	$(BIN)/python tools/gpu_recipe.py pack --to runs/gpu-pack --mib 44
+gpu-recipe: install
+	$(BIN)/python tools/gpu_recipe.py --out $${OUT:-runs/gpu-recipe}
 
 clean:
 	rm -rf $(VENV) build *.egg-info
