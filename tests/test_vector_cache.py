@@ -12,7 +12,11 @@ from zoomqa.index.embedding import Embedder
 from zoomqa.index.retrieval import HybridRetriever
 from zoomqa.index.vector_cache import CACHE_FILE, VectorCache
 
-TEXTS = ["LIIF decodes any coordinate with an MLP.", "JPEG blocks come from 8x8 quantisation.", "LIIF decodes any coordinate with an MLP."]
+TEXTS = [
+    "LIIF decodes any coordinate with an MLP.",
+    "JPEG blocks come from 8x8 quantisation.",
+    "LIIF decodes any coordinate with an MLP.",
+]
 
 
 def test_cached_vectors_equal_fresh_ones_and_outlive_the_process(tmp_path: Path, embedder: Embedder) -> None:
