@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/bench_upscale.py --parts speed,psnr
 	$(BIN)/python bench/bench_answers.py
 	$(BIN)/python bench/answer_quality.py  # dev beside holdout
+	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/fidelity_report.py --parts bench,photos,jpeg
 
 # A lent GPU: pack the data small enough to travel, then fine-tune, score and export (tools/README.md).

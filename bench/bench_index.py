@@ -201,8 +201,10 @@ def main() -> None:
 
         if not args.random_vectors:
             texts = [e.record.embedding_text() for e in entries]
-            model = embedder._model  # the same SentenceTransformer, called directly
-            _, raw_s = timed(lambda: model.encode(texts, batch_size=batch_size, normalize_embeddings=True))  # type: ignore[attr-defined]
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(str(resolve_embedder(settings.index.embedder)[0]), device="cpu")
+            _, raw_s = timed(lambda: model.encode(texts, batch_size=batch_size, normalize_embeddings=True))
             rows.append(
                 Row(
                     "raw SentenceTransformer.encode, same texts",

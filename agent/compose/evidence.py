@@ -6,8 +6,7 @@ them and the evaluation counts support with them, so all three see the same evid
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -110,24 +109,10 @@ def _passages_of(record: Record, number: int) -> list[Passage]:
     return passages
 
 
-@contextmanager
-def _single_thread() -> Iterator[None]:
-    """Torch on one thread while encoding: a few short sentences take ~25 ms that way, and
-    several times longer with two threads on a busy two-core machine (measured: 0.03 s vs 0.8 s)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def encode(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """Embed the few short texts of one answer (passages, sentences, labels)."""
-    with _single_thread():
-        return embedder.encode(list(texts))
+    """Embed the few short texts of one answer (passages, sentences, labels); the embedder
+    keeps its own math on one thread while it encodes."""
+    return embedder.encode(list(texts))
 
 
 @lru_cache(maxsize=512)
