@@ -144,6 +144,21 @@ class SlackSettings(_Section):
     max_file_bytes: int = Field(
         20_000_000, ge=1, description="Largest image file the bot downloads from a message."
     )
+    queue_size: int = Field(
+        50,
+        ge=0,
+        le=10_000,
+        description="Messages that may wait for a worker; beyond it the bot says it is busy.",
+    )
+    upscales_per_user: int = Field(
+        1, ge=1, le=64, description="Pictures one person may have enlarged at the same time."
+    )
+    job_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a message may take once a worker has it; then it is abandoned.",
+    )
 
     @field_validator("api_url")
     @classmethod
