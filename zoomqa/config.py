@@ -109,6 +109,13 @@ class AnswerSettings(_Section):
     openai_api_key: SecretStr | None = None
     gguf_path: Path | None = Field(None, description="GGUF file for the local writer.")
     timeout_s: float = Field(60.0, gt=0)
+    deadline_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest one model call may take, retries included, to its last token; then the "
+        "offline answer is given, with a note.",
+    )
     max_retries: int = Field(3, ge=0, le=10)
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(320, ge=32, le=4096, description="Longest answer a generative writer may write.")
