@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from test_writer_openai import REPLY, Reply, ScriptedServer
+from test_writer_openai import REPLY, Reply, ScriptedServer, error_body
 
 from zoomqa.agent.turn.assistant import Assistant, Turn
 from zoomqa.config import get_settings
-from zoomqa.errors import ZoomqaError
 
 KEY = "sk-assistant-test-5555"
 
@@ -132,8 +132,8 @@ def test_a_tool_call_outside_the_allowed_folders_is_one_sentence(
     assert reply.answer.task[0].text.startswith("I could not enlarge passwd.png: ")
 
 
-def test_a_server_that_is_down_is_one_clear_error(
-    indexed_home: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_server_that_is_down_plans_and_answers_offline(
+    indexed_home: Path, pictures: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -141,11 +141,115 @@ def test_a_server_that_is_down_is_one_clear_error(
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     monkeypatch.setenv("ZOOMQA_ANSWER__MAX_RETRIES", "0")
     get_settings.cache_clear()
-    with (
-        Assistant.from_settings(get_settings(), writer="openai") as assistant,
-        pytest.raises(ZoomqaError, match="cannot reach"),
-    ):
-        assistant.respond("upscale cat.png 2x")
+    with Assistant.from_settings(get_settings(), writer="openai", allowed_dirs=[pictures]) as assistant:
+        reply = assistant.respond("upscale cat.png 2x")
+    (call,) = reply.tool_calls  # the deterministic parser read the request
+    assert call.ok and call.output_size == (32, 24)
+    answer = reply.answer
+    assert answer.writer == "extractive" and answer.requested_writer == "openai"
+    assert answer.fallback_reason == (
+        f"Cannot reach the model server at http://127.0.0.1:{port}/v1 (is it running, and is "
+        "OPENAI_BASE_URL right?); this is the offline answer."
+    )
+    assert any("cat.png went from 16x12 to 32x24" in s.text for s in answer.statements)
+
+
+def test_a_scale_written_as_text_is_coerced_by_the_tools_schema(
+    assistant: Assistant, server: ScriptedServer, pictures: Path
+) -> None:
+    server.replies = [tool_call_reply({"path": "cat.png", "scale": "3"}), Reply(chunks=REPLY)]
+    reply = assistant.respond("make cat.png three times bigger")
+    (call,) = reply.tool_calls
+    assert call.ok and call.arguments == {"path": "cat.png", "scale": 3.0} and call.output_size == (48, 36)
+    with Image.open(pictures / "cat_x3.png") as out:
+        assert out.size == (48, 36)
+    assert "3x" in reply.condensed_question
+    # the writer is told what the upscaler did, and the answer reports it
+    told = server.requests[1][1]["messages"][-1]["content"]
+    assert "What the upscaler just did for this person" in told and "cat.png went from 16x12 to 48x36" in told
+    assert str(pictures / "cat_x3.png") in told
+    assert any("cat.png went from 16x12 to 48x36" in s.text for s in reply.answer.statements)
+
+
+def test_invalid_tool_arguments_fall_back_to_the_request_parser(
+    assistant: Assistant, server: ScriptedServer, pictures: Path
+) -> None:
+    server.replies = [tool_call_reply({"path": "cat.png", "scale": "three"}), Reply(chunks=REPLY)]
+    reply = assistant.respond("upscale cat.png 3x please")
+    (call,) = reply.tool_calls
+    assert call.ok and call.arguments == {"path": "cat.png", "scale": 3.0} and call.output_size == (48, 36)
+    assert len(server.requests) == 2
+
+
+def test_invalid_tool_arguments_the_parser_cannot_replace_are_one_sentence(
+    assistant: Assistant, server: ScriptedServer, pictures: Path
+) -> None:
+    server.replies = [tool_call_reply({"path": "cat.png", "scale": "huge"}), Reply(chunks=REPLY)]
+    reply = assistant.respond("cat.png, but huge")
+    (call,) = reply.tool_calls
+    assert not call.ok and call.error.startswith("the model gave invalid arguments (scale: Input should be")
+    assert reply.answer.task[0].text.startswith("I could not enlarge cat.png: the model gave invalid")
+    assert not list(pictures.glob("cat_*"))
+
+
+def test_a_text_reply_to_an_upscale_request_falls_back_to_the_request_parser(
+    assistant: Assistant, server: ScriptedServer, pictures: Path
+) -> None:
+    server.replies = [Reply(chunks=["How does LIIF enlarge cat.png 3x?"]), Reply(chunks=REPLY)]
+    reply = assistant.respond("please upscale cat.png 3x")
+    (call,) = reply.tool_calls
+    assert call.ok and call.output_size == (48, 36)
+    assert (pictures / "cat_x3.png").is_file()
+
+
+def test_a_failing_planner_leaves_the_turn_to_the_offline_path(
+    assistant: Assistant, server: ScriptedServer, pictures: Path
+) -> None:
+    server.replies = [Reply(502, body="Bad Gateway", content_type="text/plain")]
+    reply = assistant.respond("please upscale cat.png 2.5x")
+    (call,) = reply.tool_calls
+    assert call.ok and call.output_size == (40, 30)
+    assert reply.answer.writer == "extractive"
+    assert (
+        reply.answer.fallback_reason
+        == "The model server failed (HTTP 502: Bad Gateway); this is the offline answer."
+    )
+    assert len(server.requests) == 1  # the writer does not ask a server that just failed
+
+
+def test_a_failing_writer_after_the_tool_ran_keeps_the_tools_report(
+    assistant: Assistant, server: ScriptedServer, pictures: Path
+) -> None:
+    server.replies = [
+        tool_call_reply({"path": "cat.png", "scale": 2}),
+        Reply(500, body=error_body("oom", "x")),
+    ]
+    reply = assistant.respond("upscale cat.png 2x")
+    assert reply.tool_calls[0].ok
+    assert (
+        reply.answer.fallback_reason == "The model server failed (HTTP 500: oom); this is the offline answer."
+    )
+    assert any("cat.png went from 16x12 to 32x24" in s.text for s in reply.answer.statements)
+    assert {"input", "model", "output"} <= {step.stage for step in reply.answer.steps}
+
+
+def test_a_trickling_writer_is_cut_at_the_deadline(
+    server: ScriptedServer, pictures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZOOMQA_ANSWER__DEADLINE_S", "1.5")
+    get_settings.cache_clear()
+    server.replies = [Reply(chunks=["Task: ", "more "], trickle_s=0.4)]
+    with Assistant.from_settings(get_settings(), writer="openai", allowed_dirs=[pictures]) as assistant:
+        started = time.monotonic()
+        reply = assistant.respond("Why does LIIF stay crisp at 10x?")
+        took = time.monotonic() - started
+    assert took < 10
+    assert reply.answer.writer == "extractive" and reply.answer.relevant
+    assert reply.answer.fallback_reason == (
+        "The model had not finished after 1.5 s, the deadline (answer.deadline_s, "
+        "ZOOMQA_ANSWER__DEADLINE_S); this is the offline answer."
+    )
+    assert reply.answer.timings.total_s >= 1.5
 
 
 def test_a_lone_question_without_a_picture_needs_no_planning_call(

@@ -7,10 +7,11 @@ five labelled lines, which are parsed into the same :class:`Draft`.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Protocol, Self, get_args
 
 from zoomqa.agent.compose.answer import STAGES, Draft, Statement, WorkflowStep
 from zoomqa.agent.compose.evidence import Evidence
@@ -20,6 +21,9 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.sentences import citations, split_sentences, strip_citations
 from zoomqa.prompts import load_prompt
 
+if TYPE_CHECKING:
+    from zoomqa.agent.llm.openai_chat import OpenAIEndpoint
+
 WRITERS: tuple[WriterName, ...] = get_args(WriterName)
 # Chosen by `zoomqa eval answers` (see agent/README.md, "Writers"): on tests/questions.jsonl the
 # extractive writer meets every target (structure, citations, links, support 1.00; p50 0.11 s);
@@ -27,7 +31,16 @@ WRITERS: tuple[WriterName, ...] = get_args(WriterName)
 # guard (off-format or unsupported), in-process and behind llama.cpp's server alike.
 DEFAULT_WRITER: WriterName = "extractive"
 NO_SOURCES = "(none)"
+# max_tokens of the openai writer unless answer.max_tokens is set: five full lines fit, so a
+# served model is rarely cut mid-answer (the local 135M model keeps answer.max_tokens's default)
+OPENAI_MAX_TOKENS = 800
+# Above the upscaler's report when the writer is told what it did this turn.
+TOOL_RESULTS_HEADING = (
+    "What the upscaler just did for this person (the answer reports it; explain how it was made):"
+)
 
+# The end of a sentence: its mark, any closing quotes or brackets and citations, then a space.
+_SENTENCE_END = re.compile(r"""[.!?]["'”’)]*(?:\s*\[\d+(?:\s*[,–-]\s*\d+)*\])*(?=\s|$)""")
 _LABEL = re.compile(r"^[\s#>*_-]*(task|input|model|output|why)[\s*_]*[:\-–—][\s*_]*(.*)$", re.IGNORECASE)
 
 
@@ -99,6 +112,14 @@ class ChatWriter:
         self.model = model
         self.prompts_dir = prompts_dir
         self.composer = ExtractiveWriter(prompts_dir)
+        self.told: tuple[str, ...] = ()
+
+    def telling(self, lines: Sequence[str]) -> Self:
+        """This writer for one turn in which the upscaler ran: the model is also told what it did
+        (sizes, time, file), one line a run. A copy, so turns answered at once do not mix."""
+        told = copy.copy(self)
+        told.told = tuple(lines)
+        return told
 
     def messages(self, evidence: Evidence) -> list[Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
@@ -111,42 +132,46 @@ class ChatWriter:
             anchor=str(evidence.anchor),
             evidence=evidence_lines(self.composer.write(evidence)),
         )
+        if self.told:
+            prompt += f"\n\n{TOOL_RESULTS_HEADING}\n" + "\n".join(self.told)
         return [SystemMessage(load_prompt("system", self.prompts_dir)), HumanMessage(prompt)]
 
-    def chunks(self, messages: list[Any]) -> Iterator[str]:
-        for chunk in self.model.stream(messages):
-            if chunk.text:
-                yield chunk.text
+    def stream(self, messages: list[Any]) -> Iterator[Any]:
+        """The model's reply as message chunks."""
+        return iter(self.model.stream(messages))
 
     def write(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft:
         pieces = []
-        for text in self.chunks(self.messages(evidence)):
-            pieces.append(text)
-            if on_token is not None:
-                on_token(text)
-        return parse_labelled_answer("".join(pieces))
+        finish = None
+        for chunk in self.stream(self.messages(evidence)):
+            finish = chunk.response_metadata.get("finish_reason") or finish
+            text = chunk.text
+            if text:
+                pieces.append(text)
+                if on_token is not None:
+                    on_token(text)
+        text = "".join(pieces)
+        if finish == "length":  # cut at max_tokens: the last sentence is unfinished
+            text = without_cut_sentence(text)
+        return parse_labelled_answer(text)
+
+
+def without_cut_sentence(text: str) -> str:
+    """A reply cut at the token limit, up to its last finished sentence or line."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[: max([*ends, text.rfind("\n") + 1])]
 
 
 class OpenAIWriter(ChatWriter):
-    """A chat writer whose client failures become errors that say what to fix."""
+    """A chat writer on an OpenAI-compatible server: every call bounded by the endpoint's retries
+    and deadline, its failures one line (:mod:`zoomqa.agent.llm.openai_chat`)."""
 
-    def __init__(
-        self, model: Any, *, model_name: str, base_url: str | None, prompts_dir: Path | None
-    ) -> None:
+    def __init__(self, model: Any, endpoint: OpenAIEndpoint, *, prompts_dir: Path | None) -> None:
         super().__init__("openai", model, prompts_dir)
-        self.model_name = model_name
-        self.base_url = base_url
+        self.endpoint = endpoint
 
-    def chunks(self, messages: list[Any]) -> Iterator[str]:
-        from zoomqa.agent.llm.openai_chat import explain_openai_error
-
-        try:
-            yield from super().chunks(messages)
-        except Exception as exc:
-            explained = explain_openai_error(exc, model=self.model_name, base_url=self.base_url)
-            if explained is None:
-                raise
-            raise explained from None
+    def stream(self, messages: list[Any]) -> Iterator[Any]:
+        return self.endpoint.stream(self.model, messages)
 
 
 def build_writer(
@@ -165,20 +190,27 @@ def build_writer(
         )
         return ChatWriter("local", chat, answer.prompts_dir)
     if name == "openai":
-        from zoomqa.agent.llm.openai_chat import make_openai_chat_model
+        from zoomqa.agent.llm.openai_chat import OpenAIEndpoint, make_openai_chat_model
 
-        model_name = model or answer.openai_model
         key = answer.openai_api_key.get_secret_value() if answer.openai_api_key else None
-        chat = make_openai_chat_model(
-            model=model_name,
+        endpoint = OpenAIEndpoint(
+            model=model or answer.openai_model,
             base_url=answer.openai_base_url,
+            deadline_s=answer.deadline_s,
+            timeout_s=answer.timeout_s,
+            retries=answer.max_retries,
+            secrets=(key,) if key else (),
+        )
+        # a served model gets room for a full answer unless max_tokens is set; the bundled 135M
+        # model of the local writer keeps the smaller default
+        max_tokens = answer.max_tokens if "max_tokens" in answer.model_fields_set else OPENAI_MAX_TOKENS
+        chat = make_openai_chat_model(
+            model=endpoint.model,
+            base_url=endpoint.base_url,
             api_key=key,
             timeout_s=answer.timeout_s,
-            max_retries=answer.max_retries,
-            max_tokens=answer.max_tokens,
+            max_tokens=max_tokens,
             temperature=answer.temperature,
         )
-        return OpenAIWriter(
-            chat, model_name=model_name, base_url=answer.openai_base_url, prompts_dir=answer.prompts_dir
-        )
+        return OpenAIWriter(chat, endpoint, prompts_dir=answer.prompts_dir)
     raise ZoomqaError(f"unknown writer {name!r}: use one of {', '.join(WRITERS)}")

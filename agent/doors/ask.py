@@ -31,22 +31,33 @@ def ask(
 
     A request such as "upscale cat.png 3x" also enlarges the picture (in the current folder or
     the configured upscale.allowed_dirs) and reports the result inside the answer; the exit
-    status is 1 when a requested enlargement was refused or failed.
+    status is 1 when a requested enlargement was refused or failed. When the model's server
+    fails or is too slow, the answer is the offline one, with a note on why (exit status 0).
     """
     check_question(question)  # the search's own limits, before the index, embedder and writer load
+    from rich.markup import escape
+
     from zoomqa.agent.doors.terminal_view import print_notices, print_reply, respond_live
+    from zoomqa.agent.llm.failures import is_offline_note
     from zoomqa.agent.turn.assistant import Assistant
 
     settings = get_settings()
     with Assistant.from_settings(
         settings, writer=writer, model=model, k=k, allowed_dirs=here_and_configured(settings)
     ) as assistant:
-        print_notices(Console(stderr=True), assistant)
+        err = Console(stderr=True)
+        print_notices(err, assistant)
         if as_json:
             reply = assistant.respond(question)
             typer.echo(json.dumps(reply.as_json(), indent=2))
         else:
             reply = respond_live(out, lambda **hooks: assistant.respond(question, **hooks))
             print_reply(out, reply)
+        if is_offline_note(reply.answer.fallback_reason):  # the model failed: say so, in one line
+            err.print(
+                f"[yellow]note:[/] {escape(str(reply.answer.fallback_reason))}",
+                soft_wrap=True,
+                highlight=False,
+            )
     if any(not call.ok for call in reply.tool_calls):
         raise typer.Exit(code=1)

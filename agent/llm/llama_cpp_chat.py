@@ -153,9 +153,14 @@ class LlamaCppChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         with _run_lock:
             for part in self._completion(messages, stop, stream=True):
-                text = part["choices"][0]["delta"].get("content")
-                if text:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                    if run_manager:
+                choice = part["choices"][0]
+                text = choice["delta"].get("content") or ""
+                finish = choice.get("finish_reason")  # "length" when cut at max_tokens
+                if text or finish:
+                    chunk = ChatGenerationChunk(
+                        message=AIMessageChunk(content=text),
+                        generation_info={"finish_reason": finish} if finish else None,
+                    )
+                    if run_manager and text:
                         run_manager.on_llm_new_token(text, chunk=chunk)
                     yield chunk

@@ -6,20 +6,28 @@ Per turn it (1) condenses a follow-up with the conversation into a standalone qu
 (4) reports what the tool did inside that answer, beside the explanation of how LIIF did it.
 
 Steps 1 and 2 are made by the openai writer's model through native tool calling
-(LangChain's ``create_agent``, :mod:`.planner`), and deterministically (:mod:`.history`,
-:mod:`.enlarge_requests`)
-for the offline writers; both call the same tool with the same schema.
+(:mod:`.planner`), and deterministically (:mod:`.history`, :mod:`.enlarge_requests`) for the
+offline writers; both call the same tool with arguments checked by the same schema. The
+deterministic parser also decides when the model's tool call cannot be used, or when the model
+replied in words to a message that asks for an enlargement.
+
+A failing model is not a failure for the person: when its server fails, cannot be reached or
+outlives ``answer.deadline_s`` (:class:`~zoomqa.agent.llm.failures.ModelUnavailable`), the
+turn is planned and answered offline, and the answer's ``fallback_reason`` says why.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoomqa.agent.compose.answer import Answer, Statement, WorkflowStep
-from zoomqa.agent.turn.enlarge_requests import ImageRequest, find_image_paths, parse_request
+from zoomqa.agent.llm.failures import ModelUnavailable
+from zoomqa.agent.turn.enlarge_requests import find_image_paths, parse_request
 from zoomqa.agent.turn.history import Turn, bounded, condense, only_an_amount
 from zoomqa.agent.turn.reply import TOOL_FIELD, TOOL_NAME, Reply, ToolCall
 from zoomqa.config import Settings, UpscaleSettings
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
 
     from zoomqa.agent.compose.pipeline import Answerer
     from zoomqa.index.embedding import Embedder
+    from zoomqa.index.results import SearchResult
     from zoomqa.index.retrieval import HybridRetriever
 
 __all__ = ["Assistant", "Reply", "ToolCall", "Turn"]
@@ -40,14 +49,24 @@ MAX_TOOL_CALLS = 4
 Progress = Callable[[int, int], None]
 
 
+def _number(value: object) -> float | None:
+    """A number the tool's arguments hold, also when a model wrote it as text ("3")."""
+    try:
+        number = float(value) if isinstance(value, int | float | str) else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
 def _amount(arguments: dict[str, Any]) -> str:
-    if arguments.get("scale"):
-        return f"{arguments['scale']:g}x"
-    width, height = arguments.get("width"), arguments.get("height")
+    scale = _number(arguments.get("scale"))
+    if scale:
+        return f"{scale:g}x"
+    width, height = _number(arguments.get("width")), _number(arguments.get("height"))
     if width and height:
-        return f"to {width}x{height} pixels"
+        return f"to {width:g}x{height:g} pixels"
     if width or height:
-        return f"to {width} pixels wide" if width else f"to {height} pixels tall"
+        return f"to {width:g} pixels wide" if width else f"to {height:g} pixels tall"
     return "to a larger size"
 
 
@@ -222,9 +241,22 @@ class Assistant:
         )
 
     def run_tool(self, arguments: dict[str, Any], progress: Progress | None = None) -> ToolCall:
-        """Run the upscaler once; a refusal or a failure comes back as a ToolCall with ``error``."""
+        """Run the upscaler once; a refusal or a failure comes back as a ToolCall with ``error``.
+
+        The arguments are checked and coerced by the tool's schema first (``"3"`` is 3.0), and
+        the call records them so.
+        """
+        from pydantic import ValidationError
+
+        from zoomqa.agent.turn.planner import checked_arguments, problems_of
+
+        tool = self.tool(progress)
         try:
-            message = self.tool(progress).invoke(
+            arguments = checked_arguments(tool, arguments)
+        except ValidationError as exc:
+            return ToolCall.failed(arguments, problems_of(exc))
+        try:
+            message = tool.invoke(
                 {"type": "tool_call", "name": TOOL_NAME, "args": arguments, "id": "call_local"}
             )
         except (OSError, MemoryError, RuntimeError, ValueError) as exc:  # the upscaler broke, not the request
@@ -242,8 +274,8 @@ class Assistant:
     ) -> Reply:
         """Answer ``message``; ``on_token`` streams a generative writer's text, ``on_progress``
         receives (done, total) while a picture is being enlarged."""
-        question, calls = self._plan(message, bounded(history), attachments, on_progress)
-        return self._answer(question, calls, on_token)
+        question, calls, failure = self._plan(message, bounded(history), attachments, on_progress)
+        return self._answer(question, calls, on_token, failure)
 
     def run_request(
         self,
@@ -255,13 +287,28 @@ class Assistant:
         """Enlarge as ``arguments`` (the tool's schema) say and explain it, with no planning
         (the chat's ``/upscale PATH SCALE``)."""
         call = self.run_tool(arguments, on_progress)
-        return self._answer(tool_question(arguments, self.prompts_dir), [call], on_token)
+        return self._answer(tool_question(call.arguments, self.prompts_dir), [call], on_token)
 
-    def _answer(self, question: str, calls: list[ToolCall], on_token: Callable[[str], None] | None) -> Reply:
+    def _answer(
+        self,
+        question: str,
+        calls: list[ToolCall],
+        on_token: Callable[[str], None] | None,
+        failure: ModelUnavailable | None = None,
+    ) -> Reply:
+        """Search and answer; the writer is told what the tool did. After a model failure (in
+        planning or writing) the answer is the offline one, and says why."""
         started = time.perf_counter()
         result = self.retriever.search(question, k=self.k)
         retrieval_s = time.perf_counter() - started
-        answer = self.answerer.answer(result, on_token=on_token, retrieval_s=retrieval_s)
+        answer = None
+        if failure is None:
+            try:
+                answer = self._told(calls).answer(result, on_token=on_token, retrieval_s=retrieval_s)
+            except ModelUnavailable as exc:
+                failure = exc
+        if answer is None:
+            answer = self._offline(result, retrieval_s, failure, started)
         return Reply(
             answer=with_tool_report(answer, calls, self.prompts_dir),
             tool_calls=calls,
@@ -269,37 +316,89 @@ class Assistant:
             scores={hit.record.id: round(hit.score, 4) for hit in result.hits},
         )
 
+    def _told(self, calls: Sequence[ToolCall]) -> Answerer:
+        """The answerer whose chat model is also told what the upscaler did this turn."""
+        from zoomqa.agent.compose.writers import ChatWriter
+
+        writer = self.answerer.writer
+        if not calls or not isinstance(writer, ChatWriter):
+            return self.answerer
+        told = copy.copy(self.answerer)
+        told.writer = writer.telling([_report(call, self.prompts_dir).text for call in calls])
+        return told
+
+    def _offline(
+        self, result: SearchResult, retrieval_s: float, failure: ModelUnavailable | None, started: float
+    ) -> Answer:
+        """The extractive answer in place of a model that failed, with the note on why."""
+        from zoomqa.agent.compose.pipeline import Answerer
+
+        offline = Answerer(
+            self.answerer.fallback,
+            self.answerer.embedder,
+            guard=self.answerer.guard,
+            prompts_dir=self.prompts_dir,
+        )
+        answer = offline.answer(result, retrieval_s=retrieval_s)
+        total = answer.timings.model_copy(update={"total_s": time.perf_counter() - started})
+        note = failure.note if failure is not None else None
+        return answer.model_copy(
+            update={"requested_writer": self.writer_name, "fallback_reason": note, "timings": total}
+        )
+
     def _plan(
         self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
-    ) -> tuple[str, list[ToolCall]]:
-        """The question to search and the tool runs this turn asks for.
+    ) -> tuple[str, list[ToolCall], ModelUnavailable | None]:
+        """The question to search, the tool runs this turn asks for, and any model failure.
 
         The model plans only when there is something to plan: a picture to enlarge or a
         conversation to condense; a lone question without one goes straight to retrieval, so
-        an off-topic one is refused without any model call.
+        an off-topic one is refused without any model call. When the model fails, or gives
+        nothing the tool can run while the message asks for an enlargement, the deterministic
+        parser decides.
         """
         if self.planner is not None and (attachments or history or find_image_paths(message)):
-            question, calls = self.planner.plan(
-                message, history, attachments, self.tool(progress), MAX_TOOL_CALLS
-            )
+            try:
+                plan = self.planner.plan(message, history, attachments, self.tool(progress))
+            except ModelUnavailable as failure:
+                return (*self._plan_offline(message, history, attachments, progress), failure)
+            if plan.requests:
+                question, calls = self._run_requests(plan.requests, "", progress)
+                return question, calls, None
+            question, calls = self._plan_offline(message, history, attachments, progress)
             if calls:
-                return tool_question(calls[0].arguments, self.prompts_dir), calls
-            return question or condense(message, history), []
+                return question, calls, None
+            if plan.problem is not None:  # the model meant to enlarge, but no call could run
+                arguments = plan.rejected or {}
+                return (
+                    tool_question(arguments, self.prompts_dir),
+                    [ToolCall.failed(arguments, plan.problem)],
+                    None,
+                )
+            return plan.question or question, [], None
+        return (*self._plan_offline(message, history, attachments, progress), None)
+
+    def _plan_offline(
+        self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
+    ) -> tuple[str, list[ToolCall]]:
+        """The deterministic plan: the condensed question, and the enlargements the message asks for."""
         condensed = condense(message, history)
         requests = parse_request(message, attachments)
         if not requests and condensed != message and only_an_amount(message):
             requests = parse_request(condensed)  # "and at 8x?" after "upscale cat.png 3x"
-        return self._run_requests(requests, condensed, progress)
+        return self._run_requests([r.arguments() for r in requests], condensed, progress)
 
     def _run_requests(
-        self, requests: Sequence[ImageRequest], condensed: str, progress: Progress | None
+        self, requests: Sequence[dict[str, Any]], condensed: str, progress: Progress | None
     ) -> tuple[str, list[ToolCall]]:
         if not requests:
             return condensed, []
         if len(requests) > MAX_TOOL_CALLS:
             refusal = f"that is {len(requests)} pictures; I enlarge at most {MAX_TOOL_CALLS} per message"
-            return condensed, [ToolCall.failed(requests[0].arguments(), refusal)]
-        calls = [self.run_tool(request.arguments(), progress) for request in requests]
+            return condensed or tool_question(requests[0], self.prompts_dir), [
+                ToolCall.failed(requests[0], refusal)
+            ]
+        calls = [self.run_tool(arguments, progress) for arguments in requests]
         return tool_question(calls[0].arguments, self.prompts_dir), calls
 
 

@@ -3,7 +3,9 @@
 Each distinct question gets the answer ``zoomqa ask --json`` prints for it. Phrasings that
 mean the same are merged into one entry and kept as its aliases. Questions the index does not
 support go to a "not covered" list with the refusal and the nearest topics, never an entry.
-Answers are cached one JSON file per question, so a killed run resumes where it stopped.
+Answers are cached one JSON file per question, so a killed run resumes where it stopped; an
+answer that fell back (the model failed, or its draft was rejected) is never cached as the
+model's, so a rerun asks the model again.
 """
 
 from __future__ import annotations
@@ -133,11 +135,22 @@ class AnswerCache:
             return None
         if not isinstance(stored, dict) or stored.get("question") != question:
             return None
-        return stored.get("answer")
+        answer = stored.get("answer")
+        return answer if isinstance(answer, dict) and not fell_back(answer) else None
 
-    def put(self, question: str, answer: dict[str, Any]) -> None:
+    def put(self, question: str, answer: dict[str, Any]) -> bool:
+        """Store ``answer``, unless it fell back: a rerun asks the model again. Whether it was stored."""
+        if fell_back(answer):
+            return False
         stored = {"question": question, **self.key_fields, "answer": answer}
         write_text_atomic(self.path(question), json.dumps(stored, ensure_ascii=False))
+        return True
+
+
+def fell_back(answer: dict[str, Any]) -> bool:
+    """Whether the answer is not the configured writer's own: the extractive one in place of a
+    model that failed or whose draft the guard rejected (its ``fallback_reason`` says which)."""
+    return answer.get("fallback_reason") is not None
 
 
 def collect(
@@ -150,6 +163,7 @@ def collect(
     """Every group's answer, from the cache or from ``ask_json``; returns them and the cache hits.
 
     ``on_progress`` receives the items so far after each one (to show progress, to checkpoint).
+    An answer that fell back is used for this run but not cached.
     """
     items: list[FaqItem] = []
     hits = 0
