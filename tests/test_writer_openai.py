@@ -266,14 +266,14 @@ def test_no_retry_waits_past_the_deadline(server: ScriptedServer, evidence: Evid
 
 
 def test_a_bad_request_shows_the_servers_own_message(server: ScriptedServer, evidence: Evidence) -> None:
-    message = "This model's maximum context length is 2048 tokens.\nPlease shorten the messages."
+    message = "This model's maximum context length is 2048 tokens.\nPlease shorten the [/INST] messages."
     server.replies = [Reply(400, body=error_body(message, "invalid_request_error"))]
     with pytest.raises(ZoomqaError) as caught:
         writer_for(server.base_url, retries=2).write(evidence)
     assert not isinstance(caught.value, ModelUnavailable)  # the person must fix it: no offline answer
     assert str(caught.value) == (
         f"{server.base_url} refused the request for model 'scripted-model' (HTTP 400): "
-        "This model's maximum context length is 2048 tokens. Please shorten the messages."
+        "This model's maximum context length is 2048 tokens. Please shorten the (/INST) messages."
     )
     assert len(server.requests) == 1  # a refused request is not retried
 
@@ -314,7 +314,7 @@ def test_rejected_key_is_named_but_never_shown(server: ScriptedServer, evidence:
     with pytest.raises(ZoomqaError) as caught:
         writer_for(server.base_url).write(evidence)
     assert "rejected the API key (HTTP 401)" in str(caught.value)
-    assert "the server said: Incorrect API key provided: [key]" in str(caught.value)
+    assert "the server said: Incorrect API key provided: ***" in str(caught.value)
     assert KEY not in str(caught.value) and KEY[:12] not in str(caught.value)
 
 

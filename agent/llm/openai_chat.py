@@ -33,6 +33,7 @@ MAX_RETRIES = 2
 BACKOFF_S = (0.5, 1.0)  # before the first and the second retry
 MAX_PAUSE_S = 2.0  # a longer Retry-After is not waited for: the offline answer comes sooner
 MAX_MESSAGE_CHARS = 300
+KEY_REMOVED = "***"
 _KEY_LIKE = re.compile(r"\b(sk|pk|xox[a-z])-[\w*.-]{6,}")
 _RETRY_STATUS = frozenset({408, 409, 429})
 
@@ -82,11 +83,13 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line(text: str, secrets: Sequence[str] = ()) -> str:
-    """A server's text made safe to print on one line: no control characters, no key, not too long."""
+    """A server's text made safe to print on one line: no control characters, no key, not too
+    long, and its square brackets made round (the CLI prints errors as rich markup, where
+    "[/INST]" would be a tag)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[key]")
-    text = _KEY_LIKE.sub("[key]", text)
+            text = text.replace(secret, KEY_REMOVED)
+    text = _KEY_LIKE.sub(KEY_REMOVED, text).replace("[", "(").replace("]", ")")
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
 
