@@ -113,8 +113,8 @@ class AnswerSettings(_Section):
         60.0,
         gt=0,
         le=3600,
-        description="Longest one model call may take, retries included, to its last token; then the "
-        "offline answer is given, with a note.",
+        description="Longest the model may take in one turn (planning and writing, retries included) to "
+        "its last token; then the offline answer is given, with a note.",
     )
     max_retries: int = Field(3, ge=0, le=10)
     temperature: float = Field(0.2, ge=0, le=2)
