@@ -252,6 +252,23 @@ def test_a_trickling_writer_is_cut_at_the_deadline(
     assert reply.answer.timings.total_s >= 1.5
 
 
+def test_planning_and_writing_share_one_deadline(
+    server: ScriptedServer, pictures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZOOMQA_ANSWER__DEADLINE_S", "3")
+    get_settings.cache_clear()
+    standalone = "Does LIIF also stay crisp when a photo is enlarged 8x?"
+    server.replies = [Reply(chunks=[standalone], delay_s=2.0), Reply(chunks=["Task: "], trickle_s=0.3)]
+    history = [Turn(role="user", text="I blew up an old photo 10x and it stayed crisp - how?")]
+    with Assistant.from_settings(get_settings(), writer="openai", allowed_dirs=[pictures]) as assistant:
+        started = time.monotonic()
+        reply = assistant.respond("and at 8x?", history=history)
+        took = time.monotonic() - started
+    assert reply.condensed_question == standalone and len(server.requests) == 2
+    assert reply.answer.fallback_reason.startswith("The model had not finished after 3 s, the deadline")
+    assert 3 <= took < 4.5  # the writer had the 1 s planning left, not 3 s of its own
+
+
 def test_a_lone_question_without_a_picture_needs_no_planning_call(
     assistant: Assistant, server: ScriptedServer
 ) -> None:

@@ -173,6 +173,14 @@ class OpenAIWriter(ChatWriter):
     def stream(self, messages: list[Any]) -> Iterator[Any]:
         return self.endpoint.stream(self.model, messages)
 
+    def after(self, spent_s: float) -> Self:
+        """This writer for a turn whose planning call already took ``spent_s`` of the deadline."""
+        from dataclasses import replace
+
+        later = copy.copy(self)
+        later.endpoint = replace(self.endpoint, spent_s=self.endpoint.spent_s + spent_s)
+        return later
+
 
 def build_writer(
     name: str | None, answer: AnswerSettings, *, model: str | None = None, threads: int | None = None

@@ -32,6 +32,8 @@ def until(deadline: float, start: Callable[[], Iterator[T]]) -> Iterator[T]:
     here, in the caller's thread. Closing this iterator early (an error in the caller, Ctrl-C)
     stops the worker too.
     """
+    if time.monotonic() >= deadline:  # nothing is started that could not finish
+        raise DeadlinePassed
     inbox: queue.Queue[tuple[str, object]] = queue.Queue()
     stop = threading.Event()
 

@@ -3,7 +3,8 @@
 Every call goes through :meth:`OpenAIEndpoint.stream`, which bounds it: at most
 :data:`MAX_RETRIES` retries of a 429, 408/409, 5xx or failed connection, with a short backoff,
 and only before the first token (a retry must not repeat what was already shown); and a
-deadline to the last token, which also cuts a server that trickles tokens forever. What still
+deadline to the last token, which also cuts a server that trickles tokens forever. The
+deadline is the turn's: a writer that follows a planning call has what planning left. What still
 fails becomes one line: :class:`ModelUnavailable` when the server failed (the caller answers
 offline), a plain :class:`ZoomqaError` carrying the server's own message when it refused the
 request. The API key goes to the client only, and is removed from any message a server echoes.
@@ -134,6 +135,7 @@ class OpenAIEndpoint:
     timeout_s: float
     retries: int = MAX_RETRIES
     secrets: tuple[str, ...] = field(default=(), repr=False)  # removed from any message shown
+    spent_s: float = 0.0  # of deadline_s, already used this turn (by the planning call)
 
     @property
     def where(self) -> str:
@@ -144,7 +146,7 @@ class OpenAIEndpoint:
     ) -> Iterator[AIMessageChunk]:
         """The reply's chunks as they come; raises :class:`ModelUnavailable` or
         :class:`ZoomqaError` (see the module) when the call fails or outlives the deadline."""
-        deadline = time.monotonic() + self.deadline_s
+        deadline = time.monotonic() + self.deadline_s - self.spent_s
         tries = min(self.retries, MAX_RETRIES) + 1
         for attempt in range(1, tries + 1):
             started = False

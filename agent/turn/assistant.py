@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoomqa.agent.compose.answer import Answer, Statement, WorkflowStep
 from zoomqa.agent.llm.failures import ModelUnavailable
@@ -274,8 +274,8 @@ class Assistant:
     ) -> Reply:
         """Answer ``message``; ``on_token`` streams a generative writer's text, ``on_progress``
         receives (done, total) while a picture is being enlarged."""
-        question, calls, failure = self._plan(message, bounded(history), attachments, on_progress)
-        return self._answer(question, calls, on_token, failure)
+        plan = self._plan(message, bounded(history), attachments, on_progress)
+        return self._answer(plan.question, plan.calls, on_token, plan.failure, plan.model_s)
 
     def run_request(
         self,
@@ -295,6 +295,7 @@ class Assistant:
         calls: list[ToolCall],
         on_token: Callable[[str], None] | None,
         failure: ModelUnavailable | None = None,
+        model_s: float = 0.0,
     ) -> Reply:
         """Search and answer; the writer is told what the tool did. After a model failure (in
         planning or writing) the answer is the offline one, and says why."""
@@ -304,7 +305,8 @@ class Assistant:
         answer = None
         if failure is None:
             try:
-                answer = self._told(calls).answer(result, on_token=on_token, retrieval_s=retrieval_s)
+                answerer = self._answerer_for_turn(calls, model_s)
+                answer = answerer.answer(result, on_token=on_token, retrieval_s=retrieval_s)
             except ModelUnavailable as exc:
                 failure = exc
         if answer is None:
@@ -316,16 +318,21 @@ class Assistant:
             scores={hit.record.id: round(hit.score, 4) for hit in result.hits},
         )
 
-    def _told(self, calls: Sequence[ToolCall]) -> Answerer:
-        """The answerer whose chat model is also told what the upscaler did this turn."""
-        from zoomqa.agent.compose.writers import ChatWriter
+    def _answerer_for_turn(self, calls: Sequence[ToolCall], model_s: float) -> Answerer:
+        """The answerer for this turn: its chat model is told what the upscaler did, and an
+        openai model has what is left of the deadline after planning."""
+        from zoomqa.agent.compose.writers import ChatWriter, OpenAIWriter
 
         writer = self.answerer.writer
-        if not calls or not isinstance(writer, ChatWriter):
+        if isinstance(writer, OpenAIWriter) and model_s > 0:
+            writer = writer.after(model_s)
+        if calls and isinstance(writer, ChatWriter):
+            writer = writer.telling([_report(call, self.prompts_dir).text for call in calls])
+        if writer is self.answerer.writer:
             return self.answerer
-        told = copy.copy(self.answerer)
-        told.writer = writer.telling([_report(call, self.prompts_dir).text for call in calls])
-        return told
+        turn = copy.copy(self.answerer)  # a copy: turns answered at once (Slack) do not mix
+        turn.writer = writer
+        return turn
 
     def _offline(
         self, result: SearchResult, retrieval_s: float, failure: ModelUnavailable | None, started: float
@@ -348,8 +355,8 @@ class Assistant:
 
     def _plan(
         self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
-    ) -> tuple[str, list[ToolCall], ModelUnavailable | None]:
-        """The question to search, the tool runs this turn asks for, and any model failure.
+    ) -> TurnPlan:
+        """The question to search, the tool runs this turn asks for, and how planning went.
 
         The model plans only when there is something to plan: a picture to enlarge or a
         conversation to condense; a lone question without one goes straight to retrieval, so
@@ -357,26 +364,26 @@ class Assistant:
         nothing the tool can run while the message asks for an enlargement, the deterministic
         parser decides.
         """
-        if self.planner is not None and (attachments or history or find_image_paths(message)):
-            try:
-                plan = self.planner.plan(message, history, attachments, self.tool(progress))
-            except ModelUnavailable as failure:
-                return (*self._plan_offline(message, history, attachments, progress), failure)
-            if plan.requests:
-                question, calls = self._run_requests(plan.requests, "", progress)
-                return question, calls, None
-            question, calls = self._plan_offline(message, history, attachments, progress)
-            if calls:
-                return question, calls, None
-            if plan.problem is not None:  # the model meant to enlarge, but no call could run
-                arguments = plan.rejected or {}
-                return (
-                    tool_question(arguments, self.prompts_dir),
-                    [ToolCall.failed(arguments, plan.problem)],
-                    None,
-                )
-            return plan.question or question, [], None
-        return (*self._plan_offline(message, history, attachments, progress), None)
+        if self.planner is None or not (attachments or history or find_image_paths(message)):
+            return TurnPlan(*self._plan_offline(message, history, attachments, progress))
+        started = time.perf_counter()
+        try:
+            plan = self.planner.plan(message, history, attachments, self.tool(progress))
+        except ModelUnavailable as failure:
+            return TurnPlan(*self._plan_offline(message, history, attachments, progress), failure=failure)
+        model_s = time.perf_counter() - started
+        if plan.requests:
+            return TurnPlan(*self._run_requests(plan.requests, "", progress), model_s=model_s)
+        question, calls = self._plan_offline(message, history, attachments, progress)
+        if not calls and plan.problem is not None:  # the model meant to enlarge, but no call could run
+            arguments = plan.rejected or {}
+            question, calls = (
+                tool_question(arguments, self.prompts_dir),
+                [ToolCall.failed(arguments, plan.problem)],
+            )
+        elif not calls:
+            question = plan.question or question
+        return TurnPlan(question, calls, model_s=model_s)
 
     def _plan_offline(
         self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
@@ -395,11 +402,19 @@ class Assistant:
             return condensed, []
         if len(requests) > MAX_TOOL_CALLS:
             refusal = f"that is {len(requests)} pictures; I enlarge at most {MAX_TOOL_CALLS} per message"
-            return condensed or tool_question(requests[0], self.prompts_dir), [
-                ToolCall.failed(requests[0], refusal)
-            ]
+            question = condensed or tool_question(requests[0], self.prompts_dir)
+            return question, [ToolCall.failed(requests[0], refusal)]
         calls = [self.run_tool(arguments, progress) for arguments in requests]
         return tool_question(calls[0].arguments, self.prompts_dir), calls
+
+
+class TurnPlan(NamedTuple):
+    """What a turn will search and which tool runs it made, before the answer is written."""
+
+    question: str
+    calls: list[ToolCall]
+    failure: ModelUnavailable | None = None  # the model failed while planning: answer offline
+    model_s: float = 0.0  # time the model spent planning, taken from the turn's deadline
 
 
 def tool_question(arguments: dict[str, Any], prompts_dir: Path | None = None) -> str:
