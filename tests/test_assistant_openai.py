@@ -86,9 +86,8 @@ def test_the_model_calls_the_tool_and_the_answer_reports_it(
     assert "2.5x" in reply.condensed_question
     assert any("cat.png went from 16x12 to 40x30" in s.text for s in reply.answer.statements)
 
-    (plan_headers, plan), (_, write) = (
-        server.requests
-    )  # no second planning call after the tool: return_direct
+    # one planning call, then the writer: the model is not asked again after the tool ran
+    (plan_headers, plan), (_, write) = server.requests
     assert plan_headers["authorization"] == f"Bearer {KEY}"
     (tool,) = plan["tools"]
     assert tool["function"]["name"] == "upscale_image"

@@ -73,6 +73,7 @@ class ScriptedServer:
         self.replies: list[Reply] = []
         self.requests: list[tuple[dict[str, str], dict]] = []
         self.hung_up: list[float] = []  # seconds into a trickle when the client closed the connection
+        self.short_by = 0  # > 0: Content-Length promises this many bytes more than are sent
         script = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,7 +98,7 @@ class ScriptedServer:
                     else reply.body
                 )
                 data = payload.encode()
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(data) + script.short_by))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -302,12 +303,27 @@ def test_a_trickling_server_is_cut_at_the_deadline(server: ScriptedServer, evide
     assert server.hung_up and server.hung_up[0] < 3.0
 
 
-def test_malformed_stream(server: ScriptedServer, evidence: Evidence) -> None:
-    server.replies = [
-        Reply(body="data: {this is not json\n\ndata: [DONE]\n\n", content_type="text/event-stream")
-    ]
+@pytest.mark.parametrize(
+    "stream",
+    [
+        "data: {this is not json\n\ndata: [DONE]\n\n",
+        'data: {"id": "c1", "choices": [{"index": 0}]}\n\ndata: [DONE]\n\n',  # a chunk without its delta
+    ],
+)
+def test_malformed_stream(server: ScriptedServer, evidence: Evidence, stream: str) -> None:
+    server.replies = [Reply(body=stream, content_type="text/event-stream")]
     with pytest.raises(ModelUnavailable, match="cannot read"):
         writer_for(server.base_url).write(evidence)
+
+
+def test_a_reply_broken_off_midway(server: ScriptedServer, evidence: Evidence) -> None:
+    # the server promises more bytes than it sends, then closes the connection
+    server.replies = [Reply(body=sse("Task: Enlarging"), content_type="text/event-stream")]
+    server.short_by = 100
+    tokens: list[str] = []
+    with pytest.raises(ModelUnavailable, match="broke off its reply"):
+        writer_for(server.base_url, retries=2).write(evidence, tokens.append)
+    assert tokens == ["Task: Enlarging"] and len(server.requests) == 1  # begun: never retried
 
 
 def test_rejected_key_is_named_but_never_shown(server: ScriptedServer, evidence: Evidence) -> None:

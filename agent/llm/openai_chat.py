@@ -163,7 +163,7 @@ class OpenAIEndpoint:
             except Exception as exc:
                 pause = None if started or attempt == tries else self._pause(exc, attempt)
                 if pause is None or time.monotonic() + pause >= deadline:
-                    explained = self.explain(exc, tries=attempt)
+                    explained = self.explain(exc, tries=attempt, midway=started)
                     if explained is None:
                         raise
                     raise explained from None
@@ -183,19 +183,23 @@ class OpenAIEndpoint:
         wait = BACKOFF_S[min(attempt, len(BACKOFF_S)) - 1] if asked is None or asked < 0 else asked
         return min(wait, MAX_PAUSE_S)
 
-    def explain(self, exc: Exception, *, tries: int = 1) -> ZoomqaError | None:
-        """The one-line error for a failure of the client, or None if ``exc`` is not one."""
+    def explain(self, exc: Exception, *, tries: int = 1, midway: bool = False) -> ZoomqaError | None:
+        """The one-line error for a failure of the client, or None if ``exc`` is not one;
+        ``midway``: the reply had begun."""
         import openai
 
         where, model = self.where, self.model
         said = one_line(server_message(exc), self.secrets)
         quoted = f"; the server said: {said}" if said else ""
         after = f" after {tries} tries" if tries > 1 else ""
+        lost = isinstance(exc, openai.APIConnectionError) or isinstance(exc, _transport_errors())
+        if midway and lost:
+            return ModelUnavailable(f"The model server at {where} broke off its reply ({type(exc).__name__})")
         if isinstance(exc, openai.APITimeoutError):
             return ModelUnavailable(
                 f"The model server at {where} did not answer within {self.timeout_s:g} s{after}"
             )
-        if isinstance(exc, openai.APIConnectionError) or isinstance(exc, _transport_errors()):
+        if lost:
             return ModelUnavailable(
                 f"Cannot reach the model server at {where}{after} (is it running, and is OPENAI_BASE_URL right?)"
             )
@@ -222,7 +226,8 @@ class OpenAIEndpoint:
             return ZoomqaError(
                 f"{where} refused the request for model {model!r} (HTTP {code}): {said or 'no reason given'}"
             )
-        if isinstance(exc, openai.APIError | ValueError):
+        if isinstance(exc, openai.APIError | ValueError | KeyError | TypeError | IndexError):
+            # what the client could not parse (the client's own code has no other data to fail on)
             return ModelUnavailable(
                 f"The model server at {where} sent a reply zoomqa cannot read ({type(exc).__name__}): "
                 "is it OpenAI-compatible?"
