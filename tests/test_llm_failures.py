@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from zoomqa.agent.doors.faq.entries import QuestionGroup
 from zoomqa.agent.doors.faq.generator import AnswerCache, collect
+from zoomqa.agent.llm.failures import OFFLINE
 from zoomqa.cli import app
 
 TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
@@ -194,31 +195,26 @@ def test_a_text_reply_to_an_upscale_request_still_enlarges(
     assert (pictures / "cat_x3.png").is_file()
 
 
-def test_the_faq_never_caches_a_fallback_answer_as_the_models(tmp_path: Path) -> None:
+def test_the_faq_never_caches_the_offline_answer_as_the_models(tmp_path: Path) -> None:
     cache = AnswerCache(tmp_path / "faq-cache", index="i", writer="openai:m@u", prompts="p")
     groups = [QuestionGroup("what is LIIF?", ())]
-    fallback = {
-        "question": "what is LIIF?",
-        "writer": "extractive",
-        "fallback_reason": "The model server failed",
-    }
-    written = {"question": "what is LIIF?", "writer": "openai", "fallback_reason": None}
+    failed = {"writer": "extractive", "fallback_reason": "The model server failed (HTTP 500); " + OFFLINE}
+    written = {"writer": "openai", "fallback_reason": None}
     asked: list[str] = []
 
-    def ask(answers: dict[str, Any]) -> Any:
-        return lambda question: asked.append(question) or answers
+    def ask(answer: dict[str, Any]) -> Any:
+        return lambda question: asked.append(question) or answer
 
-    items, hits = collect(groups, ask(fallback), cache, on_progress=lambda items: None)
-    assert items[0].answer == fallback and hits == 0
+    items, hits = collect(groups, ask(failed), cache, on_progress=lambda items: None)
+    assert items[0].answer == failed and hits == 0
     assert not list((tmp_path / "faq-cache").glob("*.json"))
-    items, hits = collect(
-        groups, ask(written), cache, on_progress=lambda items: None
-    )  # the model is asked again
+    items, hits = collect(groups, ask(written), cache, on_progress=lambda items: None)  # asked again
     assert asked == ["what is LIIF?"] * 2 and hits == 0 and items[0].answer == written
-    items, hits = collect(groups, ask(fallback), cache, on_progress=lambda items: None)
+    items, hits = collect(groups, ask(failed), cache, on_progress=lambda items: None)
     assert hits == 1 and items[0].answer == written and len(asked) == 2
-    # a fallback answer cached by an earlier version is answered again, not reused
-    cache.path("what is LIIF?").write_text(
-        json.dumps({"question": "what is LIIF?", "answer": fallback}), encoding="utf-8"
-    )
+    # the offline answer cached by an earlier version is answered again, not reused
+    cache.path("what is LIIF?").write_text(json.dumps({"question": "what is LIIF?", "answer": failed}))
     assert cache.get("what is LIIF?") is None
+    # a draft the guard rejected was the model's answer: kept, with its reason
+    rejected = {"writer": "extractive", "fallback_reason": "off-format: no 'Input:' line"}
+    assert cache.put("what is LIIF?", rejected) and cache.get("what is LIIF?") == rejected

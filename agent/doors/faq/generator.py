@@ -3,9 +3,9 @@
 Each distinct question gets the answer ``zoomqa ask --json`` prints for it. Phrasings that
 mean the same are merged into one entry and kept as its aliases. Questions the index does not
 support go to a "not covered" list with the refusal and the nearest topics, never an entry.
-Answers are cached one JSON file per question, so a killed run resumes where it stopped; an
-answer that fell back (the model failed, or its draft was rejected) is never cached as the
-model's, so a rerun asks the model again.
+Answers are cached one JSON file per question, so a killed run resumes where it stopped; the
+offline answer given because the model failed is never cached as the model's, so a rerun asks
+the model again.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomqa.agent.doors.faq.entries import FaqItem, QuestionGroup
+from zoomqa.agent.llm.failures import is_offline_note
 from zoomqa.agent.understand.sizes import parse_scale, parse_size
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
@@ -136,21 +137,23 @@ class AnswerCache:
         if not isinstance(stored, dict) or stored.get("question") != question:
             return None
         answer = stored.get("answer")
-        return answer if isinstance(answer, dict) and not fell_back(answer) else None
+        return answer if isinstance(answer, dict) and not stands_in_for_the_model(answer) else None
 
     def put(self, question: str, answer: dict[str, Any]) -> bool:
-        """Store ``answer``, unless it fell back: a rerun asks the model again. Whether it was stored."""
-        if fell_back(answer):
+        """Store ``answer``, unless it stands in for a model that failed (a rerun asks the model
+        again); whether it was stored."""
+        if stands_in_for_the_model(answer):
             return False
         stored = {"question": question, **self.key_fields, "answer": answer}
         write_text_atomic(self.path(question), json.dumps(stored, ensure_ascii=False))
         return True
 
 
-def fell_back(answer: dict[str, Any]) -> bool:
-    """Whether the answer is not the configured writer's own: the extractive one in place of a
-    model that failed or whose draft the guard rejected (its ``fallback_reason`` says which)."""
-    return answer.get("fallback_reason") is not None
+def stands_in_for_the_model(answer: dict[str, Any]) -> bool:
+    """Whether the answer is the offline one because the model failed (its server, the
+    deadline): its ``fallback_reason`` says so. A draft the guard rejected was the model's
+    answer to the question, and is kept with its reason like any other."""
+    return is_offline_note(answer.get("fallback_reason"))
 
 
 def collect(
@@ -163,7 +166,7 @@ def collect(
     """Every group's answer, from the cache or from ``ask_json``; returns them and the cache hits.
 
     ``on_progress`` receives the items so far after each one (to show progress, to checkpoint).
-    An answer that fell back is used for this run but not cached.
+    The offline answer given for a model that failed is used for this run but not cached.
     """
     items: list[FaqItem] = []
     hits = 0
