@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import itertools
 import json
 import os
@@ -26,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from PIL import Image
 
 BOT_TOKEN = "xoxb-standin-bot-token-0123456789"
 APP_TOKEN = "xapp-standin-app-token-0123456789"
@@ -65,6 +68,7 @@ class SlackStandIn:
     downloads: list[tuple[str, bool]] = field(default_factory=list)  # (file id, bearer token sent)
     socket_url: str | None = None
     _failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
+    _holds: dict[tuple[str, str], threading.Event] = field(default_factory=dict)
     _clock: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -106,6 +110,14 @@ class SlackStandIn:
         with self._lock:
             body = {"ok": False, "error": error}
             self._failures.setdefault(method, []).append((status, body, dict(headers or {})))
+
+    def hold(self, method: str, channel: str) -> threading.Event:
+        """Calls of ``method`` about ``channel`` wait until the returned event is set: a worker
+        reading that channel's threads stays busy until the test lets it go."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds[(method, channel)] = gate
+        return gate
 
     def add_file(
         self,
@@ -203,6 +215,9 @@ class SlackStandIn:
         with self._lock:
             self.calls.append(Call(method, params, authorized, time.monotonic()))
             failure = self._failures.get(method, []).pop(0) if self._failures.get(method) else None
+            gate = self._holds.get((method, str(params.get("channel"))))
+        if gate is not None:
+            gate.wait(timeout=60)
         if failure:
             status, body, headers = failure
             return _send(request, status, json.dumps(body).encode(), "application/json", headers)
@@ -359,11 +374,14 @@ def _json(request: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
 _event_ids = itertools.count(1)
 
 
-def event_callback(event: dict[str, Any], *, event_type: str = "app_mention") -> dict[str, Any]:
-    """The Events API envelope Slack posts (HTTP) or wraps in a Socket Mode message."""
+def event_callback(
+    event: dict[str, Any], *, event_type: str = "app_mention", channel_type: str = "im"
+) -> dict[str, Any]:
+    """The Events API envelope Slack posts (HTTP) or wraps in a Socket Mode message; a ``message``
+    event comes from a direct message (message.im) or a channel (message.channels: "channel")."""
     event = {**event, "type": event_type}
     if event_type == "message":
-        event["channel_type"] = "im"
+        event["channel_type"] = channel_type
     return {
         "token": "unused",
         "team_id": TEAM,
@@ -534,3 +552,77 @@ def start_bot(args: list[str], env: dict[str, str], log: Path, ready) -> Running
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+# A person in a channel -------------------------------------------------------------------
+
+
+class Conversation:
+    """One channel in which the test speaks as a person and waits for the bot's replies."""
+
+    def __init__(self, standin: SlackStandIn, bot: RunningBot, channel: str) -> None:
+        self.standin, self.bot, self.channel = standin, bot, channel
+
+    def say(
+        self,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files=None,
+        direct: bool = False,
+        unmentioned: bool = False,
+        user: str = HUMAN,
+    ) -> dict:
+        """Post as a person: a mention (app_mention), a direct message, or, ``unmentioned``, a
+        channel message as message.channels delivers it."""
+        message = self.standin.user_message(self.channel, text, thread_ts=thread_ts, files=files, user=user)
+        if direct or unmentioned:
+            payload = event_callback(
+                message, event_type="message", channel_type="im" if direct else "channel"
+            )
+        else:
+            payload = event_callback(message)
+        self.send(payload)
+        return payload
+
+    def send(self, payload: dict) -> None:
+        status, seconds = post_event(self.bot.url, payload)
+        assert status == 200
+        assert seconds < 2.0, f"Slack wants an answer within 3 s; the bot took {seconds:.2f} s"
+
+    def replies_to(self, message: dict) -> list[dict]:
+        """The bot's messages in the message's thread written after it."""
+        thread_ts = message.get("thread_ts") or message["ts"]
+        return [
+            m
+            for m in self.standin.thread(self.channel, thread_ts)
+            if m.get("user") == BOT_USER and float(m["ts"]) > float(message["ts"])
+        ]
+
+    def answer_to(self, payload: dict, timeout: float = 90.0) -> dict:
+        """The bot's reply to ``payload`` once the placeholder has been edited into something else."""
+        message = payload["event"]
+
+        def edited() -> dict | None:
+            done = [m for m in self.replies_to(message) if m.get("blocks") or m["text"].startswith("Sorry")]
+            return done[0] if done else None
+
+        return self.standin.wait_for(edited, timeout, f"an answer to {message['text']!r}")
+
+
+def channel_of(test_name: str) -> str:
+    """A channel id of the test's own, so tests sharing a bot never read each other's messages."""
+    return "C" + test_name.upper().replace("_", "")[:20]
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.radial_gradient("L").resize((width, height)).convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def question_lines(bot: RunningBot) -> dict[str, dict[str, Any]]:
+    """The bot's one log line per question, by event id."""
+    marker = " zoomqa.slack.questions: question "
+    parsed = [json.loads(line.partition(marker)[2]) for line in bot.output().splitlines() if marker in line]
+    return {line["event_id"]: line for line in parsed}
