@@ -6,9 +6,11 @@ talks to it in its own channel, as a person would, and reads back what the bot w
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,13 +31,17 @@ from slack_standin import (
     MAX_FILE_BYTES,
     REPO,
     SIGNING_SECRET,
+    Conversation,
     RunningBot,
     SlackStandIn,
     bot_env,
+    channel_of,
     event_callback,
     free_port,
+    png,
     port_open,
     post_event,
+    question_lines,
     signed_headers,
     start_bot,
 )
@@ -60,55 +66,9 @@ def bot(
     assert BOT_TOKEN not in log and SIGNING_SECRET not in log, "a secret reached the bot's log"
 
 
-class Conversation:
-    """One channel in which the test speaks as a person and waits for the bot's replies."""
-
-    def __init__(self, standin: SlackStandIn, bot: RunningBot, channel: str) -> None:
-        self.standin, self.bot, self.channel = standin, bot, channel
-
-    def say(
-        self, text: str, *, thread_ts: str | None = None, files=None, direct: bool = False, user: str = HUMAN
-    ) -> dict:
-        message = self.standin.user_message(self.channel, text, thread_ts=thread_ts, files=files, user=user)
-        payload = event_callback(message, event_type="message" if direct else "app_mention")
-        status, seconds = post_event(self.bot.url, payload)
-        assert status == 200
-        assert seconds < 2.0, f"Slack wants an answer within 3 s; the bot took {seconds:.2f} s"
-        return payload
-
-    def replies_to(self, message: dict) -> list[dict]:
-        """The bot's messages in the message's thread written after it."""
-        thread_ts = message.get("thread_ts") or message["ts"]
-        return [
-            m
-            for m in self.standin.thread(self.channel, thread_ts)
-            if m.get("user") == BOT_USER and float(m["ts"]) > float(message["ts"])
-        ]
-
-    def answer_to(self, payload: dict, timeout: float = 90.0) -> dict:
-        """The bot's reply to ``payload`` once the placeholder has been edited into something else."""
-        message = payload["event"]
-
-        def edited() -> dict | None:
-            done = [m for m in self.replies_to(message) if m.get("blocks") or m["text"].startswith("Sorry")]
-            return done[0] if done else None
-
-        return self.standin.wait_for(edited, timeout, f"an answer to {message['text']!r}")
-
-
-def channel_id(request: pytest.FixtureRequest) -> str:
-    return "C" + request.node.name.upper().replace("_", "")[:20]
-
-
 @pytest.fixture
 def chat(standin: SlackStandIn, bot: RunningBot, request: pytest.FixtureRequest) -> Conversation:
-    return Conversation(standin, bot, channel_id(request))
-
-
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.radial_gradient("L").resize((width, height)).convert("RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
+    return Conversation(standin, bot, channel_of(request.node.name))
 
 
 def updates_of(standin: SlackStandIn, channel: str) -> list[dict]:
@@ -361,10 +321,15 @@ def test_a_slack_failure_while_answering_becomes_one_short_reply(chat: Conversat
     chat.standin.fail_next("conversations.replies", error="internal_error")
     payload = chat.say(f"<@{BOT_USER}> and how is it trained?", thread_ts=first["event"]["ts"])
     answer = chat.answer_to(payload)
-    assert (
-        answer["text"] == "Sorry, Slack did not accept part of my answer (internal_error); please ask again."
-    )
+    text = answer["text"]
+    assert text.startswith("Sorry, Slack did not accept part of my answer (internal_error); please ask again")
+    ref = re.fullmatch(r".* \(ref ([0-9a-f]{6})\)\.", text)
+    assert ref, f"an error reply carries a reference: {text!r}"
     assert len(chat.replies_to(payload["event"])) == 1
+    line = chat.standin.wait_for(
+        lambda: question_lines(chat.bot).get(payload["event_id"]), 10, "the log line"
+    )
+    assert line["outcome"] == "error" and line["ref"] == ref.group(1), "the admin finds the reply's ref"
 
 
 def test_the_manifest_asks_for_exactly_the_scopes_of_the_calls_the_bot_made(standin: SlackStandIn) -> None:
@@ -385,7 +350,7 @@ def test_the_manifest_asks_for_exactly_the_scopes_of_the_calls_the_bot_made(stan
     assert called <= set(needs), f"a method without a known scope: {called - set(needs)}"
     needed = set().union(*(needs[m] for m in called)) | {"app_mentions:read", "im:history"}
     assert scopes == needed
-    assert events == {"app_mention", "message.im"}
+    assert events == {"app_mention", "message.im", "message.channels", "message.groups", "message.mpim"}
     assert manifest["settings"]["socket_mode_enabled"] is True
 
 
@@ -429,3 +394,57 @@ def test_a_token_slack_rejects_stops_the_bot_with_one_line(standin: SlackStandIn
     assert completed.returncode == 2, completed.stderr
     assert "did not accept SLACK_BOT_TOKEN: invalid_auth" in completed.stderr
     assert "Traceback" not in completed.stderr and "xoxb-wrong" not in completed.stderr
+
+
+def test_a_reply_without_a_mention_is_answered_in_a_thread_the_bot_answered_in_and_nowhere_else(
+    chat: Conversation,
+) -> None:
+    """Slack sends a mention as app_mention and as message.channels: it is answered once. A
+    reply in that thread needs no mention; a thread the bot never replied in stays the people's."""
+    message = chat.standin.user_message(chat.channel, f"<@{BOT_USER}> {TEN_X}")
+    first = event_callback(message)
+    chat.send(event_callback(message, event_type="message", channel_type="channel"))  # may come first
+    chat.send(first)
+    chat.answer_to(first)
+    follow_up = chat.say("and what does it take as input?", thread_ts=message["ts"], unmentioned=True)
+    answer = chat.answer_to(follow_up)
+    assert answer["thread_ts"] == message["ts"] and "LIIF" in answer["text"], "read with the thread"
+    assert len(chat.replies_to(message)) == 2, "the mention was answered once, the follow-up once"
+
+    elsewhere = chat.say("what is LIIF, does anyone know?", unmentioned=True)
+    among_people = chat.say("no idea, ask the bot", thread_ts=elsewhere["event"]["ts"], unmentioned=True)
+    time.sleep(1.5)
+    assert not chat.replies_to(elsewhere["event"]) and not chat.replies_to(among_people["event"])
+
+
+def test_each_question_has_one_log_line_with_a_hash_of_its_text_and_never_the_text(
+    chat: Conversation,
+) -> None:
+    asked = chat.say(f"<@{BOT_USER}> which upscaler suits a blurry scan of a letter?")
+    off_topic = chat.say(f"<@{BOT_USER}> what is a good recipe for lasagne?")
+    for payload in (asked, off_topic):
+        chat.answer_to(payload)
+
+    def both() -> dict | None:
+        lines = question_lines(chat.bot)
+        return lines if asked["event_id"] in lines and off_topic["event_id"] in lines else None
+
+    lines = chat.standin.wait_for(both, 10, "the log lines")
+    line = lines[asked["event_id"]]
+    text = asked["event"]["text"]
+    assert line["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()[:10]
+    assert (line["channel"], line["user"], line["thread_ts"]) == (chat.channel, HUMAN, asked["event"]["ts"])
+    assert line["outcome"] == "answered" and line["ref"] is None
+    assert line["queued_s"] >= 0 and line["answer_s"] > 0 and line["tool_s"] == 0
+    assert lines[off_topic["event_id"]]["outcome"] == "refused"
+    logged = [row for row in chat.bot.output().splitlines() if "zoomqa.slack.questions" in row]
+    assert len([row for row in logged if asked["event_id"] in row]) == 1, "one line per question"
+    assert not any(words in row for row in logged for words in ("blurry scan", "lasagne", BOT_TOKEN))
+
+
+def test_start_up_is_quiet_and_says_ready_in_one_line(bot: RunningBot) -> None:
+    log = bot.output()
+    assert "ModuleNotFoundError" not in log and "faiss.loader" not in log, "faiss's loader is silenced"
+    assert "token` will be unused" not in log
+    ready = [line for line in log.splitlines() if " ready: " in line]
+    assert len(ready) == 1 and "serving Slack events at http://127.0.0.1:" in ready[0], ready

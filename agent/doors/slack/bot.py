@@ -1,9 +1,11 @@
 """``zoomqa slack``: the agent as a Slack bot, over Socket Mode or HTTP.
 
-A mention in a channel or a direct message is acknowledged at once and answered by a worker
-in the message's thread: a placeholder appears, and is edited in place into the answer. A
-thread is a conversation, so its earlier messages, read back from Slack, are the history
-the agent condenses a follow-up with; the bot keeps no conversation state of its own. An
+A mention in a channel, a direct message, or a reply in a thread the bot has answered in is
+acknowledged at once and gets a placeholder in its thread straight away (with its place in the
+queue when every worker is busy, or a one-line "busy" when the queue is full); a worker edits
+it in place into the answer (``work.py`` keeps the queue, the timeout and the log line). A
+thread is a conversation, so its earlier messages, read back from Slack, are the history the
+agent condenses a follow-up with; the bot remembers only which threads it answered in. An
 image attached to the message (or earlier in the thread) is downloaded into a temporary
 folder that is the only place the upscaler may touch; the result and a side-by-side
 comparison go back into the thread, and the folder is removed whatever happened.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -33,6 +35,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from zoomqa.agent.compose.answer import Answer, Statement
 from zoomqa.agent.doors.render import render_slack, render_slack_blocks, slack_escape
 from zoomqa.agent.doors.slack.files import SlackImageFetcher
+from zoomqa.agent.doors.slack.work import Abandoned, Job, PerPersonLimit, WorkQueue, new_ref, text_sha256
 from zoomqa.agent.turn.enlarge_requests import parse_request
 from zoomqa.agent.turn.history import Turn
 from zoomqa.config import Settings, SlackSettings
@@ -46,11 +49,14 @@ log = logging.getLogger("zoomqa.slack")
 Transport = Literal["socket", "http"]
 EVENTS_PATH = "/slack/events"
 PLACEHOLDER = "_Looking through the papers…_"
+BUSY = "I am busy with other questions right now, so please try again in a minute."
 REPLY_EVENT = "zoomqa_reply"  # message metadata naming the message a bot reply answers
 WORDLESS_PICTURE = "enlarge this picture"  # what a picture sent without words asks for
 HISTORY_TURNS = 20
 RATE_LIMIT_RETRIES = 3
 PROGRESS_INTERVAL_S = 2.0  # chat.update allows about one call a second per channel
+LISTENER_THREADS = 4  # acknowledge, post the placeholder, queue: the answers run on the workers
+REPLIED_THREADS_KEPT = 10_000  # threads answered without a mention: the latest the bot replied in
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -108,6 +114,8 @@ class Incoming:
     ts: str
     thread_ts: str
     text: str
+    user: str = ""
+    text_sha256: str = ""  # of the text as Slack sent it, for the log line
     files: tuple[dict[str, Any], ...] = ()
 
     @classmethod
@@ -117,6 +125,8 @@ class Incoming:
             ts=event["ts"],
             thread_ts=event.get("thread_ts") or event["ts"],
             text=_plain(event.get("text") or ""),
+            user=str(event.get("user") or ""),
+            text_sha256=text_sha256(event.get("text") or ""),
             files=tuple(event.get("files") or ()),
         )
 
@@ -144,6 +154,27 @@ class RecentEvents:
                 self._seen[key] = now
                 self._seen.move_to_end(key)
             return new
+
+
+@dataclass
+class RepliedThreads:
+    """The threads the bot has replied in, the latest ``size`` of them: people there need not
+    mention it again. A restarted bot starts empty, so a mention brings it back."""
+
+    size: int = REPLIED_THREADS_KEPT
+    _threads: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, channel: str, thread_ts: str) -> None:
+        with self._lock:
+            self._threads[(channel, thread_ts)] = None
+            self._threads.move_to_end((channel, thread_ts))
+            while len(self._threads) > self.size:
+                self._threads.popitem(last=False)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return key in self._threads
 
 
 @dataclass(frozen=True)
@@ -189,96 +220,176 @@ def _shown_names(answer: Answer, calls: Sequence[ToolCall]) -> Answer:
 class SlackBot:
     """The listeners of the Bolt app, and the work each message sets off."""
 
-    def __init__(self, respond: Respond, client: WebClient, *, max_file_bytes: int) -> None:
+    def __init__(self, respond: Respond, client: WebClient, slack: SlackSettings) -> None:
         self.respond = respond
-        self.fetcher = SlackImageFetcher(client, max_bytes=max_file_bytes)
+        self.fetcher = SlackImageFetcher(client, max_bytes=slack.max_file_bytes)
         self.recent = RecentEvents()
+        self.replied = RepliedThreads()
+        self.queue = WorkQueue(slack.workers, slack.queue_size)
+        self.upscales = PerPersonLimit(slack.upscales_per_user)
+        self.timeout_s = slack.job_timeout_s
 
     def register(self, app: App) -> None:
-        app.middleware(self.drop_repeats)
         app.event("app_mention")(self.on_mention)
-        app.event("message")(self.on_direct_message)
+        app.event("message")(self.on_message)
 
     # Listeners -------------------------------------------------------------------------
 
-    def drop_repeats(
-        self, body: dict[str, Any], request: Any, client: WebClient, next: Callable[[], None]
-    ) -> Any:
-        """Acknowledge and drop an event already taken on, here or (for Slack's retries) elsewhere."""
-        event = body.get("event") or {}
-        keys = [f"event:{body['event_id']}"] if body.get("event_id") else []
-        if event.get("channel") and event.get("ts"):
-            keys.append(f"message:{event['channel']}:{event['ts']}")  # app_mention and message.im of one DM
-        retry = int((request.headers.get("x-slack-retry-num") or ["0"])[0] or 0)  # Socket Mode sends "0"
-        if keys and not self.recent.first_time(*keys):
-            log.info("dropped a repeated event %s (retry %d)", keys[0], retry)
-            return BoltResponse(status=200, body="")
-        if retry > 0 and self._answered_elsewhere(client, event):
-            log.info("dropped a retry of %s: the thread already has its answer", keys[0])
-            return BoltResponse(status=200, body="")
-        return next()
+    def on_mention(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        request: BoltRequest,
+        client: WebClient,
+        context: dict[str, Any],
+    ) -> None:
+        self.take(body, event, request, client, context)
 
-    def on_mention(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
-        self.answer(Incoming.from_event(event), client, context)
-
-    def on_direct_message(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id"):
+    def on_message(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        request: BoltRequest,
+        client: WebClient,
+        context: dict[str, Any],
+    ) -> None:
+        """A direct message, or a reply in a thread the bot answered in; not a person's edit,
+        not a bot's message, and not a mention (Slack sends that as app_mention as well)."""
+        bot_user = context.get("bot_user_id")
+        if event.get("bot_id") or event.get("user") in (None, bot_user):
             return
         if event.get("subtype") not in (None, "file_share"):  # edits, deletions, joins...
             return
-        self.answer(Incoming.from_event(event), client, context)
+        if event.get("channel_type") != "im":
+            if f"<@{bot_user}" in (event.get("text") or ""):
+                return
+            if not event.get("thread_ts") or (event["channel"], event["thread_ts"]) not in self.replied:
+                return
+        self.take(body, event, request, client, context)
 
     # The work --------------------------------------------------------------------------
 
-    def answer(self, message: Incoming, client: WebClient, context: dict[str, Any]) -> None:
-        """Placeholder, history, images, agent, answer: whatever fails becomes one short reply."""
-        placeholder = self._post_placeholder(client, message)
-        if placeholder is None:
+    def take(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        request: BoltRequest,
+        client: WebClient,
+        context: dict[str, Any],
+    ) -> None:
+        """Queue a message for a worker, with a placeholder saying where it stands; or say at
+        once that the bot is busy. An event already taken on is dropped."""
+        if not self._first_time(body, event, request, client):
             return
-        progress = _Progress(client, message.channel, placeholder)
+        message = Incoming.from_event(event)
+        job = Job(
+            event_id=str(body.get("event_id") or ""),
+            channel=message.channel,
+            user=message.user,
+            thread_ts=message.thread_ts,
+            text_sha256=message.text_sha256,
+        )
+        place = self.queue.admit()
+        if place is None:
+            self._post(client, message, BUSY)
+            job.record("busy")
+            return
+        placeholder = self._post(client, message, _queued(place) if place else PLACEHOLDER)
+        if placeholder is None:
+            self.queue.leave()
+            job.record("error", new_ref())
+            return
+        job.position, job.placeholder = place, placeholder
+        self.queue.run(lambda: self._work(job, message, client, context))
+
+    def _work(self, job: Job, message: Incoming, client: WebClient, context: dict[str, Any]) -> None:
+        """Answer on a worker, with the timeout running from now."""
+        job.start()
+        timer = threading.Timer(self.timeout_s, self._time_out, (job, client))
+        timer.daemon = True
+        timer.start()
+        try:
+            if job.position:
+                _Placeholder(client, job).say(PLACEHOLDER)
+            self.answer(job, message, client, context)
+        finally:
+            timer.cancel()
+
+    def answer(self, job: Job, message: Incoming, client: WebClient, context: dict[str, Any]) -> None:
+        """History, images, agent, answer: whatever fails becomes one short reply with a ref."""
+        placeholder = _Placeholder(client, job)
         try:
             thread = self._thread(client, message, context) if message.in_thread else Thread()
+            pictures = _pictures_for(message, thread)
+            if pictures and not self.upscales.take(message.user):
+                if job.finish():
+                    placeholder.say(_enlarging_already(self.upscales.limit))
+                    job.record("refused")
+                return
             with tempfile.TemporaryDirectory(prefix="zoomqa-slack-") as folder:
                 workdir = Path(folder)
-                fetched = self.fetcher.fetch(_pictures_for(message, thread), workdir)
-                if not message.text and not fetched.paths:
-                    raise ZoomqaError(
-                        "ask me about image super-resolution, or attach a picture and say how big"
+                try:
+                    fetched = self.fetcher.fetch(pictures, workdir)
+                    if not message.text and not fetched.paths:
+                        raise ZoomqaError(
+                            "ask me about image super-resolution, or attach a picture and say how big"
+                        )
+                    reply = self.respond(
+                        message.text or WORDLESS_PICTURE,
+                        history=thread.history,
+                        attachments=fetched.paths,
+                        workdir=workdir,
+                        on_progress=placeholder.show,
                     )
-                reply = self.respond(
-                    message.text or WORDLESS_PICTURE,
-                    history=thread.history,
-                    attachments=fetched.paths,
-                    workdir=workdir,
-                    on_progress=progress.show,
-                )
+                finally:  # enlarged: the person may ask for the next one while this one is sent
+                    if pictures:
+                        self.upscales.give_back(message.user)
+                if not job.finish():
+                    return
                 notes = [f"I could not use {line}" for line in fetched.refusals]
-                self._deliver(client, message, placeholder, reply, notes)
+                self._deliver(client, message, job.placeholder, reply, notes)
+                job.tool_s = sum(call.seconds or 0.0 for call in reply.tool_calls)
+                job.record("answered" if reply.answer.relevant else "refused")
+        except Abandoned:
+            log.info("stopped the work on a message that ran past %g s", self.timeout_s)
         except ZoomqaError as exc:
-            self._say_failure(client, message.channel, placeholder, f"Sorry, I could not answer that: {exc}")
+            self._fail(client, job, f"Sorry, I could not answer that: {exc}", new_ref())
         except SlackClientError as exc:
             log.warning("Slack call failed while answering: %s", _slack_reason(exc))
-            self._say_failure(
+            self._fail(
                 client,
-                message.channel,
-                placeholder,
-                f"Sorry, Slack did not accept part of my answer ({_slack_reason(exc)}); please ask again.",
+                job,
+                f"Sorry, Slack did not accept part of my answer ({_slack_reason(exc)}); please ask again",
+                new_ref(),
             )
         except Exception:
-            log.exception("answering a Slack message failed")
-            self._say_failure(
-                client,
-                message.channel,
-                placeholder,
-                "Sorry, something went wrong on my side; please ask again.",
-            )
+            ref = new_ref()
+            log.exception("answering a Slack message failed (ref %s)", ref)
+            self._fail(client, job, "Sorry, something went wrong on my side; please ask again", ref)
 
-    def _post_placeholder(self, client: WebClient, message: Incoming) -> str | None:
+    def _time_out(self, job: Job, client: WebClient) -> None:
+        """The timeout's reply, unless the worker has begun its own; the worker stops when it can."""
+        if not job.time_out():
+            return
+        ref = new_ref()
+        log.warning("abandoned a message after %g s (ref %s)", self.timeout_s, ref)
+        _Placeholder(client, job).say(
+            f"Sorry, I gave up on this after {self.timeout_s:g} s; please try again later (ref {ref})."
+        )
+        job.record("timeout", ref)
+
+    def _fail(self, client: WebClient, job: Job, text: str, ref: str) -> None:
+        if job.finish():
+            _Placeholder(client, job).say(f"{text} (ref {ref}).")
+            job.record("error", ref)
+
+    def _post(self, client: WebClient, message: Incoming, text: str) -> str | None:
+        """A reply in the message's thread, naming the message it answers; its ts, or None."""
         try:
             response = client.chat_postMessage(
                 channel=message.channel,
                 thread_ts=message.thread_ts,
-                text=PLACEHOLDER,
+                text=text,
                 metadata={"event_type": REPLY_EVENT, "event_payload": {"reply_to": message.ts}},
             )
         except SlackClientError as exc:
@@ -286,6 +397,7 @@ class SlackBot:
                 "cannot post in %s, the message goes unanswered: %s", message.channel, _slack_reason(exc)
             )
             return None
+        self.replied.add(message.channel, message.thread_ts)
         return str(response["ts"])
 
     def _thread(self, client: WebClient, message: Incoming, context: dict[str, Any]) -> Thread:
@@ -298,7 +410,7 @@ class SlackBot:
                 if float(item["ts"]) >= float(message.ts):
                     continue
                 if _is_ours(item, bot_user_id, bot_id):
-                    if item.get("text") and item["text"] != PLACEHOLDER:
+                    if item.get("text") and not _is_status(item["text"]):
                         turns.append(Turn(role="assistant", text=item["text"]))
                     continue
                 text = _plain(item.get("text") or "")
@@ -307,6 +419,22 @@ class SlackBot:
                 if item.get("files"):
                     files = tuple(item["files"])
         return Thread(tuple(turns[-HISTORY_TURNS:]), files)
+
+    def _first_time(
+        self, body: dict[str, Any], event: dict[str, Any], request: BoltRequest, client: WebClient
+    ) -> bool:
+        """False for an event already taken on, here or (for Slack's retries) by another instance."""
+        keys = [f"event:{body['event_id']}"] if body.get("event_id") else []
+        if event.get("channel") and event.get("ts"):
+            keys.append(f"message:{event['channel']}:{event['ts']}")  # one message's app_mention and message
+        retry = int((request.headers.get("x-slack-retry-num") or ["0"])[0] or 0)  # Socket Mode sends "0"
+        if keys and not self.recent.first_time(*keys):
+            log.info("dropped a repeated event %s (retry %d)", keys[0], retry)
+            return False
+        if retry > 0 and self._answered_elsewhere(client, event):
+            log.info("dropped a retry of %s: the thread already has its answer", keys[0])
+            return False
+        return True
 
     def _answered_elsewhere(self, client: WebClient, event: dict[str, Any]) -> bool:
         """Whether a bot reply in the thread names this message (our metadata), e.g. before a restart."""
@@ -350,11 +478,26 @@ class SlackBot:
             ]
             client.chat_update(channel=message.channel, ts=placeholder, **_message(answer, notes))
 
-    def _say_failure(self, client: WebClient, channel: str, placeholder: str, text: str) -> None:
-        try:
-            client.chat_update(channel=channel, ts=placeholder, text=text, blocks=[])
-        except SlackClientError as exc:
-            log.warning("cannot tell the thread about the failure: %s", _slack_reason(exc))
+
+def _queued(place: int) -> str:
+    """The placeholder of the ``place``-th message in the queue."""
+    ahead = place - 1
+    if not ahead:
+        return "_Queued: yours is next._"
+    return f"_Queued: {ahead} question{'s' if ahead > 1 else ''} ahead of yours._"
+
+
+def _is_status(text: str) -> bool:
+    """What the bot says of its own work (placeholders, busy), which is no turn of the conversation."""
+    return text in (PLACEHOLDER, BUSY) or text.startswith(("_Queued:", "_Enlarging your picture"))
+
+
+def _enlarging_already(limit: int) -> str:
+    pictures, done = ("a picture", "it is") if limit == 1 else (f"{limit} pictures", "one is")
+    return (
+        f"You already have {pictures} being enlarged, as many as I take from one person at a time; "
+        f"please ask again when {done} done."
+    )
 
 
 def _message(answer: Answer, notes: Sequence[str]) -> dict[str, Any]:
@@ -374,21 +517,33 @@ def _uploads(call: ToolCall) -> list[dict[str, Any]]:
     return [{"file": path, "filename": Path(path).name, "title": title} for path, title in paths if path]
 
 
-class _Progress:
-    """Shows how far the upscaler is in the placeholder, at most one edit every few seconds."""
+class _Placeholder:
+    """A job's placeholder: what the bot is doing, then a short reply written in its place."""
 
-    def __init__(self, client: WebClient, channel: str, ts: str) -> None:
-        self.client, self.channel, self.ts = client, channel, ts
+    def __init__(self, client: WebClient, job: Job) -> None:
+        self.client, self.job = client, job
         self.last = time.monotonic()
 
+    def say(self, text: str) -> None:
+        try:
+            self.client.chat_update(channel=self.job.channel, ts=self.job.placeholder, text=text, blocks=[])
+        except SlackClientError as exc:
+            log.warning("cannot edit the placeholder in %s: %s", self.job.channel, _slack_reason(exc))
+
     def show(self, done: int, total: int) -> None:
+        """How far the upscaler is, at most one edit every few seconds; called between two chunks,
+        it is where a timed-out job stops (as Ctrl-C stops an enlargement in ``zoomqa chat``)."""
+        if self.job.timed_out:
+            raise Abandoned
         now = time.monotonic()
         if now - self.last < PROGRESS_INTERVAL_S or not total:
             return
         self.last = now
         try:
             self.client.chat_update(
-                channel=self.channel, ts=self.ts, text=f"_Enlarging your picture… {done * 100 // total}%_"
+                channel=self.job.channel,
+                ts=self.job.placeholder,
+                text=f"_Enlarging your picture… {done * 100 // total}%_",
             )
         except SlackClientError as exc:
             log.info("progress not shown: %s", _slack_reason(exc))
@@ -405,6 +560,17 @@ def _slack_reason(exc: SlackClientError) -> str:
 
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def quiet_start_up() -> None:
+    """Silence what only alarms an admin at start: faiss's loader reporting every CPU-specific
+    build it tries (a ModuleNotFoundError for each one not installed), and Bolt's warning that
+    SLACK_BOT_TOKEN goes unused (the client it is given carries that token)."""
+    from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    unused = warning_client_prioritized_and_token_skipped()
+    logging.getLogger("slack_bolt.App").addFilter(lambda record: record.getMessage() != unused)
 
 
 def required_secrets(slack: SlackSettings, transport: Transport) -> dict[str, str]:
@@ -436,7 +602,7 @@ def web_client(slack: SlackSettings, token: str) -> WebClient:
 
 
 def build_app(slack: SlackSettings, transport: Transport) -> App:
-    """A Bolt app whose listeners run on a pool of ``slack.workers`` threads; the token is checked now."""
+    """A Bolt app whose listeners (quick: they queue the work) run on a few threads; the token is checked now."""
     secrets = required_secrets(slack, transport)
     client = web_client(slack, secrets["SLACK_BOT_TOKEN"])
     try:
@@ -445,7 +611,7 @@ def build_app(slack: SlackSettings, transport: Transport) -> App:
             client=client,
             request_verification_enabled=transport == "http",
             listener_executor=ThreadPoolExecutor(
-                max_workers=slack.workers, thread_name_prefix="zoomqa-slack"
+                max_workers=LISTENER_THREADS, thread_name_prefix="zoomqa-slack"
             ),
         )
     except BoltError as exc:  # auth.test refused the token
@@ -466,17 +632,19 @@ def serve(
 
     Slack is asked about the token before the agent loads, so a wrong token fails at once.
     """
-    app = build_app(settings.slack, transport)
-    SlackBot(load_agent(), app.client, max_file_bytes=settings.slack.max_file_bytes).register(app)
+    slack = settings.slack
+    app = build_app(slack, transport)
+    SlackBot(load_agent(), app.client, slack).register(app)
+    limits = f"{slack.workers} workers, {slack.queue_size} may wait, {slack.job_timeout_s:g} s per message"
     if transport == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        app_token = required_secrets(settings.slack, transport)["SLACK_APP_TOKEN"]
-        log.info("connecting to Slack over Socket Mode")
-        SocketModeHandler(app, app_token).start()
+        SocketModeHandler(app, required_secrets(slack, transport)["SLACK_APP_TOKEN"]).connect()
+        log.info("ready: connected to Slack over Socket Mode (%s)", limits)
+        threading.Event().wait()
         return
     import uvicorn
     from slack_bolt.adapter.asgi import SlackRequestHandler
 
-    log.info("serving Slack events at http://%s:%d%s", host, port, EVENTS_PATH)
+    log.info("ready: serving Slack events at http://%s:%d%s (%s)", host, port, EVENTS_PATH, limits)
     uvicorn.run(SlackRequestHandler(app, path=EVENTS_PATH), host=host, port=port, log_level="warning")

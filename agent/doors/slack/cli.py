@@ -40,16 +40,17 @@ def slack(
         bool, typer.Option("--verbose", "-v", help="Log every Slack request (tokens are never logged).")
     ] = False,
 ) -> None:
-    """Answer questions and enlarge pictures in Slack: mentions and direct messages, in threads."""
+    """Answer questions and enlarge pictures in Slack: mentions, direct messages and replies in its threads."""
     if socket == http:
         raise ZoomqaError("choose one transport: zoomqa slack --socket, or zoomqa slack --http --port 3000")
     transport: Transport = "socket" if socket else "http"
     settings = get_settings()
-    from zoomqa.agent.doors.slack.bot import agent_responder, required_secrets, serve
+    from zoomqa.agent.doors.slack.bot import agent_responder, quiet_start_up, required_secrets, serve
 
     required_secrets(settings.slack, transport)  # a missing variable is reported before anything loads
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_start_up()
     serve(settings, transport, lambda: agent_responder(settings, writer=writer), host=host, port=port)
