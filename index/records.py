@@ -1,7 +1,9 @@
 """The record schema of the knowledge base and the readers that turn files into records.
 
 Bundled cards also carry schema-v2 fields (``task``, ``workflow``, ``explains``, ``facts``):
-short plain sentences that an answer quotes one by one, so each is checked on its own.
+short plain sentences that an answer quotes one by one, so each is checked on its own. They
+also carry ``traits`` (:mod:`zoomqa.index.traits`), typed values from a closed vocabulary;
+records imported from arXiv have none, and :func:`read_bundled_corpus` refuses a card without.
 A file is imported whole or not at all: every problem is reported as ``file:line: what``
 and nothing is returned until all lines are valid.
 """
@@ -28,6 +30,7 @@ from pydantic import (
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.sentences import split_sentences
+from zoomqa.index.traits import Traits
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})$")
 _ARXIV_PREFIX = re.compile(r"^(arxiv:|https?://arxiv\.org/(abs|pdf)/)", re.IGNORECASE)
@@ -127,6 +130,7 @@ class Record(BaseModel):
     facts: list[Sentence] = Field(
         default_factory=list, max_length=MAX_CARD_ITEMS, description="Atomic claims, each naming its subject."
     )
+    traits: Traits | None = Field(None, description="Typed traits; required of bundled cards only.")
 
     @field_validator("arxiv_id")
     @classmethod
@@ -220,10 +224,10 @@ class Record(BaseModel):
     def content_hash(self) -> str:
         """Changes whenever any field changes; stable across runs and machines.
 
-        Unset schema-v2 fields are left out, so records without them (everything imported from
-        arXiv) hash exactly as they would without the v2 schema, and an index needs no rewrite.
+        Unset schema-v2 fields and traits are left out, so records without them (everything
+        imported from arXiv) hash exactly as they would without them, and an index needs no rewrite.
         """
-        unset = {name for name in V2_FIELDS if not getattr(self, name)}
+        unset = {name for name in (*V2_FIELDS, "traits") if not getattr(self, name)}
         fields = self.model_dump(mode="json", exclude=unset)
         canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -329,8 +333,16 @@ def bundled_corpus_files() -> list[Path]:
 
 
 def read_bundled_corpus() -> list[Record]:
-    """Every bundled record; ids are unique across files."""
-    return merge_unique(read_records(path) for path in bundled_corpus_files())
+    """Every bundled record; ids are unique across files and every card carries traits."""
+    paths = bundled_corpus_files()
+    groups = [read_records(path) for path in paths]
+    for path, records in zip(paths, groups, strict=True):
+        missing = [record.id for record in records if record.traits is None]
+        if missing:
+            names = ", ".join(repr(i) for i in missing[:MAX_ERRORS_SHOWN])
+            more = f" and {len(missing) - MAX_ERRORS_SHOWN} more" if len(missing) > MAX_ERRORS_SHOWN else ""
+            raise ZoomqaError(f"{path}: bundled card(s) without traits: {names}{more}")
+    return merge_unique(groups)
 
 
 def merge_unique(groups: Iterable[list[Record]]) -> list[Record]:
