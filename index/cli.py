@@ -252,6 +252,45 @@ def train_relevance(
     )
 
 
+@index_app.command("train-matcher")
+def train_matcher(
+    destination: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
+    ] = None,
+) -> None:
+    """Re-train the question adapter on the questions in index/data/matching/ and the bundled cards."""
+    from zoomqa.index.embedding import load_embedder
+    from zoomqa.index.matching import SHIPPED_ADAPTER
+    from zoomqa.index.matching_training import train_matcher as train
+
+    settings = get_settings()
+    _use_threads(settings)
+    target = SHIPPED_ADAPTER if destination is None else destination.expanduser()
+    if not target.parent.is_dir():
+        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    with err.status("embedding the questions and card sentences, choosing the penalty, fitting"):
+        adapter = train(load_embedder(settings.index.embedder))
+    adapter.save(target)
+    report = adapter.report
+    table = Table("held out", "questions", "embedder: sentence top-1 / top-5 / card", "adapted", box=None)
+    held = report["held_out_questions"]
+    chosen = held[str(report["penalty"])]
+    for label, n, scores in (
+        ("questions", held["n"], chosen),
+        ("whole cards", report["held_out_cards"]["n"], report["held_out_cards"]),
+    ):
+        row = [
+            " / ".join(f"{scores[side][m]:.3f}" for m in ("sentence_top1", "sentence_top5", "card_top1"))
+            for side in ("base", "adapted")
+        ]
+        table.add_row(label, str(n), *row)
+    out.print(table)
+    out.print(
+        f"{report['questions']} questions, {report['sentences']} card sentences, penalty {report['penalty']}; "
+        f"wrote {escape(str(target))} (digest {adapter.digest[:12]})"
+    )
+
+
 def open_retriever(index_dir: Path, settings: Settings, k: int | None = None) -> HybridRetriever:
     """The configured retriever over ``index_dir``; it says on stderr when the index holds older
     bundled cards than this installation ships (after an upgrade), since answers quote them."""

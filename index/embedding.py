@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.matching import QueryAdapter
 from zoomqa.index.minilm import MiniLMEncoder, UnsupportedModel
 from zoomqa.index.vector_cache import VectorCache
 
@@ -93,10 +94,21 @@ class Embedder:
     dim: int
     _model: object  # a MiniLMEncoder, or a sentence_transformers.SentenceTransformer (imported lazily)
     cache: VectorCache | None = None  # vectors kept between processes (see vector_cache.py)
+    adapter: QueryAdapter | None = None  # moves question vectors towards the sentences that answer them
 
     def with_cache(self, path: Path) -> Embedder:
         """This embedder, keeping the vectors it computes in ``path`` for later processes."""
         return replace(self, cache=VectorCache(path, self.identity, self.dim))
+
+    def with_adapter(self, adapter: QueryAdapter | None) -> Embedder:
+        """This embedder, reading questions through ``adapter`` (matching.py); documents are unchanged."""
+        if adapter is not None and (adapter.embedder != self.identity or adapter.weight.shape[0] != self.dim):
+            raise ZoomqaError(f"the question adapter was trained for {adapter.embedder}, not {self.identity}")
+        return replace(self, adapter=adapter)
+
+    def adapt(self, vectors: np.ndarray) -> np.ndarray:
+        """Question vectors as matching reads them (unchanged without an adapter)."""
+        return vectors if self.adapter is None else self.adapter.apply(vectors)
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:

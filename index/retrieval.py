@@ -39,6 +39,7 @@ from pydantic import Field, PrivateAttr
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
 from zoomqa.index.manifest import Manifest
+from zoomqa.index.matching import SHIPPED_ADAPTER, load_adapter
 from zoomqa.index.metadata import RowInfo
 from zoomqa.index.names import names_record
 from zoomqa.index.question_limits import MAX_QUESTION_CHARS as MAX_QUESTION_CHARS
@@ -170,6 +171,7 @@ class HybridRetriever(BaseRetriever):
         k: int = 5,
         min_relevance: float | None = None,
         relevance_weights: Path | None = None,
+        matcher_weights: Path | None = None,
     ) -> HybridRetriever:
         """Load the index, its embedder and (for an index with bundled cards) the relevance
         classifier, the shipped one unless ``relevance_weights`` names another; ZoomqaError
@@ -186,6 +188,8 @@ class HybridRetriever(BaseRetriever):
         if retriever._curated_vectors is not None:
             weights = SHIPPED_WEIGHTS if relevance_weights is None else Path(relevance_weights)
             retriever._classifier = load_relevance(weights, embedder=model.identity)
+            adapter = SHIPPED_ADAPTER if matcher_weights is None else Path(matcher_weights)
+            retriever.embedder = model.with_adapter(load_adapter(adapter, embedder=model.identity))
         return retriever
 
     @classmethod
@@ -201,6 +205,7 @@ class HybridRetriever(BaseRetriever):
             k=k or settings.index.k,
             min_relevance=settings.index.min_relevance,
             relevance_weights=settings.index.relevance_weights,
+            matcher_weights=settings.index.matcher_weights,
         )
 
     def _attach(self, snapshot: IndexSnapshot) -> None:

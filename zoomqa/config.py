@@ -63,6 +63,11 @@ class IndexSettings(_Section):
         description="Relevance classifier weights (.npz written by `zoomqa index train-relevance --out FILE`); "
         "None uses the shipped ones.",
     )
+    matcher_weights: Path | None = Field(
+        None,
+        description="Question adapter weights (.npz written by `zoomqa index train-matcher --out FILE`); "
+        "None uses the shipped ones.",
+    )
     batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size for builds.")
     arxiv_api_url: str = Field(
         "https://export.arxiv.org/api/query",
@@ -73,7 +78,7 @@ class IndexSettings(_Section):
         3.0, ge=0, le=60, description="Pause between arXiv API requests (arXiv asks for 3 s)."
     )
 
-    @field_validator("relevance_weights")
+    @field_validator("relevance_weights", "matcher_weights")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -3,49 +3,95 @@
 Retrieval ranks records by likeness to the whole question. The anchor must also fit what
 the question asks: a work the question names, a method that can meet the person's
 constraints (any scale, JPEG damage, faces...), something runnable when they ask for a tool.
-Each signal is a bonus on the source's best passage similarity, so a strong textual match
-still wins when the question carries no signal; a specialist for another kind of picture
-(a face restorer for a licence plate) or a work on another subject (data augmentation for
-an enlargement) pays a penalty instead.
+Each source gets a row of signals (FEATURES): its best passage similarity, its retrieval
+score, whether the question names it, whether its task labels meet the constraints, and
+mismatches (a face restorer for a licence plate, data augmentation for an enlargement...).
+The score is their weighted sum; the weights are data (``data/anchor_weights.json``), fitted
+as a conditional logit on the development questions by ``zoomqa eval fit-anchor``
+(:mod:`zoomqa.agent.evaluation.anchor_fit`), with their cross-validation report.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from zoomqa.agent.compose.local_method import demonstrable
 from zoomqa.agent.understand.question import Analysis, content_words, named_in, speaks_of_enlarging
+from zoomqa.agent.understand.vocabulary import vocabulary
+from zoomqa.errors import ZoomqaError
 from zoomqa.index.records import Record
 
-NAMED_BONUS = 0.5  # the question names the work ("what does the cell size in LIIF do?")
-PREFERRED_BONUS = 0.2  # the work's task labels meet the person's constraints
+# The signals of one source, in the order of its feature row and of the weights.
+FEATURES = (
+    "similarity",  # its best quotable passage's cosine to the (adapted) question
+    "retrieval",  # its fused retrieval score over the best of this search
+    "preferred",  # its task labels meet the constraints (1 for the strongest preferred task)
+    "named",  # the question names it (decaying with later-named works)
+    "named_measure",  # ... as a metric or dataset in a question about something else: the yardstick
+    "off_specialty",  # a specialist for another kind of picture (faces for a plate)
+    "off_subject",  # about something else than the enlargement or repair asked for
+    "needs_gpu",  # needs a GPU, for a person without one or asking what to use
+    "measure_for_method",  # a dataset or metric for a person who wants a picture fixed
+    "invents_detail",  # a generative model for a person who needs faithful detail
+    "model_to_use",  # a model card when the person asks what to use
+    "model_maybe",  # ... when they ask whether something can be done
+    "local_cpu",  # the card zoomqa's own upscaler runs, for a person without a GPU
+    "local_arbitrary",  # ... when only an arbitrary-scale method meets the request
+    "local_enlarging",  # ... when the person wants an enlargement made
+)
+# The hand-set weights the fit starts from and is pulled towards (anchor_fit.py).
+PRIOR = {
+    "similarity": 1.0, "retrieval": 1.0, "preferred": 0.2, "named": 0.5, "named_measure": 0.15,
+    "off_specialty": -0.2, "off_subject": -0.2, "needs_gpu": -0.2, "measure_for_method": -0.2,
+    "invents_detail": -0.2, "model_to_use": 0.2, "model_maybe": 0.05, "local_cpu": 0.2,
+    "local_arbitrary": 0.2, "local_enlarging": 0.05,
+}  # fmt: skip
+WEIGHTS_FILE = Path(str(files("zoomqa.agent.compose") / "data" / "anchor_weights.json"))
+
+
+@dataclass(frozen=True)
+class AnchorWeights:
+    """One weight per feature, and how they were fitted."""
+
+    weights: dict[str, float]
+    report: dict[str, Any]
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.array([self.weights[name] for name in FEATURES], dtype=np.float64)
+
+    def save(self, path: Path) -> None:
+        payload = {"features": list(FEATURES), "weights": self.weights, "report": self.report}
+        Path(path).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+
+@lru_cache(maxsize=4)
+def load_anchor_weights(path: Path = WEIGHTS_FILE) -> AnchorWeights:
+    """The weights at ``path``; ZoomqaError when a feature has none."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        weights = {name: float(data["weights"][name]) for name in FEATURES}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ZoomqaError(f"unreadable anchor weights {path} ({exc}); run `zoomqa eval fit-anchor`") from None
+    return AnchorWeights(weights, dict(data.get("report") or {}))
+
+
 PREFERENCE_DECAY = 0.8  # each later preferred task counts this much less than the one before
 # Each later-named work counts this much less: the first-named is the subject ("what does RDN
-# have to do with LIIF?"); a milder decay (0.9) lets a later-named work with a closer sentence
-# win. Anchor accuracy: `zoomqa eval answers -q tests/questions.jsonl`.
+# have to do with LIIF?").
 NAMED_DECAY = 0.6
 COMPARE_DECAY = 0.3  # in a comparison, each older named work: it is the contrast, the newest is explained
-RUNNABLE_BONUS = 0.2  # a model card (something to run), when the person asks what to use
-MAYBE_RUNNABLE_BONUS = 0.05  # ... when they ask whether something can be done
-LOCAL_BONUS = 0.05  # a card zoomqa's own upscaler runs, when the person wants an enlargement made
-CPU_BONUS = 0.2  # ... and when they have no GPU: the local upscaler is the one that runs on a CPU
-# ... and when only an arbitrary-scale method meets the request (unless speed is what they
-# ask for): of the methods that meet it, the one zoomqa can demonstrate on their own picture
-ARBITRARY_LOCAL_BONUS = 0.2
-MEASURE_NAMED_FACTOR = (
-    0.3  # a metric or dataset named in a why/how question is the yardstick, not the subject
-)
-# A specialist for another kind of picture, a work on another subject, a GPU-only work for a
-# CPU (or as a recommendation to someone who asks for neither realism nor has a GPU), a dataset
-# or metric for a person who wants a picture enlarged or repaired, a GAN or diffusion model for
-# a person who needs faithful detail.
-MISMATCH_PENALTY = 0.2
 SUBJECT_WORDS = (
     2  # task-label words a question must share to name a record's subject ("training" alone does not)
-)
-RETRIEVAL_WEIGHT = (
-    1.0  # the fused retrieval score, relative to the best in this search (as strong as one passage)
 )
 # A record without card fields (a paper added from arXiv) that is the work the question is
 # about -- the first it names, the newest in a comparison -- is ranked above every other work:
@@ -55,28 +101,21 @@ RETRIEVAL_WEIGHT = (
 SUBJECT_TIER = 10.0
 
 
-def preference_bonus(analysis: Analysis, record: Record) -> float:
-    """How well the record's task labels meet the constraints (0 when none applies)."""
+def preference(analysis: Analysis, record: Record) -> float:
+    """How well the record's task labels meet the constraints: 1 for the strongest preferred
+    task, less for later ones, 0 when none applies."""
     labels = [t.lower() for t in record.tasks]
     for i, fragment in enumerate(analysis.preferred_tasks):
         if any(fragment in label for label in labels):
-            return PREFERRED_BONUS * PREFERENCE_DECAY**i
+            return float(PREFERENCE_DECAY**i)
     return 0.0
 
 
-# A work whose main task is one kind of picture or damage, and the constraint that says the
-# question is about it: a face restorer cannot read a licence plate.
-_SPECIALTIES = (
-    ("face", "faces"),
-    ("jpeg", "jpeg"),
-    ("compression", "jpeg"),
-    ("old photo", "old_photo"),
-    ("anime", "illustration"),
-    ("manga", "illustration"),
-)
-# Task-label fragments of works that enlarge pictures, and of those that enlarge or repair them.
-_ENLARGES = ("super-resolution", "upscaling", "enlargement", "restoration")
-_RESTORES = (*_ENLARGES, "denois", "deblur", "artifact", "jpeg", "enhancement", "scratch")
+# Task-label fragments of a card's kind of work (vocabulary.toml [task_labels]): specialties
+# and the condition that says a question is about them (a face restorer cannot read a licence
+# plate); works that enlarge, or enlarge or repair, pictures; works that generate detail.
+_LABELS = vocabulary().task_labels
+_SPECIALTIES = vocabulary().specialties
 
 
 def off_specialty(analysis: Analysis, record: Record) -> bool:
@@ -101,14 +140,14 @@ def off_subject(analysis: Analysis, record: Record) -> bool:
     c = analysis.constraints
     wants_picture = c.enlarging or bool(c.damage) or c.fix_requested
     labels = " ".join(record.tasks).lower()
-    if not wants_picture or "metric" in labels:  # a metric judges any restoration
+    if not wants_picture or _LABELS["measures"][0] in labels:  # a metric judges any restoration
         return False
     named_subject = [w for w in content_words(labels) & analysis.words if not speaks_of_enlarging(w)]
     if len(named_subject) >= SUBJECT_WORDS:
         return False
     # Only enlarging, nothing to repair: a denoiser or deblurrer does not enlarge (Restormer
     # for "how do transformers do super resolution?").
-    wanted = _ENLARGES if not (c.damage or c.fix_requested) else _RESTORES
+    wanted = _LABELS["enlarges"] if not (c.damage or c.fix_requested) else _LABELS["restores"]
     # A dataset only counts when it is one for restoration (DIV2K, Set5), not a classification
     # benchmark that talks about zooming (ImageNet-Hard).
     return not any(f in labels for f in wanted)
@@ -124,35 +163,25 @@ def needs_gpu(record: Record) -> bool:
     return any(_NEEDS_GPU.search(t) for t in texts)
 
 
-# Task-label fragments of works that generate plausible detail (GAN, diffusion, face priors).
-_GENERATES = (
-    "generative",
-    "diffusion",
-    "perceptual super-resolution",
-    "texture enhancement",
-    "photo-realistic",
-)
-
-
 def invents_detail(record: Record) -> bool:
     """The work draws plausible detail rather than the most faithful one: wrong for evidence or
     for a person who asks for the original detail."""
     labels = " ".join(record.tasks).lower()
-    return any(f in labels for f in _GENERATES)
+    return any(f in labels for f in _LABELS["generates"])
 
 
 def is_measure(record: Record) -> bool:
     """A metric or a benchmark dataset: what results are measured with or on."""
-    return any("metric" in t.lower() or "dataset" in t.lower() for t in record.tasks)
+    return any(f in t.lower() for t in record.tasks for f in _LABELS["measures"])
 
 
-def anchor_scores(
+def anchor_features(
     analysis: Analysis,
     records: Sequence[Record],
     best_similarity: Sequence[float],
     retrieval_scores: Sequence[float],
-) -> list[float]:
-    """One score per source (same order as ``records``); the highest is the anchor."""
+) -> np.ndarray:
+    """(sources, len(FEATURES)) signals of each source being the work part 2 should explain."""
     top = max(retrieval_scores, default=0.0) or 1.0
     named = named_in(analysis, tuple(records), contrasts=False)
     if analysis.intent == "compare":
@@ -162,54 +191,75 @@ def anchor_scores(
     named_works = list(
         dict.fromkeys(records[n - 1].work for n in named)
     )  # a paper and its model cards: one work
-    runnable = analysis.intent in ("which", "can")
-    run_bonus = RUNNABLE_BONUS if analysis.intent == "which" else MAYBE_RUNNABLE_BONUS
     c = analysis.constraints
     measure_is_subject = analysis.intent in ("what", "data", "compare")
     # A person who wants their picture enlarged or repaired needs a method, not a test set or a score.
     wants_method = analysis.intent in ("how", "which", "can") and (
         c.enlarging or c.fix_requested or bool(c.damage)
     )
+    runnable = analysis.intent in ("which", "can")
     enlarging = demonstrable(analysis, tuple(records))
-    # the subject: the first named work that is not a yardstick of a why/how question
-    subject = next(
-        (
-            work
-            for work in named_works
-            if measure_is_subject
-            or not any(is_measure(records[n - 1]) for n in named if records[n - 1].work == work)
-        ),
-        None,
-    )
-    scores = []
+    decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
+    rows = []
     for number, record in enumerate(records, start=1):
-        score = best_similarity[number - 1] + RETRIEVAL_WEIGHT * retrieval_scores[number - 1] / top
-        score += preference_bonus(analysis, record)
-        if number in named:
-            measure = not measure_is_subject and is_measure(record)
-            place = named_works.index(record.work)
-            decay = COMPARE_DECAY if analysis.intent == "compare" else NAMED_DECAY
-            score += NAMED_BONUS * decay**place * (MEASURE_NAMED_FACTOR if measure else 1.0)
-            score += SUBJECT_TIER * (record.work == subject and not record.card_fields())
-        if number not in named and (
-            off_specialty(analysis, record)
-            or off_subject(analysis, record)
-            or ((c.cpu_only or (analysis.intent == "which" and not c.heavy_ok)) and needs_gpu(record))
-            or (wants_method and is_measure(record))
-            or (c.faithful and invents_detail(record))
-        ):
-            score -= MISMATCH_PENALTY
-        if runnable and record.kind == "model":
-            score += run_bonus
-        if record.tool:
-            if c.cpu_only:
-                score += CPU_BONUS
-            elif c.needs_arbitrary_scale and not c.fast:
-                score += ARBITRARY_LOCAL_BONUS
-            else:
-                score += LOCAL_BONUS * (runnable or enlarging)
-        scores.append(score)
-    return scores
+        named_weight = decay ** named_works.index(record.work) if number in named else 0.0
+        measure = not measure_is_subject and is_measure(record)
+        unnamed = number not in named
+        local = bool(record.tool)
+        arbitrary = local and not c.cpu_only and c.needs_arbitrary_scale and not c.fast
+        features = {
+            "similarity": best_similarity[number - 1],
+            "retrieval": retrieval_scores[number - 1] / top,
+            "preferred": preference(analysis, record),
+            "named": named_weight * (not measure),
+            "named_measure": named_weight * measure,
+            "off_specialty": unnamed and off_specialty(analysis, record),
+            "off_subject": unnamed and off_subject(analysis, record),
+            "needs_gpu": unnamed
+            and (c.cpu_only or (analysis.intent == "which" and not c.heavy_ok))
+            and needs_gpu(record),
+            "measure_for_method": unnamed and wants_method and is_measure(record),
+            "invents_detail": unnamed and c.faithful and invents_detail(record),
+            "model_to_use": analysis.intent == "which" and record.kind == "model",
+            "model_maybe": analysis.intent == "can" and record.kind == "model",
+            "local_cpu": local and c.cpu_only,
+            "local_arbitrary": arbitrary,
+            "local_enlarging": local and not c.cpu_only and not arbitrary and (runnable or enlarging),
+        }
+        rows.append([float(features[name]) for name in FEATURES])
+    return np.asarray(rows, dtype=np.float64).reshape(len(records), len(FEATURES))
+
+
+def subject_tier(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
+    """SUBJECT_TIER for each named record without card fields of the work the question is
+    about (the first it names that is not a yardstick, the newest in a comparison), else 0."""
+    named = named_in(analysis, tuple(records), contrasts=False)
+    if analysis.intent == "compare":
+        named.sort(key=lambda n: records[n - 1].date, reverse=True)
+    measure_is_subject = analysis.intent in ("what", "data", "compare")
+    subject = next(
+        (records[n - 1].work for n in named if measure_is_subject or not is_measure(records[n - 1])), None
+    )
+    return np.array(
+        [
+            SUBJECT_TIER * (n in named and r.work == subject and not r.card_fields())
+            for n, r in enumerate(records, start=1)
+        ],
+        dtype=np.float64,
+    )
+
+
+def anchor_scores(
+    analysis: Analysis,
+    records: Sequence[Record],
+    best_similarity: Sequence[float],
+    retrieval_scores: Sequence[float],
+    weights: AnchorWeights | None = None,
+) -> list[float]:
+    """One score per source (same order as ``records``); the highest is the anchor."""
+    weights = load_anchor_weights() if weights is None else weights
+    features = anchor_features(analysis, records, best_similarity, retrieval_scores)
+    return (features @ weights.vector + subject_tier(analysis, records)).tolist()
 
 
 def choose_anchor(scores: Sequence[float]) -> int:

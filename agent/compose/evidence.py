@@ -54,6 +54,15 @@ class Passage:
     stage: str | None = None
 
 
+def best_quotable(passages: Sequence[Passage], closeness: np.ndarray, sources: int) -> list[float]:
+    """Per source, the best cosine of its quotable passages to the question (-1 when none)."""
+    best = [-1.0] * sources
+    for passage, score in zip(passages, closeness, strict=True):
+        if passage.quotable:
+            best[passage.source - 1] = max(best[passage.source - 1], float(score))
+    return best
+
+
 @dataclass(frozen=True)
 class Support:
     similarity: float
@@ -143,12 +152,16 @@ class Evidence:
     sources: tuple[Source, ...]
     passages: tuple[Passage, ...]
     vectors: np.ndarray
-    question_vector: np.ndarray
-    closeness: np.ndarray  # cosine of each passage to the question
+    question_vector: np.ndarray  # the embedder's own vector of the question
+    # cosine of each passage to the question as the adapter reads it (index/matching.py): which
+    # sentences answer it
+    closeness: np.ndarray
     embedder: Embedder
     analysis: Analysis
     anchor: int  # the source part 2 explains (see anchor.py)
     anchor_scores: tuple[float, ...]
+    retrieval_scores: tuple[float, ...]  # each source's fused retrieval score
+    similarity: tuple[float, ...]  # each source's best quotable passage, by the embedder's own cosine
 
     @classmethod
     def gather(cls, result: SearchResult, embedder: Embedder) -> Evidence:
@@ -163,17 +176,17 @@ class Evidence:
             passages.extend(own)
             blocks.append(encode_cached(embedder, tuple(p.text for p in own)))
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
-        question_vector = encode(embedder, [result.question])[0]
-        closeness = vectors @ question_vector
+        question_vector = embedder.encode([result.question])[0]
+        closeness = vectors @ embedder.adapt(question_vector[None, :])[0]
         sources = tuple(
             Source.from_record(number, record, _shorten(passages[_closest(passages, closeness, number)].text))
             for number, record in enumerate(records, start=1)
         )
-        best = [-1.0] * len(records)
-        for passage, score in zip(passages, closeness, strict=True):
-            if passage.quotable:
-                best[passage.source - 1] = max(best[passage.source - 1], float(score))
-        scores = anchor_scores(analysis, records, best, [hit.score for hit in hits])
+        retrieval = tuple(hit.score for hit in hits)
+        # The anchor's weights were fitted on the embedder's own cosines (anchor_fit.py): an
+        # adapter that learnt which sentence answers a question does not know which work should.
+        similarity = tuple(best_quotable(passages, vectors @ question_vector, len(records)))
+        scores = anchor_scores(analysis, records, similarity, retrieval)
         return cls(
             result.question,
             records,
@@ -186,6 +199,8 @@ class Evidence:
             analysis,
             choose_anchor(scores),
             tuple(scores),
+            retrieval,
+            similarity,
         )
 
     def support(self, texts: list[str], *, include_question: bool = False) -> list[Support]:

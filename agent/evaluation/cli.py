@@ -103,6 +103,43 @@ def answers(
     out.print(_report_summary(report), highlight=False)
 
 
+def fit_anchor(
+    questions: Annotated[
+        Path, typer.Option("--questions", "-q", help="Development question set (JSONL with anchors).")
+    ],
+    destination: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
+    ] = None,
+) -> None:
+    """Fit the anchor's weights (a conditional logit) on a question set and report their
+    cross-validated accuracy; fit on development questions, never on a holdout."""
+    from zoomqa.agent.compose.anchor import WEIGHTS_FILE
+    from zoomqa.agent.evaluation.anchor_fit import collect_choices, fit_anchor_weights, questions_digest
+    from zoomqa.agent.evaluation.answers import Works
+    from zoomqa.index.cli import evaluation_index, open_retriever
+    from zoomqa.index.records import read_bundled_corpus
+    from zoomqa.question_set import read_question_set
+
+    settings = get_settings()
+    target = WEIGHTS_FILE if destination is None else destination.expanduser()
+    with open_retriever(evaluation_index(settings, None), settings) as retriever:
+        with err.status("retrieving and collecting each question's sources"):
+            choices = collect_choices(read_question_set(questions), retriever, Works(read_bundled_corpus()))
+    with err.status(f"fitting on {len(choices)} questions, cross-validating"):
+        weights = fit_anchor_weights(choices, questions_digest(questions))
+    weights.save(target)
+    report = weights.report
+    table = Table("weights", "cross-validated anchor accuracy", box=None)
+    table.add_row("hand-set prior", f"{report['accuracy_prior']:.3f} (not fitted)")
+    for penalty, value in report["cross_validated_accuracy"].items():
+        table.add_row(
+            f"fitted, penalty {penalty}",
+            f"{value:.3f}" + (" (chosen)" if float(penalty) == report["penalty"] else ""),
+        )
+    out.print(table)
+    out.print(f"{len(choices)} questions; wrote {target}")
+
+
 def nuggets(
     labels: Annotated[
         Path,

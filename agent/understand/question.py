@@ -13,11 +13,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import snowballstemmer
 
 from zoomqa.agent.understand.sizes import find_scale, parse_size
+from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.index.names import name_positions, record_names
 from zoomqa.index.records import Record
 
@@ -27,156 +28,12 @@ Damage = Literal["jpeg", "noise", "blur", "scratches", "old_photo"]
 # The largest factor the fixed-scale upscalers are trained for (x2, x3, x4 models).
 FIXED_SCALE_MAX = 4.0
 
-# What a person calls the thing they want to run.
-_TOOL = (
-    r"(tool|model|method|one|upscaler|program|software|network|app|option|restorer|enhancer|denoiser|"
-    r"algorithm|approach|solution|library|way|ai)"
-)
-# Intent patterns, tried in this order: a comparison or a request for a tool is what the
-# person needs even when the sentence also starts with "why" or "how".
-_INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
-    (
-        "compare",
-        re.compile(
-            r"^[\w.+-]+ or [\w.+-]+(\s+(for|to|on|with|in)\b|\s*\?)|"  # "GFPGAN or CodeFormer for a tiny face?"
-            r"\b(vs\.?|versus|compared? (to|with)|comparison|difference between|differs?\b|different (from|to|than)|better than|"
-            r"(pick|choose|decide) between [\w.+-]+ (and|or) |"
-            r"which is (better|faster|sharper|best)|what('s| is) (better|faster|sharper)|which (one )?(is|gives|looks) (better|faster|sharper)|"
-            r", [\w.+-]+ or [\w.+-]+\s*\?$)",  # "what's good for anime, waifu2x or Real-ESRGAN?"
-        ),
-    ),
-    (
-        "which",
-        re.compile(
-            rf"\b(which {_TOOL}|what {_TOOL}s?\b|"
-            r"what (should|can|could|would|do) (i|you|we|people) (use|run|pick|choose|try|recommend|suggest)|"
-            r"recommend|suggest(ion)?s?\b|"
-            rf"(best|good|decent|free|top|fastest|simplest|easiest) ((free|open[- ]source|local|offline|ai) )?{_TOOL}|"
-            rf"is there (a|an|any) (\w+ )?(?!way\b){_TOOL}s?\b|(anything|something) (that|which) (can|could|will)|"
-            rf"(looking for|need|want|searching for|after) (a |an |some |any )?(\w+ )?({_TOOL}|something|anything)|"
-            rf"(help me |how (do|should|can) i )?(pick|choose|find) (a|an|the right|the best) |what works best|"
-            r"what (can|could|will|would) (fix|remove|restore|repair|clean|sharpen|upscale|enlarge|handle)|"
-            r"what options|"
-            r"(how|what) (can|do|should) i (use )?(to )?(fix|remove|restore|repair|clean|get rid|reduce|"
-            r"upscale|enlarge|sharpen|improve|make))",
-        ),
-    ),
-    (
-        "why",
-        re.compile(
-            r"^(why|how come)\b|\bwhy (does|do|did|is|are|was|would|can)\b|"
-            r"\bwhy( is that| is this)?\W*$|\b(any idea|wondering|not sure|no idea) why\b|"  # "... look waxy, why?"
-            r"\bwhat('s| is)? (causes?|caused|causing)\b|\bwhat('s| is) (behind|the reason)\b"
-        ),
-    ),
-    (
-        "data",
-        re.compile(
-            r"\b(data ?sets?|training data|trained on|train(ed|ing)? (it|them|with)|what data|"
-            r"(lr|hr|low.res(olution)?|high.res(olution)?)[ /-]*(hr|pairs?)|how (was|is|were|are) .* trained|"
-            r"training (pairs|images|set|recipe))\b",
-        ),
-    ),
-    (
-        "can",
-        re.compile(
-            r"^(can|could|is it possible|does it|will it|would it)\b|\b(can|could) (i|it|you|we)\b|"
-            r"^(does|do|will|would) [\w -]{1,40}\bwork\b"  # "does super-resolution work on text?"
-        ),
-    ),
-    ("what", re.compile(r"^(what('s| is| are| does| do)|explain|define|tell me about|who)\b|\bwhat is\b")),
-)
-
-_ANY_SIZE = re.compile(
-    r"\b(any[ -](size|scale|zoom|factor|resolution|magnification|output size)|arbitrary|whatever size|"
-    r"non-?integer|"
-    r"exact(ly)? (size|\d+)|continuous (scale|zoom))\b"
-)
-_DAMAGE: tuple[tuple[Damage, re.Pattern[str]], ...] = (
-    (
-        "jpeg",
-        re.compile(
-            # "artifacts" alone, not the checkerboard, GAN or tiling artifacts of upscalers
-            r"\b(jpe?g|compress(ed|ion)?|block(s|y|iness)|deblock\w*|(?<!checkerboard )(?<!gan )(?<!tiling )(?<!seam )"
-            r"(artifacts?|artefacts?)|whatsapp|"
-            r"messenger|group chat|low[- ]quality save|8x8|(little|tiny|ugly|visible) squares|squares all over)\b"
-        ),
-    ),
-    ("noise", re.compile(r"\b(nois(e|y)|grain(y)?|denois\w*|speckles?)\b")),
-    (
-        "blur",
-        re.compile(
-            r"\b(blur(red|ry)?|out[- ]of[- ]focus|unfocused|defocus\w*|motion blur|deblur\w*|soft focus)\b"
-        ),
-    ),
-    ("scratches", re.compile(r"\b(scratch(es|ed)?|tears?|torn|creases?|creased|dust|cracks?)\b")),
-    (
-        "old_photo",
-        re.compile(
-            r"\b(old (family )?(photo|picture|print|snapshot)s?|vintage|grand(ma|pa|mother|father|parents?)|"
-            r"faded|scanned (photo|print)s?|antique)\b"
-        ),
-    ),
-)
-# Damage of many kinds at once, or of a kind the person cannot name: a blind, real-world method.
-_REAL_WORLD = re.compile(
-    r"\b(real[- ]world|real (life )?(photos?|pictures?|images?)|(phone|camera|everyday|my own|actual) "
-    r"(photos?|pictures?|snaps?|shots?|images?)|in the wild|unknown (damage|degradation|cause|quality|blur|noise)|"
-    r"(don'?t|do not|no idea|not sure) (know )?(what|how|which|why) (happened|quality|caused|it was|kind))\b"
-)
-# JPEG saved at a quality nobody knows, or saved again and again (messaging apps, reposts):
-# one network for every quality factor, not one trained per factor.
-_UNKNOWN_QUALITY = re.compile(
-    r"\b(whatsapp|messenger|telegram|group chat|social media|instagram|facebook|re-?(saved|posted|shared|uploaded)|"
-    r"forwarded|(compressed|saved) (twice|again|over and over|many times|several times|more than once)|"
-    r"(what|which|unknown|any) (jpe?g )?quality|double[- ]jpe?g|double compression)\b"
-)
-_ENLARGE = re.compile(
-    r"\b(bigger|larger|enlarg\w*|up-?scal\w*|up-?sampl\w*|blow(n|ing)? (it |this |that )?up|blew (it |this |that )?up|"
-    r"zoom\w*|magnif\w*|super[- ]?resol\w*|increase the (size|resolution)|higher resolution|"
-    r"big (canvas|print|poster|screen)|canvas|posters?|billboards?|print(ed|ing)? (it )?(big|large))\b"
-)
-_FACES = re.compile(
-    r"\b(faces?|facial|portraits?|selfies?|headshots?|passport (photo|picture)s?|id photos?|mugshots?)\b"
-)
-# What only a heavy generative model gives, or a GPU to run one: then a slow, GPU-only work is
-# no worse a recommendation than a light one.
-_HEAVY_OK = re.compile(
-    r"\b(diffusion|stable diffusion|(photo-?)?realistic|generative|most detail|(best|highest) (possible )?quality|"
-    r"(my|a|an|the|with|have|got) (big |strong |good |powerful )?(gpu|graphics card|nvidia|rtx \d+)|cloud|colab)\b"
-)
-# Detail that must be true, not plausible: the person rules out invented detail, or the use needs fidelity.
-_FAITHFUL = re.compile(
-    r"\b(faithful\w*|fidelity|true to (the )?(original|real)|(original|real|true) detail|accura(te|cy)|"
-    r"(not|no|without|rather than|instead of|never) (invent\w*|hallucinat\w*|mak\w+ (things|stuff|details?) up)|"
-    r"forensic\w*|evidence|medical|scientific|satellite|licen[cs]e plates?|number plates?)\b"
-)
-# Writing in the picture: upscalers redraw letters as texture, so a point about text answers it.
-_TEXT = re.compile(
-    r"\b(text|letters?|lettering|handwriting|documents?|signs?|licen[cs]e plates?|number plates?|subtitles?|captions?)\b"
-)
-_ILLUSTRATION = re.compile(r"\b(anime|cartoons?|illustrations?|drawings?|manga|comics?|line art|artwork)\b")
-# Speed or cost as the requirement; "speed doesn't matter" is left out on purpose.
-_FAST = re.compile(
-    r"\b(fast(est|er)?|quick(est|er|ly)?|real[- ]?time|lightweight|low[- ]latency|(too|so|very) slow|"
-    r"takes (forever|ages|hours)|cheap(er|est)? (way|to run|method))\b"
-)
-_CPU_ONLY = re.compile(
-    r"\b(cpu|(no|without( a| any)?) (gpu|graphics card|video card|nvidia|cuda)|laptop|integrated graphics|macbook)\b"
-)
-# Asking to repair damage, as opposed to mentioning it as part of the story.
-_FIX = re.compile(
-    r"\b(fix\w*|remov\w*|restor\w*|repair\w*|clean\w*|get rid|reduc\w*|undo|deblock\w*|denois\w*|"
-    r"deblur\w*|recover\w*|sav(e|ing)|rescu\w*|bring(ing)? back)\b"
-)
-# Words that carry no topic: left out when measuring how many of a question's words a sentence shares.
-_STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does doing for from get got had has have how i
-    if in into is it its it's just me my of on or our so some such than that the their them then there
-    these they this to too up us was we were what when where which who why will with would you your
-    about any also very much more most make made makes use used using one ones image images picture
-    pictures photo photos times""".split()
-)
+# The person's conditions, the words for them and the intents' patterns: vocabulary.toml.
+_VOCAB = vocabulary()
+DAMAGE_KINDS: tuple[Damage, ...] = ("jpeg", "noise", "blur", "scratches", "old_photo")
+_DAMAGE = tuple((name, _VOCAB.condition(name)) for name in DAMAGE_KINDS)
+_INTENTS = tuple((cast(Intent, name), pattern) for name, pattern in _VOCAB.intents)
+_STOPWORDS = _VOCAB.stopwords
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
 _PATH = re.compile(r"[^\s\"'`]*\w\.(jpe?g|png|webp|bmp|tiff?|gif|heic)\b")
 # "not a fixed 2x model", "instead of 4x": a factor the person rules out.
@@ -257,35 +114,36 @@ class Analysis:
         the detail must be true, the PSNR-oriented methods.
         """
         c = self.constraints
+        p = _VOCAB.preferred
         wanted: list[str] = []
         repair = c.fix_requested or self.intent in ("which", "can")
         # Real-world damage, or the data of real-world models: only blind methods synthesise it.
         blind = c.real_world and (repair or bool(c.damage) or self.intent == "data")
         if blind and c.damage != {"jpeg"}:
-            wanted += ["blind", "real-world"]
+            wanted += p["blind"]
         if "jpeg" in c.damage:
-            wanted += ["double jpeg", "quality factor"] if c.unknown_quality else []
-            wanted += ["jpeg", "compression", *(["blind"] if blind else []), "real-world"]
+            wanted += p["jpeg_unknown_quality"] if c.unknown_quality else ()
+            wanted += [*p["jpeg"], *(p["blind"][:1] if blind else ()), *p["real_world"]]
         if c.fast:
-            wanted += ["real-time", "efficient"]
+            wanted += p["fast"]
         if c.needs_arbitrary_scale:
-            wanted.append("arbitrary-scale")
+            wanted += p["arbitrary_scale"]
         if repair and ("scratches" in c.damage or "old_photo" in c.damage):
-            wanted += ["old photo", "scratch"]
+            wanted += p["old_photo"]
         if repair and c.faces:
-            wanted.append("face restoration")
+            wanted += p["faces"]
         if repair and ("noise" in c.damage or "blur" in c.damage):
-            wanted += ["blind", "real-world", "denois", "deblur"]
+            wanted += p["noise_blur"]
         if c.illustration:
-            wanted.append("anime")
+            wanted += p["illustration"]
         if c.faithful:  # the PSNR-oriented line of work: the most faithful detail, none invented
-            wanted.append("single-image super-resolution")
+            wanted += p["faithful"]
         return tuple(dict.fromkeys(wanted))
 
 
 def speaks_of_enlarging(text: str) -> bool:
     """Whether ``text`` asks for (or describes) a bigger picture: "upscale", "zoom", "4K"..."""
-    return bool(_ENLARGE.search(text.lower()))
+    return bool(_VOCAB.condition("enlarge").search(text.lower()))
 
 
 def content_words(text: str) -> frozenset[str]:
@@ -346,11 +204,8 @@ def situation_terms(text: str) -> frozenset[str]:
         terms.add("large_scale")
     if _NON_INTEGER_WORDS.search(lowered) or any(f != round(f) for f in factors):
         terms.add("non_integer")
-    named_patterns = (
-        ("faces", _FACES), ("illustration", _ILLUSTRATION), ("text", _TEXT), ("cpu_only", _CPU_ONLY), ("fast", _FAST),
-    )  # fmt: skip
-    for name, pattern in named_patterns:
-        if pattern.search(lowered):
+    for name in ("faces", "illustration", "text", "cpu_only", "fast"):
+        if _VOCAB.condition(name).search(lowered):
             terms.add(name)
     return frozenset(terms)
 
@@ -368,18 +223,18 @@ def analyse(question: str) -> Analysis:
     constraints = Constraints(
         scale=scale,
         size=parse_size(question),
-        any_size=bool(_ANY_SIZE.search(text)),
+        any_size=bool(_VOCAB.condition("any_size").search(text)),
         damage=damage,
-        fix_requested=bool(_FIX.search(text)),
-        enlarging=scale is not None or bool(_ENLARGE.search(text)),
-        real_world=several or bool(_REAL_WORLD.search(text)),
-        unknown_quality=bool(_UNKNOWN_QUALITY.search(text)),
-        faces=bool(_FACES.search(text)),
-        illustration=bool(_ILLUSTRATION.search(text)),
-        cpu_only=bool(_CPU_ONLY.search(text)),
-        fast=_stated(_FAST, text),
-        faithful=bool(_FAITHFUL.search(text)),
-        heavy_ok=_stated(_HEAVY_OK, text),
+        fix_requested=bool(_VOCAB.condition("fix").search(text)),
+        enlarging=scale is not None or bool(_VOCAB.condition("enlarge").search(text)),
+        real_world=several or bool(_VOCAB.condition("real_world").search(text)),
+        unknown_quality=bool(_VOCAB.condition("unknown_quality").search(text)),
+        faces=bool(_VOCAB.condition("faces").search(text)),
+        illustration=bool(_VOCAB.condition("illustration").search(text)),
+        cpu_only=bool(_VOCAB.condition("cpu_only").search(text)),
+        fast=_stated(_VOCAB.condition("fast"), text),
+        faithful=bool(_VOCAB.condition("faithful").search(text)),
+        heavy_ok=_stated(_VOCAB.condition("heavy_ok"), text),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 
