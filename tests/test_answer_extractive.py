@@ -10,7 +10,7 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 
 from zoomqa.agent.compose.anchor import off_subject
-from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer
+from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer, Statement
 from zoomqa.agent.compose.extractive import ExtractiveWriter
 from zoomqa.agent.compose.pipeline import Answerer
 from zoomqa.agent.compose.writers import ChatWriter
@@ -98,6 +98,12 @@ def field_text(record: Record, field: str) -> list[str]:
     return [getattr(record, field)]
 
 
+def points(answer: Answer) -> list[Statement]:
+    """The sentences that answer the question: part 1's opening and part 2's closing step."""
+    why = [s for step in answer.steps if step.stage == "why" for s in step.statements]
+    return [*answer.task[:1], *why]
+
+
 def explained(answer: Answer) -> list[str]:
     """Record ids cited in part 2, most cited first."""
     counts: dict[str, int] = {}
@@ -119,7 +125,8 @@ def test_every_sentence_is_a_card_field_of_the_source_it_cites(
             continue
         (number,) = statement.sources
         record_id, field = statement.field.rsplit(":", 1)  # ids may hold a colon (paper:liif)
-        assert record_id == answer.sources[number - 1].id
+        # a paper and its model card are one entry of the list: a sentence of either cites it
+        assert records[record_id].work == records[answer.sources[number - 1].id].work
         assert any(statement.text in text for text in field_text(records[record_id], field))
 
 
@@ -132,7 +139,9 @@ def test_explains_the_method_that_fits_the_situation(ten_x_answer: tuple[SearchR
         if step.stage != "why":
             (statement,) = step.statements
             assert statement.field and statement.field.endswith(f"workflow.{step.stage}")
-    task = answer.task[0]
+    # the answer opens with the point that answers the question, then says the task
+    opening, task = answer.task[:2]
+    assert opening.field and opening.field.endswith(":explains") and "10x" in opening.text
     assert task.field and task.field.endswith(":task")
 
 
@@ -235,8 +244,7 @@ def test_a_factor_beyond_the_fixed_models_brings_the_point_about_large_factors(
         "can I upscale 16x in one go?",
         ["SISR-Any-LIIF-EDSR", "paper:liif", "paper:meta-sr"],
     )
-    (why,) = [step for step in answer.steps if step.stage == "why"]
-    assert any("x30" in s.text for s in why.statements)  # trained up to x4, still works at x10 or x30
+    assert any("x30" in s.text for s in points(answer))  # trained up to x4, still works at x10 or x30
 
 
 def test_a_person_who_needs_true_detail_is_not_sent_to_a_generative_upscaler(
@@ -267,8 +275,7 @@ def test_a_question_about_results_is_answered_with_the_result(
     answer = anchor_of(
         records, index_embedder, question, ["paper:da-fusion", "paper:dualaug", "paper:datacrafter"]
     )
-    (why,) = [step for step in answer.steps if step.stage == "why"]
-    assert any("weed recognition" in s.text for s in why.statements)
+    assert any("weed recognition" in s.text for s in points(answer))
 
 
 def test_of_two_named_works_the_first_named_is_explained(retriever: HybridRetriever) -> None:
@@ -302,8 +309,7 @@ def test_the_point_that_answers_the_question_is_in_the_answer(
         question,
         ["SISR-Any-LIIF-EDSR", "SISR-Any-LIIF-RDN", "paper:liif", "paper:meta-sr"],
     )
-    (why,) = [step for step in answer.steps if step.stage == "why"]
-    assert any("cell" in s.text.lower() for s in why.statements)
+    assert any("cell" in s.text.lower() for s in points(answer))
 
 
 def test_a_point_about_the_persons_kind_of_picture_is_in_the_answer(
@@ -316,8 +322,7 @@ def test_a_point_about_the_persons_kind_of_picture_is_in_the_answer(
         question,
         ["SISR-x4-Real-ESRGAN", "SISR-x4-BSRGAN", "paper:real-esrgan", "paper:bsrgan"],
     )
-    (why,) = [step for step in answer.steps if step.stage == "why"]
-    assert any("anime" in s.text.lower() for s in why.statements)
+    assert any("anime" in s.text.lower() for s in points(answer))
 
 
 def test_a_comparison_adds_one_contrast_from_the_second_work(
@@ -398,7 +403,7 @@ def test_a_lay_symptom_is_explained_by_the_work_whose_why_sentence_names_it(
         ["SISR-x4-StableSR", "paper:srgan", "paper:real-esrgan", "paper:perception-distortion"],
     )
     assert explained(answer)[0] == "paper:real-esrgan"
-    assert any("oil painting" in s.text for step in answer.steps for s in step.statements)
+    assert any("oil painting" in s.text for s in answer.statements)
 
 
 def test_a_request_for_speed_is_explained_by_a_real_time_method(
@@ -454,7 +459,7 @@ def test_a_symptom_followed_by_why_is_explained_by_the_work_that_causes_it(
         ["SISR-x4-Real-ESRGAN", "paper:sr3", "Face-GFPGAN", "Face-CodeFormer"],
     )
     assert explained(answer)[0] in {"Face-CodeFormer", "Face-GFPGAN"}
-    assert any("plastic" in s.text for step in answer.steps for s in step.statements)
+    assert any("plastic" in s.text for s in answer.statements)
 
 
 def test_a_metric_named_in_a_why_question_is_the_yardstick_not_the_subject(
@@ -481,8 +486,11 @@ def test_sources_are_the_retrieved_records_with_their_own_links(
     ten_x_answer: tuple[SearchResult, Answer], records: dict[str, Record]
 ) -> None:
     result, answer = ten_x_answer
-    assert [s.id for s in answer.sources] == [h.record.id for h in result.hits]
-    assert [s.number for s in answer.sources] == list(range(1, len(result.hits) + 1))
+    # one entry per work (a model card before its paper), in retrieval order
+    works = list(dict.fromkeys(records[h.record.id].work for h in result.hits))
+    assert [records[s.id].work for s in answer.sources] == works
+    assert [s.id for s in answer.sources] == ["OldPhoto-BOPBtL", "SISR-Any-LIIF-EDSR", "paper:edsr"]
+    assert [s.number for s in answer.sources] == list(range(1, len(works) + 1))
     for source in answer.sources:
         assert source.links == records[source.id].links
         record = records[source.id]

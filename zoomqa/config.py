@@ -127,6 +127,13 @@ class AnswerSettings(_Section):
     prompts_dir: Path | None = Field(
         None, description="Folder of *.txt templates that replace the bundled prompts of the same name."
     )
+    max_sources: int = Field(
+        6,
+        ge=1,
+        le=40,
+        description="Most papers and tools an answer lists (a paper and its model card are one entry); "
+        "every cited one is listed.",
+    )
     support_threshold: float | None = Field(
         None, ge=0, le=1, description="Override the tuned cosine a sentence needs to count as supported."
     )

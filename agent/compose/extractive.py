@@ -158,7 +158,11 @@ class ExtractiveWriter:
         used: set[str] = set()  # passages already quoted: nothing is said twice
         task = self._task(evidence, explained, used)
         steps = list(self._workflow(evidence, explained, used))
-        why = self._points(evidence, explained, used) + self._contrast(evidence, set(explained), used)
+        points = self._points(evidence, explained, used)
+        # The answer opens with the sentence that answers the question best; the task and
+        # the person's situation follow it.
+        task = tuple(points[:1]) + task
+        why = points[1:] + self._contrast(evidence, set(explained), used)
         if why:
             steps.append(WorkflowStep(stage="why", statements=tuple(why)))
         return Draft(task=task, steps=tuple(steps))

@@ -15,6 +15,7 @@ from zoomqa.agent.compose.answer import Answer, Statement, Timings
 from zoomqa.agent.compose.evidence import Evidence
 from zoomqa.agent.compose.extractive import ExtractiveWriter
 from zoomqa.agent.compose.grounding import GroundingGuard
+from zoomqa.agent.compose.sources import MAX_SOURCES, merge_sources
 from zoomqa.agent.compose.writers import AnswerWriter
 from zoomqa.agent.understand.language import language_of
 from zoomqa.index.embedding import Embedder
@@ -34,8 +35,10 @@ class Answerer:
         *,
         guard: GroundingGuard | None = None,
         prompts_dir: Path | None = None,
+        max_sources: int = MAX_SOURCES,
     ) -> None:
         self.writer = writer
+        self.max_sources = max_sources
         self.embedder = embedder
         self.guard = guard or GroundingGuard()
         self.prompts_dir = prompts_dir
@@ -75,13 +78,14 @@ class Answerer:
             draft, notes, fallback_reason = verdict.draft, verdict.notes, verdict.rejection
             if fallback_reason is not None:
                 draft, writer = self.fallback.write(evidence), self.fallback.name
+        draft, sources = merge_sources(draft, evidence.sources, evidence.records, self.max_sources)
         finished = time.perf_counter()
         return Answer(
             question=result.question,
             relevant=True,
             task=draft.task,
             steps=draft.steps,
-            sources=evidence.sources,
+            sources=sources,
             writer=writer,
             requested_writer=self.writer.name,
             fallback_reason=fallback_reason,

@@ -121,6 +121,7 @@ def build_answerer(settings: Settings, writer: str | None, model: str | None, em
         embedder,
         guard=GroundingGuard(SUPPORT_THRESHOLD if threshold is None else threshold),
         prompts_dir=settings.answer.prompts_dir,
+        max_sources=settings.answer.max_sources,
     )
 
 
@@ -345,6 +346,7 @@ class Assistant:
             self.answerer.embedder,
             guard=self.answerer.guard,
             prompts_dir=self.prompts_dir,
+            max_sources=self.answerer.max_sources,
         )
         answer = offline.answer(result, retrieval_s=retrieval_s)
         total = answer.timings.model_copy(update={"total_s": time.perf_counter() - started})
