@@ -24,6 +24,7 @@ its block.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from pydantic import Field, PrivateAttr
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder, load_embedder
+from zoomqa.index.generations import current_generation
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.matching import SHIPPED_ADAPTER, load_adapter
 from zoomqa.index.metadata import RowInfo
@@ -149,6 +151,8 @@ class HybridRetriever(BaseRetriever):
     curated_bonus: float = Field(CURATED_BONUS, ge=0)
 
     _index_dir: Path = PrivateAttr()
+    # Held while searching or following a newer generation: Slack's workers share one retriever.
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _snapshot: IndexSnapshot = PrivateAttr()
     _is_model: np.ndarray = PrivateAttr()
     _model_rows: np.ndarray = PrivateAttr()
@@ -234,6 +238,14 @@ class HybridRetriever(BaseRetriever):
             else np.zeros((0, snapshot.manifest.dim), dtype=np.float32)
         )
 
+    def _follow(self) -> None:
+        """Move to the index's current generation when another process published a newer one
+        (`zoomqa index add` while chat or the Slack bot runs): papers added are found without a
+        restart. Costs one read of the small pointer file per search; hold ``_lock``."""
+        current = current_generation(self._index_dir)
+        if current is not None and current != self._snapshot.path:
+            self._attach(open_snapshot(self._index_dir, embedder=self.embedder.identity))
+
     def _vectors_of(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
             return np.zeros((0, self._snapshot.manifest.dim), dtype=np.float32)
@@ -286,7 +298,8 @@ class HybridRetriever(BaseRetriever):
         k = self.k if k is None else k
         if k < 1:
             raise ZoomqaError("k must be at least 1")
-        with _one_thread():
+        with self._lock, _one_thread():
+            self._follow()
             return self._search(question, text, k)
 
     def _search(self, question: str, text: str, k: int) -> SearchResult:
@@ -311,7 +324,8 @@ class HybridRetriever(BaseRetriever):
     def best_similarity(self, question: str) -> float:
         """The floor's signal: cosine of the nearest curated card."""
         text = clean_question(question)
-        with _one_thread():
+        with self._lock, _one_thread():
+            self._follow()
             query = self.embedder.encode([text])
             return self._relevance(query, self._dense_candidates(query), self._best_sentences(query))
 

@@ -248,3 +248,28 @@ def test_a_lay_question_finds_the_card_whose_sentence_explains_it(
     assert first() == "paper:alpha"
     monkeypatch.setattr("zoomqa.index.retrieval.SENTENCE_WEIGHT", 0.0)  # the summaries alone
     assert first() == "paper:beta"
+
+
+def test_a_paper_added_while_the_retriever_is_open_is_found_without_reopening(
+    bundled_index: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """Chat and the Slack bot keep one retriever open; `zoomqa index add` in another process
+    publishes a new generation, which the next search follows."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(bundled_index, index_dir)
+    question = "what is GlimmerNet for moonlit photo upscaling?"
+    with HybridRetriever.open(index_dir) as retriever:
+        before = retriever.search(question)
+        assert "arxiv:2611.01234" not in [h.record.id for h in before.hits]
+        added = Record(
+            id="arxiv:2611.01234",
+            kind="paper",
+            title="GlimmerNet: super-resolution of moonlit photos",
+            authors=["A. Author"],
+            year=2026,
+            arxiv_id="2611.01234",
+            summary="GlimmerNet enlarges photos taken by moonlight 4x with a low-light super-resolution network.",
+        )
+        IndexStore(index_dir).upsert([Entry.of(added, "added.jsonl")], embedder)
+        after = retriever.search(question)
+        assert after.relevant and after.papers[0].record.id == "arxiv:2611.01234"  # named: first of its block
