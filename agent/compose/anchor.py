@@ -14,7 +14,6 @@ as a conditional logit on the development questions by ``zoomqa eval fit-anchor`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -153,8 +152,7 @@ def off_subject(analysis: Analysis, record: Record) -> bool:
     return not any(f in labels for f in wanted)
 
 
-# "needs a large GPU", "need at least 15 GB of GPU memory"; not "runs on GPUs without CUDA".
-_NEEDS_GPU = re.compile(r"\bneeds?\b[^.;]{0,40}\bGPU", re.IGNORECASE)
+_NEEDS_GPU = vocabulary().card_patterns["needs_gpu"]
 
 
 def needs_gpu(record: Record) -> bool:

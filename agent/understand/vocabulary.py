@@ -28,6 +28,7 @@ class Vocabulary:
     preferred: dict[str, tuple[str, ...]]
     specialties: tuple[tuple[str, str], ...]
     task_labels: dict[str, tuple[str, ...]]
+    card_patterns: dict[str, re.Pattern[str]]
 
     def condition(self, name: str) -> re.Pattern[str]:
         return self.conditions[name]
@@ -55,6 +56,7 @@ def vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
             preferred={name: tuple(words) for name, words in data["preferred"].items()},
             specialties=tuple((str(a), str(b)) for a, b in labels["specialties"]),
             task_labels={name: tuple(v) for name, v in labels.items() if name != "specialties"},
+            card_patterns={name: re.compile(p, re.IGNORECASE) for name, p in data["card_patterns"].items()},
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
         raise ZoomqaError(f"the vocabulary file {path} is malformed: {exc}") from None
