@@ -137,6 +137,14 @@ class AnswerSettings(_Section):
     support_threshold: float | None = Field(
         None, ge=0, le=1, description="Override the tuned cosine a sentence needs to count as supported."
     )
+    source_chars: int = Field(
+        12_000,
+        ge=0,
+        le=200_000,
+        description="Characters of the sources' own passages (card fields, or an abstract's sentences) a "
+        "generative writer reads, the anchor's first; each source keeps those closest to the question. "
+        "The local writer reads at most 2,000 (its model's context is 2,048 tokens).",
+    )
 
     @field_validator("gguf_path", "prompts_dir")
     @classmethod
