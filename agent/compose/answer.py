@@ -73,16 +73,30 @@ class Draft(_Frozen):
 
     task: tuple[Statement, ...]
     steps: tuple[WorkflowStep, ...]
+    workflow_required: bool | None = Field(
+        None,
+        description="Whether part 2 must give input, model and output: True for a question about how a "
+        "model works, False when any part 2 will do; None: a draft that gives one of the three gives all.",
+    )
 
     @property
     def statements(self) -> tuple[Statement, ...]:
         return _in_order(self.task, self.steps)
 
     def missing_parts(self) -> list[str]:
-        """Names of the required parts that have no sentence (empty when the draft is complete)."""
+        """Names of the required parts that have no sentence (empty when the draft is complete).
+
+        Part 1 is always required, and part 2 too: the three workflow steps where they are required
+        (see ``workflow_required``), else at least one step ('why' is named when there is none).
+        """
         present = {step.stage for step in self.steps if step.statements}
         missing = [] if self.task else ["task"]
-        return missing + [stage for stage in REQUIRED_STAGES if stage not in present]
+        required = self.workflow_required
+        if required is None:
+            required = bool(present & set(REQUIRED_STAGES))
+        if required:
+            return missing + [stage for stage in REQUIRED_STAGES if stage not in present]
+        return missing + ([] if present else ["why"])
 
 
 class Timings(_Frozen):
