@@ -18,12 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from zoomqa.agent.compose.evidence import Evidence
-from zoomqa.agent.compose.writers import build_writer, without_cut_sentence
+from zoomqa.agent.compose.extractive import ExtractiveWriter
+from zoomqa.agent.compose.pipeline import Answerer
+from zoomqa.agent.compose.writers import build_writer, source_passages, without_cut_sentence
 from zoomqa.agent.llm.failures import ModelUnavailable
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import load_embedder
-from zoomqa.index.records import read_bundled_corpus
+from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
 
 KEY = "sk-test-0123456789-secret"
@@ -139,14 +141,22 @@ def server() -> Iterator[ScriptedServer]:
 
 
 @pytest.fixture(scope="module")
-def evidence() -> Evidence:
-    records = {r.id: r for r in read_bundled_corpus()}
-    result = SearchResult(
+def records() -> dict[str, Record]:
+    return {r.id: r for r in read_bundled_corpus()}
+
+
+@pytest.fixture(scope="module")
+def liif_result(records: dict[str, Record]) -> SearchResult:
+    return SearchResult(
         question="I blew up an old photo 10x and it stayed crisp - how?",
         models=(Hit(records["SISR-Any-LIIF-EDSR"], 1.0, 0.6),),
         papers=(Hit(records["paper:liif"], 0.9, 0.6),),
     )
-    return Evidence.gather(result, load_embedder())
+
+
+@pytest.fixture(scope="module")
+def evidence(liif_result: SearchResult) -> Evidence:
+    return Evidence.gather(liif_result, load_embedder())
 
 
 def writer_for(
@@ -157,6 +167,7 @@ def writer_for(
     timeout_s: float = 10.0,
     deadline_s: float = 30.0,
     max_tokens: int | None = 64,
+    source_chars: int = 12_000,
 ):
     settings = AnswerSettings(
         openai_base_url=base_url,
@@ -165,6 +176,7 @@ def writer_for(
         max_retries=retries,
         timeout_s=timeout_s,
         deadline_s=deadline_s,
+        source_chars=source_chars,
         **({} if max_tokens is None else {"max_tokens": max_tokens}),
     )
     return build_writer("openai", settings)
@@ -356,3 +368,181 @@ def test_unreachable_server(evidence: Evidence) -> None:
 def test_openai_proper_needs_a_key() -> None:
     with pytest.raises(ZoomqaError, match="OPENAI_API_KEY"):
         writer_for(None, key=None)
+
+
+def passages_block(prompt: str) -> str:
+    """The sources' passages as the answer prompt holds them."""
+    return prompt.split("or the sentences of its abstract:\n", 1)[1].split("\n\nThe offline composer", 1)[0]
+
+
+def test_the_model_reads_the_sources_card_fields_beyond_the_offline_answer(
+    server: ScriptedServer, evidence: Evidence
+) -> None:
+    server.replies = [Reply(chunks=REPLY)]
+    writer_for(server.base_url).write(evidence)
+    prompt = server.requests[0][1]["messages"][-1]["content"]
+    quoted = {s.text for s in ExtractiveWriter().write(evidence).statements}
+    unquoted = "LIIF-EDSR has about 1.6 million parameters, most of them in the EDSR-baseline encoder."
+    assert unquoted not in quoted
+    assert f"[1] facts: {unquoted}" in prompt
+    # the paper's own card, and the traits, are read too
+    paper_fact = next(t for f, t in evidence.records[1].card_fields() if f == "facts" and t not in quoted)
+    assert f"[2] facts: {paper_fact}" in prompt
+    assert "[1] traits: role method; handles photos; scale any; output faithful; hardware cpu" in prompt
+    # the composer's choice comes as a suggestion, with the format the parser reads
+    assert "The offline composer would explain [1] with these points. It is only a suggestion" in prompt
+    assert "[1] workflow.input: A low-resolution RGB photo" in prompt
+    assert "\nInput: what goes into the model" in prompt and "like [2]" in prompt
+    block = passages_block(prompt)
+    assert block.startswith("[1] traits:") and len(block) <= 12_000
+
+
+def test_the_sources_passages_keep_to_the_budget_closest_first(
+    server: ScriptedServer, evidence: Evidence
+) -> None:
+    server.replies = [Reply(chunks=REPLY)]
+    writer_for(server.base_url, source_chars=1_500).write(evidence)
+    block = passages_block(server.requests[0][1]["messages"][-1]["content"])
+    assert 1_000 < len(block) <= 1_500
+    assert block == source_passages(evidence, 1_500)
+    everything = source_passages(evidence, 1_000_000)
+    assert len(everything) > 8_000  # both cards in full
+    for budget in (0, 300, 1_500, 4_000, 8_000):
+        kept = source_passages(evidence, budget)
+        if budget == 0:
+            assert kept == "(none)"
+            continue
+        assert len(kept) <= budget and set(kept.splitlines()) <= set(everything.splitlines())
+    # each source keeps the passages closest to the question: none dropped is closer than one kept
+    lines = set(block.splitlines())
+    for number in (1, 2):
+        scored = [
+            (float(evidence.closeness[i]), f"[{p.source}] {p.field}: {p.text}" in lines)
+            for i, p in enumerate(evidence.passages)
+            if p.source == number and p.field not in ("label", "summary")
+        ]
+        assert min(c for c, kept in scored if kept) >= max(c for c, kept in scored if not kept)
+
+
+def test_a_record_without_card_fields_is_read_from_its_abstract(records: dict[str, Record]) -> None:
+    added = Record(
+        id="2301.00001",
+        kind="paper",
+        title="Fast Attention Upscaling for Phones",
+        authors=["Ada Author"],
+        year=2023,
+        arxiv_id="2301.00001",
+        summary=(
+            "We propose a network that enlarges pictures on phones in real time. It attends to edges "
+            "across the whole picture; it keeps thin lines straight at four times the size. "
+            "Experiments show it is fast."
+        ),
+    )
+    result = SearchResult(
+        question="Can a phone enlarge a picture 4x in real time?",
+        models=(Hit(records["SISR-Any-LIIF-EDSR"], 1.0, 0.6),),
+        papers=(Hit(added, 0.9, 0.6),),
+    )
+    block = source_passages(Evidence.gather(result, load_embedder()), 100_000)
+    abstract = [line for line in block.splitlines() if line.startswith("[2]")]
+    assert "[2] summary: We propose a network that enlarges pictures on phones in real time." in abstract
+    # a sentence cut into clauses is read once, whole
+    assert sum("thin lines straight" in line for line in abstract) == 1
+    assert not any("traits" in line or "facts" in line for line in abstract)
+
+
+MARKDOWN_ANSWER = (
+    "### Task\n"
+    "Enlarging a photo to any size, including extreme zooms like 10x, with one model [1].\n\n"
+    "### How it works\n"
+    "1. **Input**: A low-resolution RGB photo plus the wanted output size [1].\n"
+    "2. **Model**: An EDSR-baseline encoder turns the photo into a grid of feature vectors, one per "
+    "input pixel [1]. For every output pixel, an MLP reads a nearby feature vector, the pixel's "
+    "coordinate and the cell size [1].\n"
+    "3. **Output**: An RGB image of exactly the requested width and height [1].\n\n"
+    "**Why it stayed crisp**\n"
+    "- LIIF-EDSR keeps edges clean at a 10x enlargement because each output pixel is decoded from "
+    "learned features at its exact position [1].\n\n"
+    "### Papers and tools\n"
+    "1. LIIF with EDSR-baseline encoder\n"
+)
+
+
+def test_a_markdown_answer_is_parsed_and_shown_as_written(
+    server: ScriptedServer, liif_result: SearchResult
+) -> None:
+    server.replies = [Reply(chunks=[MARKDOWN_ANSWER[:200], MARKDOWN_ANSWER[200:]])]
+    answer = Answerer(writer_for(server.base_url, max_tokens=None), load_embedder()).answer(liif_result)
+    assert answer.writer == "openai" and answer.fallback_reason is None, answer.guard_notes
+    assert [s.text for s in answer.task] == [
+        "Enlarging a photo to any size, including extreme zooms like 10x, with one model."
+    ]
+    steps = {step.stage: [s.text for s in step.statements] for step in answer.steps}
+    assert steps == {
+        "input": ["A low-resolution RGB photo plus the wanted output size."],
+        "model": [
+            "An EDSR-baseline encoder turns the photo into a grid of feature vectors, one per input pixel.",
+            "For every output pixel, an MLP reads a nearby feature vector, the pixel's coordinate and the "
+            "cell size.",
+        ],
+        "output": ["An RGB image of exactly the requested width and height."],
+        "why": [
+            "LIIF-EDSR keeps edges clean at a 10x enlargement because each output pixel is decoded from "
+            "learned features at its exact position."
+        ],
+    }
+    assert all(s.sources for s in answer.statements)
+
+
+WHICH_TOOL = "Which tool should I use to clean up a meme that was re-shared and saved as JPEG many times?"
+
+
+def test_an_answer_without_the_workflow_is_accepted_for_a_which_tool_question(
+    server: ScriptedServer, records: dict[str, Record]
+) -> None:
+    result = SearchResult(
+        question=WHICH_TOOL,
+        models=(Hit(records["JPEG-FBCNN"], 1.0, 0.6),),
+        papers=(Hit(records["paper:fbcnn"], 0.9, 0.6), Hit(records["paper:arcnn"], 0.8, 0.5)),
+    )
+    reply = (
+        "**Task**: Removing JPEG compression artefacts from pictures of any quality level with one "
+        "network [1].\n"
+        "**Why**: FBCNN handles memes and re-shared photos that other blind methods fail on because it "
+        "is trained with double JPEG compression whose 8x8 blocks are shifted [1]. Earlier methods such "
+        "as AR-CNN trained one model per JPEG quality factor, while FBCNN uses one blind model for all "
+        "of them [2].\n"
+    )
+    server.replies = [Reply(chunks=[reply])]
+    answer = Answerer(writer_for(server.base_url, max_tokens=None), load_embedder()).answer(result)
+    assert answer.writer == "openai" and answer.fallback_reason is None, answer.guard_notes
+    assert [step.stage for step in answer.steps] == ["why"] and len(answer.steps[0].statements) == 2
+    assert answer.task[0].text.startswith("Removing JPEG compression artefacts")
+    prompt = server.requests[0][1]["messages"][-1]["content"]
+    assert "Input:, Model:, Output: only if they help answer this question" in prompt
+
+
+def test_a_how_question_still_needs_the_workflow(server: ScriptedServer, liif_result: SearchResult) -> None:
+    reply = (
+        "Task: Enlarging a photo to any size, including extreme zooms like 10x, with one model [1].\n"
+        "Why: LIIF-EDSR keeps edges clean at a 10x enlargement because each output pixel is decoded "
+        "from learned features at its exact position [1].\n"
+    )
+    server.replies = [Reply(chunks=[reply])]
+    answer = Answerer(writer_for(server.base_url, max_tokens=None), load_embedder()).answer(liif_result)
+    assert answer.writer == "extractive"
+    assert answer.fallback_reason == "off-format output: no input, model, output part"
+
+
+def test_translate_keeps_each_line_in_its_place(server: ScriptedServer) -> None:
+    server.replies = [Reply(chunks=["1. Eins ist klar.\n", "3) **Drei** auch.\n"])]
+    done = writer_for(server.base_url).translate(
+        ["One is clear.", "Two.", "Three too."], "de", "Wie geht das?"
+    )
+    assert done == ["Eins ist klar.", "Two.", "**Drei** auch."]  # a line left out stays as it was
+    prompt = server.requests[0][1]["messages"][-1]["content"]
+    assert (
+        '"de"' in prompt
+        and "Wie geht das?" in prompt
+        and prompt.endswith("1. One is clear.\n2. Two.\n3. Three too.")
+    )

@@ -143,7 +143,7 @@ class AnswerSettings(_Section):
         le=200_000,
         description="Characters of the sources' own passages (card fields, or an abstract's sentences) a "
         "generative writer reads, the anchor's first; each source keeps those closest to the question. "
-        "The local writer reads at most 2,000 (its model's context is 2,048 tokens).",
+        "The local writer reads at most 1,000 (its model's context is 2,048 tokens).",
     )
 
     @field_validator("gguf_path", "prompts_dir")
