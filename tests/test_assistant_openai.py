@@ -15,6 +15,7 @@ from test_writer_openai import REPLY, Reply, ScriptedServer, error_body
 
 from zoomqa.agent.turn.assistant import Assistant, Turn
 from zoomqa.config import get_settings
+from zoomqa.prompts import load_prompt
 
 KEY = "sk-assistant-test-5555"
 
@@ -276,3 +277,90 @@ def test_a_lone_question_without_a_picture_needs_no_planning_call(
     assert reply.condensed_question == "Why does LIIF stay crisp at 10x?" and reply.tool_calls == []
     ((_, body),) = server.requests
     assert "tools" not in body
+
+
+GERMAN = "Warum bleibt ein altes Foto bei einer 10-fachen Vergrößerung mit LIIF scharf?"
+ENGLISH = "Why does an old photo stay sharp when LIIF enlarges it 10x?"
+ENGLISH_ANSWER = (
+    "Task: Enlarging a photo to any size, including extreme zooms like 10x, with one model [1].\n"
+    "Input: A low-resolution RGB photo plus the wanted output size [1].\n"
+    "Model: An EDSR-baseline encoder turns the photo into a grid of feature vectors, one per input pixel [1].\n"
+    "Output: An RGB image of exactly the requested width and height [1].\n"
+    "Why: LIIF-EDSR keeps edges clean at a 10x enlargement because each output pixel is decoded from "
+    "learned features at its exact position [1].\n"
+)
+GERMAN_ANSWER = [
+    "Ein Foto auf jede Größe vergrößern, auch extreme Zooms wie 10x, mit einem Modell.",
+    "Ein RGB-Foto mit niedriger Auflösung und die gewünschte Ausgabegröße.",
+    "Ein EDSR-Baseline-Encoder macht aus dem Foto ein Raster von Merkmalsvektoren, einen pro Eingabepixel.",
+    "Ein RGB-Bild mit genau der gewünschten Breite und Höhe.",
+    "LIIF-EDSR hält Kanten bei 10-facher Vergrößerung sauber, weil jedes Ausgabepixel an seiner genauen "
+    "Position aus gelernten Merkmalen dekodiert wird.",
+]
+
+
+def test_a_german_question_is_searched_in_english_and_answered_in_german(
+    assistant: Assistant, server: ScriptedServer
+) -> None:
+    numbered = "".join(f"{i}. {line}\n" for i, line in enumerate(GERMAN_ANSWER, 1))
+    server.replies = [Reply(chunks=[ENGLISH]), Reply(chunks=[ENGLISH_ANSWER]), Reply(chunks=[numbered])]
+    reply = assistant.respond(GERMAN)
+    # planning: the model puts the lone German question into English, which is what is searched
+    plan, write, translate = (body for _, body in server.requests)
+    assert plan["messages"][-1] == {"role": "user", "content": GERMAN}
+    assert "standalone question in English" in plan["messages"][0]["content"]
+    assert reply.condensed_question == ENGLISH and reply.tool_calls == []
+    prompt = write["messages"][-1]["content"]
+    assert f"Question: {ENGLISH}" in prompt and GERMAN not in prompt
+    assert "[1] traits:" in prompt  # the writer read the English cards
+    # the guard checked the English draft; the person reads it in German, each sentence with its sources
+    answer = reply.answer
+    assert answer.writer == "openai" and answer.fallback_reason is None, answer.guard_notes
+    assert [s.text for s in answer.statements] == GERMAN_ANSWER
+    assert all(s.sources for s in answer.statements)
+    assert {step.stage for step in answer.steps} == {"input", "model", "output", "why"}
+    told = translate["messages"][-1]["content"]
+    assert '"de"' in told and GERMAN in told and "1. Enlarging a photo to any size" in told
+    assert "tools" not in write and "tools" not in translate
+
+
+def test_a_translation_cut_at_the_deadline_leaves_the_answer_in_english_with_a_note(
+    server: ScriptedServer, pictures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZOOMQA_ANSWER__DEADLINE_S", "3")
+    get_settings.cache_clear()
+    server.replies = [
+        Reply(chunks=[ENGLISH], delay_s=1.0),
+        Reply(chunks=[ENGLISH_ANSWER]),
+        Reply(chunks=["1. Ein Foto "], trickle_s=0.3),
+    ]
+    with Assistant.from_settings(get_settings(), writer="openai", allowed_dirs=[pictures]) as assistant:
+        started = time.monotonic()
+        reply = assistant.respond(GERMAN)
+        took = time.monotonic() - started
+    assert 3 <= took < 4.5  # planning, writing and translating share the turn's deadline
+    answer = reply.answer
+    assert answer.writer == "openai" and answer.statements[0].text.startswith("Enlarging a photo")
+    assert answer.fallback_reason == (
+        "The model had not finished after 3 s, the deadline (answer.deadline_s, ZOOMQA_ANSWER__DEADLINE_S); "
+        "the answer could not be translated and is in English."
+    )
+
+
+def test_a_german_question_without_a_model_gets_the_offline_please_ask_in_english(
+    indexed_home: Path, pictures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("ZOOMQA_ANSWER__MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    with Assistant.from_settings(get_settings(), writer="openai", allowed_dirs=[pictures]) as assistant:
+        reply = assistant.respond(GERMAN)
+    answer = reply.answer
+    assert not answer.relevant and answer.writer == "none"
+    assert [s.text for s in answer.task] == [load_prompt("english_only", question=GERMAN)]
+    assert answer.fallback_reason is not None and answer.fallback_reason.startswith(
+        "Cannot reach the model server"
+    )

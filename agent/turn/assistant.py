@@ -11,6 +11,11 @@ offline writers; both call the same tool with arguments checked by the same sche
 deterministic parser also decides when the model's tool call cannot be used, or when the model
 replied in words to a message that asks for an enlargement.
 
+A message in another language than English is planned by the model too, which writes the
+question to search in English (the cards are English); the grounded answer, checked in English,
+is then translated into the person's language by the same model within the turn's deadline.
+Without a model such a message gets the offline "please ask in English" reply.
+
 A failing model is not a failure for the person: when its server fails, cannot be reached or
 outlives ``answer.deadline_s`` (:class:`~zoomqa.agent.llm.failures.ModelUnavailable`), the
 turn is planned and answered offline, and the answer's ``fallback_reason`` says why.
@@ -30,6 +35,7 @@ from zoomqa.agent.llm.failures import ModelUnavailable
 from zoomqa.agent.turn.enlarge_requests import find_image_paths, parse_request
 from zoomqa.agent.turn.history import Turn, bounded, condense, only_an_amount
 from zoomqa.agent.turn.reply import TOOL_FIELD, TOOL_NAME, Reply, ToolCall
+from zoomqa.agent.understand.language import language_of
 from zoomqa.config import Settings, UpscaleSettings
 from zoomqa.prompts import load_prompt
 
@@ -276,7 +282,9 @@ class Assistant:
         """Answer ``message``; ``on_token`` streams a generative writer's text, ``on_progress``
         receives (done, total) while a picture is being enlarged."""
         plan = self._plan(message, bounded(history), attachments, on_progress)
-        return self._answer(plan.question, plan.calls, on_token, plan.failure, plan.model_s)
+        return self._answer(
+            plan.question, plan.calls, on_token, plan.failure, plan.model_s, plan.language, message
+        )
 
     def run_request(
         self,
@@ -297,9 +305,13 @@ class Assistant:
         on_token: Callable[[str], None] | None,
         failure: ModelUnavailable | None = None,
         model_s: float = 0.0,
+        language: str | None = None,
+        message: str = "",
     ) -> Reply:
         """Search and answer; the writer is told what the tool did. After a model failure (in
-        planning or writing) the answer is the offline one, and says why."""
+        planning or writing) the answer is the offline one, and says why. With ``language`` (the
+        person wrote ``message`` in it) the answer is translated before the tool's report is
+        added, so file names and sizes stay as they are."""
         started = time.perf_counter()
         result = self.retriever.search(question, k=self.k)
         retrieval_s = time.perf_counter() - started
@@ -312,11 +324,51 @@ class Assistant:
                 failure = exc
         if answer is None:
             answer = self._offline(result, retrieval_s, failure, started)
+        elif language is not None:
+            answer = self._translated(answer, language, message, model_s + answer.timings.writing_s)
         return Reply(
             answer=with_tool_report(answer, calls, self.prompts_dir),
             tool_calls=calls,
             condensed_question=question,
             scores={hit.record.id: round(hit.score, 4) for hit in result.hits},
+        )
+
+    def _translated(self, answer: Answer, language: str, message: str, spent_s: float) -> Answer:
+        """``answer`` in the person's ``language``, translated by the openai writer's model with
+        what is left of the deadline after ``spent_s``. The grounding guard checked the English
+        text (its sentence embedder reads English only); the translation keeps each sentence's
+        sources. When the model fails now, the answer stays in English and its note says why."""
+        from zoomqa.agent.compose.writers import OpenAIWriter
+
+        writer = self.answerer.writer
+        if not isinstance(writer, OpenAIWriter):
+            return answer
+        started = time.perf_counter()
+        try:
+            texts = iter(
+                writer.after(spent_s).translate([s.text for s in answer.statements], language, message)
+            )
+        except ModelUnavailable as exc:
+            note = f"{exc}; the answer could not be translated and is in English."
+            reason = f"{answer.fallback_reason}; {note}" if answer.fallback_reason else note
+            return answer.model_copy(update={"fallback_reason": reason})
+
+        def translated(statements: tuple[Statement, ...]) -> tuple[Statement, ...]:
+            return tuple(s.model_copy(update={"text": next(texts)}) for s in statements)
+
+        spent = time.perf_counter() - started
+        timings = answer.timings.model_copy(
+            update={"writing_s": answer.timings.writing_s + spent, "total_s": answer.timings.total_s + spent}
+        )
+        return answer.model_copy(
+            update={
+                "task": translated(answer.task),
+                "steps": tuple(
+                    step.model_copy(update={"statements": translated(step.statements)})
+                    for step in answer.steps
+                ),
+                "timings": timings,
+            }
         )
 
     def _answerer_for_turn(self, calls: Sequence[ToolCall], model_s: float) -> Answerer:
@@ -360,13 +412,14 @@ class Assistant:
     ) -> TurnPlan:
         """The question to search, the tool runs this turn asks for, and how planning went.
 
-        The model plans only when there is something to plan: a picture to enlarge or a
-        conversation to condense; a lone question without one goes straight to retrieval, so
-        an off-topic one is refused without any model call. When the model fails, or gives
-        nothing the tool can run while the message asks for an enlargement, the deterministic
-        parser decides.
+        The model plans only when there is something to plan: a picture to enlarge, a
+        conversation to condense or a message to put into English; a lone English question goes
+        straight to retrieval, so an off-topic one is refused without any model call. When the
+        model fails, or gives nothing the tool can run while the message asks for an
+        enlargement, the deterministic parser decides.
         """
-        if self.planner is None or not (attachments or history or find_image_paths(message)):
+        language = language_of(message) if self.planner is not None else None
+        if self.planner is None or not (attachments or history or find_image_paths(message) or language):
             return TurnPlan(*self._plan_offline(message, history, attachments, progress))
         started = time.perf_counter()
         try:
@@ -375,7 +428,9 @@ class Assistant:
             return TurnPlan(*self._plan_offline(message, history, attachments, progress), failure=failure)
         model_s = time.perf_counter() - started
         if plan.requests:
-            return TurnPlan(*self._run_requests(plan.requests, "", progress), model_s=model_s)
+            return TurnPlan(
+                *self._run_requests(plan.requests, "", progress), model_s=model_s, language=language
+            )
         question, calls = self._plan_offline(message, history, attachments, progress)
         if not calls and plan.problem is not None:  # the model meant to enlarge, but no call could run
             arguments = plan.rejected or {}
@@ -385,7 +440,7 @@ class Assistant:
             )
         elif not calls:
             question = plan.question or question
-        return TurnPlan(question, calls, model_s=model_s)
+        return TurnPlan(question, calls, model_s=model_s, language=language)
 
     def _plan_offline(
         self, message: str, history: list[Turn], attachments: Sequence[Path], progress: Progress | None
@@ -417,6 +472,7 @@ class TurnPlan(NamedTuple):
     calls: list[ToolCall]
     failure: ModelUnavailable | None = None  # the model failed while planning: answer offline
     model_s: float = 0.0  # time the model spent planning, taken from the turn's deadline
+    language: str | None = None  # the message's language when not English: the answer is translated
 
 
 def tool_question(arguments: dict[str, Any], prompts_dir: Path | None = None) -> str:
