@@ -1,15 +1,18 @@
 """The terminal conversation: reading lines, slash commands, streaming replies, the history file.
 
 Enter sends, Esc Enter (Alt-Enter) starts a new line; earlier messages come back with the up
-arrow (a history file in the data directory). Ctrl-C stops the answer being written and
-keeps the chat; Ctrl-D or ``/exit`` leaves. A mistake (a missing file, a server that is
-down, a bad command) prints one line and the chat goes on.
+arrow (a history file in the data directory). Ctrl-C stops the answer being written or the
+picture being enlarged and keeps the chat; a stopped turn is forgotten, so the next follow-up
+does not build on it. Ctrl-D or ``/exit`` leaves. A mistake (a missing file, a server that is
+down, a writer that cannot load, a bad command) prints one line and the chat goes on.
 """
 
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +23,7 @@ from rich.markup import escape
 
 from zoomqa.agent.doors.render import render_markdown
 from zoomqa.agent.doors.terminal_view import print_reply, respond_live
-from zoomqa.agent.turn.assistant import Assistant, Reply
+from zoomqa.agent.turn.assistant import Assistant, Reply, build_answerer
 from zoomqa.agent.turn.history import Turn
 from zoomqa.config import Settings
 from zoomqa.errors import ZoomqaError
@@ -85,9 +88,10 @@ class ChatSession:
     assistant: Assistant
     settings: Settings
     console: Console
-    turns: list[Turn] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)  # completed turns only
     transcript: list[str] = field(default_factory=list)
     last: Reply | None = None
+    interrupted: threading.Event = field(default_factory=threading.Event)  # Ctrl-C during this turn
 
     def banner(self) -> str:
         manifest = self.assistant.retriever.manifest
@@ -122,20 +126,64 @@ class ChatSession:
             )
         return True
 
+    def on_ctrl_c(self, signum: int, frame: object) -> None:
+        """The SIGINT handler while the chat runs: stop the turn in progress.
+
+        The flag is also checked at every streamed token and every enlarged chunk, so a press
+        whose KeyboardInterrupt is lost inside a library still stops the turn.
+        """
+        self.interrupted.set()
+        raise KeyboardInterrupt
+
+    def _turn(self, run: Callable[..., Reply]) -> Reply:
+        """Run one turn with the live view; KeyboardInterrupt when Ctrl-C was pressed meanwhile."""
+        self.interrupted.clear()
+
+        def checked(hook: Callable[..., None]) -> Callable[..., None]:
+            def call(*args: object) -> None:
+                if self.interrupted.is_set():
+                    raise KeyboardInterrupt
+                hook(*args)
+
+            return call
+
+        reply = respond_live(
+            self.console,
+            lambda on_token, on_progress: run(on_token=checked(on_token), on_progress=checked(on_progress)),
+        )
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
+        return reply
+
     def ask(self, message: str) -> None:
         history = list(self.turns)
-        reply = respond_live(
-            self.console, lambda **hooks: self.assistant.respond(message, history=history, **hooks)
-        )
+        reply = self._turn(lambda **hooks: self.assistant.respond(message, history=history, **hooks))
         if reply.condensed_question != message:  # say how a follow-up or an upscale request was read
             self.console.print(f"[dim]searched for: {escape(reply.condensed_question)}[/]", highlight=False)
         self._show(message, reply)
 
     def _show(self, message: str, reply: Reply) -> None:
+        """Print the reply, then remember the turn: only a turn shown to the end is part of the
+        conversation (a cancelled one never reaches here)."""
         print_reply(self.console, reply)
         self.last = reply
         self.turns += [Turn(role="user", text=message), Turn(role="assistant", text=reply_text(reply))]
         self.transcript += [f"## You\n\n{message}", f"## zoomqa\n\n{render_markdown(reply.answer)}"]
+
+    def use_writer(self, name: str) -> None:
+        """Switch to the writer ``name`` once it is built and its model loads; otherwise say why
+        in one line and keep the current writer."""
+        current = self.assistant.writer_name
+        try:
+            answerer = build_answerer(self.settings, name, None, self.assistant.retriever.embedder)
+            _load_model(answerer.writer)
+        except (ZoomqaError, ValidationError, OSError) as exc:
+            why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise ZoomqaError(
+                f"cannot use the {name} writer: {why.rstrip('.')}; still writing with {current}"
+            ) from None
+        self.assistant.use_answerer(answerer)
+        self.console.print(f"writer: {self.assistant.writer_name}", highlight=False)
 
     def command(self, text: str) -> bool:
         name, *arguments = shlex.split(text)
@@ -147,11 +195,10 @@ class ChatSession:
             self.sources()
         elif name == "/upscale":
             request = parse_upscale_command(arguments)
-            reply = respond_live(self.console, lambda **hooks: self.assistant.run_request(request, **hooks))
+            reply = self._turn(lambda **hooks: self.assistant.run_request(request, **hooks))
             self._show(text, reply)
         elif name == "/writer" and len(arguments) == 1:
-            self.assistant.use_writer(self.settings, arguments[0])
-            self.console.print(f"writer: {self.assistant.writer_name}", highlight=False)
+            self.use_writer(arguments[0])
         elif (
             name == "/k" and len(arguments) == 1 and arguments[0].isdigit() and 1 <= int(arguments[0]) <= 100
         ):
@@ -182,6 +229,17 @@ class ChatSession:
                 f"score {'-' if score is None else f'{score:.3f}'}  {links}",
                 highlight=False,
             )
+
+
+def _load_model(writer: object) -> None:
+    """Load the writer's in-process model now (the local GGUF file: found, hash-checked,
+    readable by llama.cpp), so that a bad one is refused before the chat switches to it. An
+    OpenAI-compatible client is built with its settings; its server is only asked when answering."""
+    from zoomqa.agent.llm.llama_cpp_chat import LlamaCppChatModel, load_gguf
+
+    model = getattr(writer, "model", None)
+    if isinstance(model, LlamaCppChatModel):
+        load_gguf(model.model_path, model.threads)
 
 
 def _key_bindings():  # prompt_toolkit's KeyBindings, imported here to keep start-up fast
@@ -220,13 +278,26 @@ def run_chat(assistant: Assistant, settings: Settings, console: Console) -> None
         ).prompt
     session = ChatSession(assistant, settings, console)
     console.print(session.banner(), highlight=False)
-    while True:
-        try:
-            line = read("you> ")
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
-        if not session.handle(line):
-            break
+    # Ctrl-C is how a person stops a turn, so a terminal chat takes SIGINT itself: a shell that
+    # started it in the background (a script's `cmd &`) leaves SIGINT ignored, and Python then
+    # never raises KeyboardInterrupt. prompt_toolkit handles Ctrl-C at the prompt and puts this
+    # handler back after each line. Piped input keeps what the shell chose.
+    interactive = sys.stdin.isatty()
+    previous = signal.signal(signal.SIGINT, session.on_ctrl_c) if interactive else None
+    try:
+        while True:
+            try:
+                line = read("you> ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            try:
+                if not session.handle(line):
+                    break
+            except KeyboardInterrupt:  # pressed while a message was printed
+                console.print("[yellow]cancelled[/]")
+    finally:
+        if interactive:
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
     console.print("bye", highlight=False)
