@@ -2,7 +2,8 @@
 
 One model call, bounded like every call of the writer (retries, deadline), sees the bounded
 conversation, the latest message and the ``upscale_image`` tool (LangChain's ``bind_tools``),
-and either calls the tool or replies with the message rewritten as a standalone question.
+and either calls the tool or replies with the message rewritten as a standalone question in
+English (translated when the person wrote in another language).
 The planner does not run the tool: it checks every call's arguments against the tool's own
 schema, coercing what the schema allows (``"scale": "3"`` is 3.0), and hands back the checked
 arguments; the assistant runs them. A call it cannot use (unknown tool, arguments the schema
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 class Plan:
     """What the model made of the turn."""
 
-    question: str  # the message rewritten as a standalone question ('' when it called the tool)
+    question: str  # the message as a standalone question in English ('' when it called the tool)
     requests: tuple[dict[str, Any], ...] = ()  # the tool's checked arguments, one per call
     problem: str | None = None  # why the model's tool calls cannot be used (then none is run)
     rejected: dict[str, Any] | None = None  # the arguments of the first call that cannot be used
