@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.files import FILE_MODE
 from zoomqa.tools.images import image_size, load_image, output_format, resize_alpha, save_image
 
 LIMIT = 10_000_000
@@ -133,18 +134,35 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path: Path) -> None:
         load_image(path, max_pixels=1_000_000)
 
 
+def ppm() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "PPM")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"definitely not an image", "not a readable image"),
-        (b"GIF89a" + bytes(40), "not a readable image"),  # a format we do not accept
-    ],
+    "content",
+    [b"definitely not an image", ppm()],  # text, and an image format zoomqa does not read
 )
-def test_files_that_are_not_images_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
+def test_files_that_are_not_images_are_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "thing.png"
     path.write_bytes(content)
-    with pytest.raises(ZoomqaError, match=message):
+    message = f"cannot read {path}: not an image format zoomqa reads (png, jpg, webp, bmp, tiff, gif)"
+    with pytest.raises(ZoomqaError) as refused:
         load_image(path, max_pixels=LIMIT)
+    assert str(refused.value) == message
+
+
+def test_a_gif_is_read_as_its_first_frame(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (8, 6), (shade, shade, shade)) for shade in (200, 40, 90)]
+    animated = tmp_path / "wave.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100)
+    loaded = load_image(animated, max_pixels=LIMIT)
+    assert loaded.size == (8, 6) and int(loaded.rgb.mean()) == 200
+    assert loaded.notes == ["wave.gif is an animated GIF: only the first frame is enlarged"]
+    still = tmp_path / "still.gif"
+    frames[1].save(still)
+    assert load_image(still, max_pixels=LIMIT).notes == []
 
 
 def test_truncated_files_are_a_clear_error(tmp_path: Path) -> None:
@@ -161,7 +179,7 @@ def test_truncated_files_are_a_clear_error(tmp_path: Path) -> None:
 def test_missing_files_folders_and_float_images(tmp_path: Path) -> None:
     with pytest.raises(ZoomqaError, match="image not found"):
         load_image(tmp_path / "nope.png", max_pixels=LIMIT)
-    with pytest.raises(ZoomqaError, match="is a folder"):
+    with pytest.raises(ZoomqaError, match="is a folder; give one image file"):
         load_image(tmp_path, max_pixels=LIMIT)
     floats = tmp_path / "depth.tiff"
     Image.fromarray(np.ones((4, 4), dtype=np.float32)).save(floats)
@@ -194,6 +212,6 @@ def test_writing_is_atomic_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert target.read_bytes() == b"the user's old file"
     save_image(target, gradient())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jpg"]
-    assert os.stat(target).st_mode & 0o044  # readable by others, as a normal file (umask permitting)
+    assert os.stat(target).st_mode & 0o777 == FILE_MODE  # as any new file: 0666 less the umask
     with Image.open(target) as again:
         assert again.size == (8, 6)

@@ -12,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from zoomqa.cli import app
+from zoomqa.files import FILE_MODE
 
 
 @pytest.fixture()
@@ -75,7 +76,7 @@ def test_sizes_models_and_outputs_from_the_command_line(photo: Path, edsr_checkp
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--scale", "0.5"), "only enlarges"),
+        (("--size", "20x10"), "only enlarges"),  # the photo is 30x20
         (("--scale", "2", "--width", "90"), "exactly one of --scale, --size, --width or --height"),
         (("--size", "big"), "is not WIDTHxHEIGHT"),
         (
@@ -103,3 +104,51 @@ def test_missing_input_and_configured_limits(
     code, text = invoke("upscale", str(photo), "--scale", "2", "--model", str(edsr_checkpoint))
     assert code == 2 and "above the output limit of 1,000" in " ".join(text.split())
     assert sorted(p.name for p in photo.parent.iterdir()) == [photo.name]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--scale", "nan"), "scale must be greater than 1"),
+        (("--scale", "inf"), "scale must be greater than 1"),
+        (("--scale", "0.5"), "scale must be greater than 1"),
+        (("--scale", "1"), "scale must be greater than 1"),
+        (("--scale", "-2"), "scale must be greater than 1"),
+        (("--scale", "0"), "scale must be greater than 1"),
+        (("--width", "0"), "width must be from 1 to 65536 pixels, not 0"),
+        (("--width", "-5"), "width must be from 1 to 65536 pixels, not -5"),
+        (("--height", "99999999999999999999"), "height must be from 1 to 65536 pixels"),
+        (("--size", "0x100"), "each side of --size must be from 1 to 65536 pixels, not 0x100"),
+        (("--size", "70000x70000"), "each side of --size must be from 1 to 65536 pixels"),
+    ],
+)
+def test_every_bad_number_is_one_line_and_a_failure(photo: Path, args: tuple[str, ...], message: str) -> None:
+    code, text = invoke("upscale", str(photo), *args)
+    assert code == 2 and message in text, text
+    assert len(text.strip().splitlines()) == 1 and "Traceback" not in text
+    assert sorted(p.name for p in photo.parent.iterdir()) == [photo.name]
+
+
+def test_a_folder_or_a_file_that_is_no_image_is_named(photo: Path) -> None:
+    code, text = invoke("upscale", str(photo.parent), "--scale", "2")
+    assert code == 2 and text.strip() == f"error: {photo.parent} is a folder; give one image file"
+    notes = photo.with_name("notes.txt")
+    notes.write_text("my secret notes")
+    code, text = invoke("upscale", str(notes), "--scale", "2")
+    assert code == 2 and "my secret" not in text
+    assert " ".join(text.split()) == (
+        f"error: cannot read {notes}: not an image format zoomqa reads (png, jpg, webp, bmp, tiff, gif)"
+    )
+
+
+def test_a_gif_is_enlarged_from_its_first_frame_with_a_note(photo: Path, edsr_checkpoint: Path) -> None:
+    frames = [Image.new("RGB", (10, 8), (shade, 0, 0)) for shade in (0, 120, 240)]
+    gif = photo.with_name("wave.gif")
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    result = CliRunner().invoke(app, ["upscale", str(gif), "--scale", "2", "--model", str(edsr_checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert "note: wave.gif is an animated GIF: only the first frame is enlarged" in result.stderr
+    output = gif.with_name("wave_x2.png")
+    with Image.open(output) as out:
+        assert out.size == (20, 16)
+    assert output.stat().st_mode & 0o777 == FILE_MODE  # the umask decides, as for any new file

@@ -5,6 +5,7 @@ torch and the engine load inside the commands, so ``zoomqa --help`` stays fast.
 
 from __future__ import annotations
 
+import math
 import signal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,15 +35,41 @@ def _apply_threads() -> Any:
 
 # Jobs this large (output pixels) show a progress bar; smaller ones finish in about a second.
 _PROGRESS_FROM_PIXELS = 4_000_000
+# The longest side a person may ask for (the agent's tool has the same bound); the output
+# pixel limit (upscale.max_output_pixels) then decides what is too large for this machine.
+MAX_SIDE = 65536
 MODEL_HELP = (
     "liif-edsr, liif-edsr-real (for JPEG-compressed photos), liif-rdn or a checkpoint path. "
     "Default: the upscale.model setting."
 )
 
 
+def _checked_amount(
+    image: Path, scale: float | None, width: int | None, height: int | None, size: str | None
+) -> tuple[int, int] | None:
+    """Refuse, in one line and before any image is read, the numbers no enlargement can have;
+    returns the parsed ``--size``."""
+    from zoomqa.tools.upscale import parse_size
+
+    if image.is_dir():
+        raise ZoomqaError(f"{image} is a folder; give one image file")
+    if scale is not None and not (math.isfinite(scale) and scale > 1):
+        raise ZoomqaError("scale must be greater than 1")
+    for name, side in (("width", width), ("height", height)):
+        if side is not None and not 1 <= side <= MAX_SIDE:
+            raise ZoomqaError(f"{name} must be from 1 to {MAX_SIDE} pixels, not {side}")
+    parsed = parse_size(size) if size else None
+    if parsed is not None and not all(1 <= side <= MAX_SIDE for side in parsed):
+        raise ZoomqaError(f"each side of --size must be from 1 to {MAX_SIDE} pixels, not {size}")
+    return parsed
+
+
 def upscale(
     image: Annotated[
-        Path, typer.Argument(help="Image to enlarge (PNG, JPEG, WebP, BMP or TIFF).", show_default=False)
+        Path,
+        typer.Argument(
+            help="Image to enlarge (PNG, JPEG, WebP, BMP or TIFF; a GIF's first frame).", show_default=False
+        ),
     ],
     output: Annotated[
         Path | None,
@@ -53,7 +80,9 @@ def upscale(
             show_default=False,
         ),
     ] = None,
-    scale: Annotated[float | None, typer.Option(help="Enlarge by this factor, e.g. 3.7.")] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="Enlarge by this factor (greater than 1), e.g. 3.7.")
+    ] = None,
     size: Annotated[str | None, typer.Option(help="Exact output size WIDTHxHEIGHT, e.g. 1920x1080.")] = None,
     width: Annotated[
         int | None, typer.Option(help="Output width; the height keeps the aspect ratio.")
@@ -81,9 +110,9 @@ def upscale(
     """Enlarge an image with LIIF, at any scale (also non-integer or to an exact size)."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-    from zoomqa.tools.upscale import parse_size
     from zoomqa.tools.upscale import upscale as upscale_file
 
+    exact_size = _checked_amount(image, scale, width, height, size)
     settings = _apply_threads()
     columns = (TextColumn("upscaling"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -98,7 +127,7 @@ def upscale(
             scale=scale,
             width=width,
             height=height,
-            size=parse_size(size) if size else None,
+            size=exact_size,
             model=model or settings.upscale.model,
             model_dirs=(settings.home / "models",),
             precision=precision or settings.upscale.precision,

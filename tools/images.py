@@ -2,16 +2,16 @@
 
 Reading turns whatever a camera, scanner or editor wrote into what the upscaler needs (RGB
 pixels in display orientation, alpha apart) and keeps what must survive the round trip (the
-ICC colour profile, grayscale-ness, 16-bit precision). Limits are checked on the header,
-before any pixel is decoded, so a decompression bomb costs nothing. Writing goes to a
-temporary file in the destination folder and is renamed into place, so a crash never leaves
-a half-written image behind.
+ICC colour profile, grayscale-ness, 16-bit precision). A GIF is read as its first frame, with
+a note when it is animated. Limits are checked on the header, before any pixel is decoded, so
+a decompression bomb costs nothing. Writing goes to a temporary file in the destination folder
+and is renamed into place (``zoomqa.files``), so a crash never leaves a half-written image
+behind, and the picture gets the mode the umask gives any new file.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.files import temporary_beside
 
 INPUT_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
+# Also read, as their first frame: an animated GIF is a film, not a picture to enlarge.
+FIRST_FRAME_FORMATS = ("GIF",)
+READABLE = "png, jpg, webp, bmp, tiff, gif"  # what a person is told zoomqa reads
 OUTPUT_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -74,13 +78,13 @@ def output_format(path: Path) -> str:
 
 def _open(path: Path) -> Image.Image:
     try:
-        return Image.open(path, formats=INPUT_FORMATS)
+        return Image.open(path, formats=INPUT_FORMATS + FIRST_FRAME_FORMATS)
     except FileNotFoundError:
         raise ZoomqaError(f"image not found: {path}") from None
     except IsADirectoryError:
-        raise ZoomqaError(f"{path} is a folder, not an image") from None
+        raise ZoomqaError(f"{path} is a folder; give one image file") from None
     except UnidentifiedImageError:
-        raise ZoomqaError(f"{path} is not a readable image (supported: {', '.join(INPUT_FORMATS)})") from None
+        raise ZoomqaError(f"cannot read {path}: not an image format zoomqa reads ({READABLE})") from None
     except Image.DecompressionBombError as exc:
         raise ZoomqaError(f"{path} is refused as a decompression bomb ({exc})") from None
 
@@ -116,7 +120,9 @@ def load_image(path: Path, *, max_pixels: int) -> LoadedImage:
     with _open(path) as image:
         _check_pixels(path, image.size, max_pixels)
         frames = getattr(image, "n_frames", 1)
-        if frames > 1:
+        if frames > 1 and image.format == "GIF":
+            notes.append(f"{path.name} is an animated GIF: only the first frame is enlarged")
+        elif frames > 1:
             notes.append(f"{path.name} has {frames} frames; only the first is upscaled")
         if _has_16_bit_colour(image):
             notes.append(
@@ -188,12 +194,6 @@ def check_can_store(fmt: str, has_alpha: bool) -> None:
         raise ZoomqaError(f"{fmt} cannot store transparency: choose a .png or .webp output")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_image(
     path: Path,
     rgb: np.ndarray,
@@ -202,20 +202,19 @@ def save_image(
     grayscale: bool = False,
     icc_profile: bytes | None = None,
 ) -> Path:
-    """Write atomically: a temporary file in the same folder, renamed over ``path`` when complete."""
+    """Write atomically: a temporary file in the same folder (already with the umask's mode),
+    renamed over ``path`` when complete."""
     path = Path(path)
     fmt = output_format(path)
     image = _to_pillow(rgb, alpha, grayscale, fmt)
     options: dict[str, Any] = dict(_SAVE_OPTIONS[fmt])
     if icc_profile and fmt != "BMP":
         options["icc_profile"] = icc_profile
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    handle, temporary = temporary_beside(path)
     try:
-        image.save(tmp, format=fmt, **options)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the picture from other users
-        os.replace(tmp, path)
+        with os.fdopen(handle, "wb") as file:
+            image.save(file, format=fmt, **options)
+        os.replace(temporary, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        Path(temporary).unlink(missing_ok=True)
     return path
