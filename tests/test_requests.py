@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from zoomqa.agent.turn.enlarge_requests import DEFAULT_SCALE, ImageRequest, find_image_paths, parse_request
+from zoomqa.agent.turn.enlarge_requests import (
+    DEFAULT_SCALE,
+    ImageRequest,
+    find_image_paths,
+    find_named_files,
+    parse_request,
+)
 from zoomqa.agent.turn.history import MAX_TURNS, Turn, bounded, condense, is_follow_up, only_an_amount
 
 QUESTION_SET = Path(__file__).parent / "questions.jsonl"
@@ -143,6 +149,55 @@ def test_every_tool_question_of_the_question_set_parses_to_its_expected_call() -
     assert others == []
 
 
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("upscale ../../etc/passwd 2x", ImageRequest("../../etc/passwd", scale=2.0)),
+        ("enlarge notes.txt 3x", ImageRequest("notes.txt", scale=3.0)),
+        ("please upscale the file report.pdf", ImageRequest("report.pdf", scale=DEFAULT_SCALE)),
+        ("make notes.txt bigger", ImageRequest("notes.txt", scale=DEFAULT_SCALE)),
+        ("upscale ~/secret to 1920 wide", ImageRequest("~/secret", width=1920)),
+        ('enlarge "my notes.txt" 3x', ImageRequest("my notes.txt", scale=3.0)),
+        ("enlarge notes.txt.", ImageRequest("notes.txt", scale=DEFAULT_SCALE)),
+    ],
+)
+def test_other_files_named_to_be_enlarged_are_requests_the_tool_refuses(
+    message: str, expected: ImageRequest
+) -> None:
+    assert parse_request(message) == [expected]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "upscale images in node.js",  # not what the verb acts on
+        "upscale with LIIF/EDSR",
+        "enlarge it e.g. 2x",
+        "upscale v1.2 weights",
+        "upscale 2x/4x",
+        "upscale https://example.com/page 2x",
+        "upscale a.out 2x",
+        "how do I upscale notes.txt?",  # a question about it
+        "I upscaled notes.txt 2x",
+        "don't upscale notes.txt",
+        "my resume.pdf is 3 pages",
+    ],
+)
+def test_other_files_in_questions_and_prose_are_not_requests(message: str) -> None:
+    assert parse_request(message) == []
+
+
+def test_an_image_or_an_attachment_comes_before_other_files(tmp_path: Path) -> None:
+    assert find_named_files("upscale cat.png and notes.txt 2x") == []
+    attached = tmp_path / "F0123_photo.jpg"
+    assert parse_request("upscale notes.txt 3x", [attached]) == [ImageRequest(str(attached), scale=3.0)]
+
+
+def test_an_amount_that_is_no_enlargement_reaches_the_tool_to_be_refused() -> None:
+    assert parse_request("upscale cat.png 0x") == [ImageRequest("cat.png", scale=0.0)]
+    assert parse_request("upscale cat.png 0.5x") == [ImageRequest("cat.png", scale=0.5)]
+
+
 # --- follow-ups -------------------------------------------------------------------------
 
 TEN_X = "I blew up an old photo 10x and it stayed crisp - how?"
@@ -180,6 +235,7 @@ def test_follow_ups_are_condensed_with_the_earlier_question(
 
 def test_a_message_naming_an_image_is_never_a_follow_up() -> None:
     assert not is_follow_up("and cat.png?")
+    assert not is_follow_up("enlarge notes.txt 3x")  # another file named: it stands alone
     assert is_follow_up("and with RDN?") and not is_follow_up(
         "Why do diffusion upscalers invent new detail in faces?"
     )

@@ -33,6 +33,10 @@ from zoomqa.agent.understand.sizes import find_scale, parse_scale, parse_size
         ("enlarge to 250 %", 2.5),
         ("enlarge by 4", 4.0),
         ("how does upscaling 3x work?", 3.0),
+        # no enlargement, but written as a factor: read, for the upscaler to refuse
+        ("upscale it 0x", 0.0),
+        ("at 0.5x", 0.5),
+        ("1x please", 1.0),
     ],
 )
 def test_scales(text: str, scale: float) -> None:

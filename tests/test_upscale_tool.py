@@ -89,10 +89,13 @@ def test_refuses_paths_outside_the_allowed_folders(
     Image.new("RGB", (4, 4)).save(secret)
     (pictures / "escape.png").symlink_to(secret)
     before = files_in(tmp_path)
-    for path in ("../secret.png", str(secret), "escape.png", "trips/../../secret.png", "~/../../etc/passwd"):
+    for path in ("../secret.png", str(secret), "escape.png", "trips/../../secret.png", "~/../../etc/x.png"):
         reply = upscale_tool.invoke({"path": path, "scale": 2})
         assert reply.startswith("upscale refused:") and "outside the folders" in reply, path
     assert files_in(tmp_path) == before
+
+
+KINDS = "png, jpg, jpeg, webp, bmp, tif, tiff"
 
 
 def test_refuses_non_images_missing_files_bad_names_and_big_requests(
@@ -100,13 +103,19 @@ def test_refuses_non_images_missing_files_bad_names_and_big_requests(
 ) -> None:
     (pictures / "notes.txt").write_text("hello")
     (pictures / "fake.png").write_text("not really a picture")
+    (pictures / "linked.png").symlink_to(pictures / "notes.txt")
     (pictures / "cat_big.png").write_bytes(b"an earlier result")
     before = files_in(pictures)
     cases = [
-        ({"path": "notes.txt", "scale": 2}, "is not an image file"),
-        ({"path": "fake.png", "scale": 2}, "not a readable image"),
+        (
+            {"path": "notes.txt", "scale": 2},
+            f"I can only enlarge image files ({KINDS}): notes.txt is not one",
+        ),
+        ({"path": "../../etc/passwd", "scale": 2}, "../../etc/passwd is not one"),  # never opened
+        ({"path": "linked.png", "scale": 2}, "linked.png is not one"),  # a link to notes.txt
+        ({"path": "fake.png", "scale": 2}, "not an image format zoomqa reads"),
         ({"path": "dog.png", "scale": 2}, "no image named dog.png"),
-        ({"path": "trips", "scale": 2}, "no image named trips"),
+        ({"path": "trips", "scale": 2}, "trips is not one"),
         ({"path": "cat.png", "scale": 2, "output_name": "../cat.png"}, "must be a plain file name"),
         ({"path": "cat.png", "scale": 2, "output_name": "/tmp/x.png"}, "must be a plain file name"),
         ({"path": "cat.png", "scale": 2, "output_name": "cat.exe"}, "must be a plain file name"),

@@ -70,12 +70,23 @@ def _refuse_validation(error: ValidationError) -> str:
     return f"upscale refused: {problems}"
 
 
+IMAGE_KINDS = ", ".join(suffix.lstrip(".") for suffix in OUTPUT_FORMATS)
+
+
+def is_image_name(path_text: str) -> bool:
+    """Does the name end in an image extension the upscaler reads and writes?"""
+    return Path(path_text).suffix.lower() in OUTPUT_FORMATS
+
+
 def resolve_allowed_image(path_text: str, allowed_dirs: Sequence[Path]) -> Path:
     """The real path of an image inside an allowed folder, or ZoomqaError saying why not.
 
+    A name without an image extension is refused first, before any file is looked at.
     Relative paths are looked up in each allowed folder in turn; every candidate is resolved
     (symlinks and ``..`` included) before the containment check.
     """
+    if not is_image_name(path_text):  # refused by its name alone: nothing is opened or resolved
+        raise ZoomqaError(f"I can only enlarge image files ({IMAGE_KINDS}): {path_text} is not one")
     roots = [Path(d).expanduser().resolve() for d in allowed_dirs]
     if not roots:
         raise ZoomqaError("no folder is allowed for upscaling: the user must set upscale.allowed_dirs first")
@@ -88,8 +99,8 @@ def resolve_allowed_image(path_text: str, allowed_dirs: Sequence[Path]) -> Path:
             outside = True
             continue
         if real.is_file():
-            if real.suffix.lower() not in OUTPUT_FORMATS:
-                raise ZoomqaError(f"{path_text} is not an image file ({', '.join(OUTPUT_FORMATS)})")
+            if not is_image_name(real.name):  # a link named cat.png to notes.txt
+                raise ZoomqaError(f"I can only enlarge image files ({IMAGE_KINDS}): {path_text} is not one")
             return real
     if outside:
         raise ZoomqaError(f"{path_text} is outside the folders the upscaler may use")

@@ -6,6 +6,10 @@ a file the front door attached) together with a request to enlarge it: a verb ("
 *about* enlarging ("how does upscaling 3x work?", "why did my upscaled cat.png go blurry?")
 and reports of what the person did ("I upscaled scan.png 4x and ...") are not requests.
 The result is the tool's arguments, the same schema a language model fills in.
+
+A file that is not an image, named right after the verb ("enlarge notes.txt 3x", "upscale
+../../etc/passwd 2x"), is a request too: the tool refuses it by its name, without opening it,
+so the person reads why instead of an answer to a question they did not ask.
 """
 
 from __future__ import annotations
@@ -55,6 +59,19 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|not|no\s+need\s+to|stop)\b", re.IGNORECASE)
+# Any file name or path, quoted (spaces allowed) or bare ...
+_ANY_FILE = re.compile(
+    r"""(?:"(?P<dq>[^"\n]+)"|'(?P<sq>[^'\n]+)'|`(?P<bq>[^`\n]+)`|(?<![\w/.~:-])(?P<bare>[\w~./-]*[\w~/]))"""
+)
+# ... that looks like one: a folder in it, or an extension ("notes.txt", not "e.g" or "v1.2") ...
+_FILE_LIKE = re.compile(r"(?:.*/.*|.*[^/.]{2}\.[a-z][a-z0-9]{0,7})", re.IGNORECASE | re.DOTALL)
+_AMOUNT_LIKE = re.compile(r"[\d.,:x×/%-]+", re.IGNORECASE)  # "2x/4x", "16:9", "3/4"
+# ... written as what an enlarge verb acts on: "upscale [the file] X", "make [my] X bigger".
+_OBJECT_OF_VERB = re.compile(
+    r"\b(?:up-?scale|up-?sample|up-?res|enlarge|magnify|super-?resolve|zoom(?:\s+in(?:to)?)?|blow\s+up"
+    r"|resize|scale\s+up|make)(?:\s+(?:the|this|that|my|file|image|picture|photo|document))*\s+$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,25 @@ def find_image_paths(message: str) -> list[str]:
     return found
 
 
+def find_named_files(message: str) -> list[str]:
+    """Files that are not images, named as what an enlarge verb acts on ("enlarge notes.txt",
+    "upscale ../../etc/passwd"); empty when the message names an image."""
+    if find_image_paths(message):
+        return []
+    found = []
+    for match in _ANY_FILE.finditer(message):
+        path = next(group for group in match.groups() if group)
+        if (
+            _FILE_LIKE.fullmatch(path)
+            and not _AMOUNT_LIKE.fullmatch(path)
+            and "://" not in message[match.start() : match.end() + 3]
+            and _OBJECT_OF_VERB.search(message[: match.start()])
+            and path not in found
+        ):
+            found.append(path)
+    return found
+
+
 def _without_paths(message: str, paths: Sequence[str]) -> str:
     for path in paths:
         message = message.replace(path, " IMAGE ")
@@ -107,14 +143,18 @@ def _asks_to_enlarge(text: str) -> bool:
 
 
 def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageRequest]:
-    """The enlargements the message asks for: one per named image, else one per attachment.
+    """The enlargements the message asks for: one per named image, else one per attachment,
+    else one per other file named right after the verb (which the tool then refuses).
 
     Empty when the message does not ask to enlarge a picture.
     """
-    paths = find_image_paths(message) or [str(path) for path in attachments]
+    named = find_image_paths(message)
+    if not (named or attachments):
+        named = find_named_files(message)
+    paths = named or [str(path) for path in attachments]
     if not paths:
         return []
-    text = _without_paths(message, find_image_paths(message))
+    text = _without_paths(message, named)
     if not _asks_to_enlarge(text):
         return []
     size = parse_size(text)

@@ -3,7 +3,8 @@
 Retrieval sees one question, so "and at 8x?" after "I blew up a photo 10x and it stayed crisp -
 how?" must become "I blew up a photo 8x and it stayed crisp - how?" before it is searched.
 Offline writers condense deterministically (here); the openai writer asks its model with
-the same bounded history (``turn.planner``).
+the same bounded history (``turn.planner``). A door adds a turn to the history only once it
+is answered: a turn the person cancelled is not part of the conversation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from zoomqa.agent.turn.enlarge_requests import find_image_paths
+from zoomqa.agent.turn.enlarge_requests import find_image_paths, find_named_files
 from zoomqa.agent.understand.sizes import find_scale, parse_size
 
 # Only the latest turns shape a follow-up; older ones would only dilute the search.
@@ -52,8 +53,9 @@ def bounded(history: Sequence[Turn]) -> list[Turn]:
 
 
 def is_follow_up(message: str) -> bool:
-    """Does the message lean on the previous turn (a short question, or one opening with "and ...")?"""
-    if find_image_paths(message):
+    """Does the message lean on the previous turn (a short question, or one opening with "and ...")?
+    One that names a picture or another file to enlarge stands alone."""
+    if find_image_paths(message) or find_named_files(message):
         return False
     return bool(_OPENERS.search(message)) or len(message.split()) <= FOLLOW_UP_WORDS
 

@@ -91,7 +91,9 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     """The enlargement factor a text names and where it is written (start, end), or None.
 
     "3x", "x2.5", "10 times", "threefold", "twice as big", "scale of 4", "by 300%" (3.0),
-    "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales.
+    "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales. A factor no enlargement
+    has ("0x", "0.5x", "1x") is read as written, so that the upscaler refuses it (the scale must
+    be greater than 1) instead of a request falling back to its default amount.
     """
     for pattern in _SCALE_PATTERNS:
         for match in pattern.finditer(text):
@@ -100,8 +102,7 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
                 value /= 100
             elif match.group(0).lower().startswith("by") and value > _BARE_SCALE_LIMIT:
                 continue
-            if value > 0:
-                return value, match.span()
+            return value, match.span()
     return None
 
 
