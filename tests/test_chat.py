@@ -131,6 +131,15 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     assert "cat.png went from 16x12 to 40x30" in with_command
     missing = chat.send("/upscale dog.png 2")
     assert "I could not enlarge dog.png: no image named dog.png in the allowed folders" in missing
+    assert "error: scale must be greater than 1, not 1" in chat.send("/upscale cat.png 1", until="not 1")
+    (folder / "notes.txt").write_text("my secret notes")
+    for path in ("notes.txt", "../../etc/passwd"):  # a request, refused by the file's name
+        refused = chat.send(f"upscale {path} 3x")
+        assert (
+            f"I can only enlarge image files (png, jpg, jpeg, webp, bmp, tif, tiff): {path} is not one"
+            in refused
+        )
+        assert "secret" not in refused and "root:" not in refused
 
     sources = chat.send("/sources", until="score")
     assert "Learning Continuous Image Representation" in sources or "LIIF" in sources
@@ -177,7 +186,7 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
 
     transcript = (folder / "chat.md").read_text()
     assert (folder / "chat.md").stat().st_mode & 0o777 == FILE_MODE, "the umask decides, not mkstemp"
-    assert transcript.count("## You") == 7 and transcript.count(TEN_X) == 2
+    assert transcript.count("## You") == 9 and transcript.count(TEN_X) == 2
     assert transcript.count("and at 8x?") == 2 and "big.png" not in transcript  # cancelled: not there
     assert "upscale cat.png\n3x" in transcript
     assert "cat_x3.png" in transcript and "/upscale cat.png 40x30" in transcript
@@ -203,6 +212,21 @@ def test_ask_runs_the_tool_and_its_json_lists_the_call(
     assert Path(call["comparison_path"]).is_file()
 
 
+def test_ask_refuses_a_file_that_is_not_an_image_as_a_tool_request(
+    indexed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "notes.txt").write_text("my secret notes")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["ask", "enlarge notes.txt 3x", "--json"])
+    assert result.exit_code == 1, result.output  # a refused enlargement
+    data = json.loads(result.stdout)
+    (call,) = data["tool_calls"]
+    assert not call["ok"] and call["arguments"] == {"path": "notes.txt", "scale": 3.0}
+    kinds = "png, jpg, jpeg, webp, bmp, tif, tiff"
+    assert call["error"] == f"I can only enlarge image files ({kinds}): notes.txt is not one"
+    assert "secret" not in result.stdout and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
@@ -219,6 +243,12 @@ def test_upscale_command_arguments(arguments: list[str], expected: dict) -> None
 def test_bad_upscale_commands_say_how_to_write_them(arguments: list[str]) -> None:
     with pytest.raises(ZoomqaError, match="usage: /upscale PATH SCALE"):
         parse_upscale_command(arguments)
+
+
+@pytest.mark.parametrize("amount", ["1", "0.5", "0", "-2", "nan", "inf", "1x"])
+def test_an_upscale_command_that_would_not_enlarge_says_the_rule(amount: str) -> None:
+    with pytest.raises(ZoomqaError, match=f"^scale must be greater than 1, not {amount}$"):
+        parse_upscale_command(["cat.png", amount])
 
 
 def test_piped_input_is_one_message_a_line(chat_home: Path, tmp_path: Path) -> None:

@@ -50,7 +50,10 @@ def reply_text(reply: Reply) -> str:
 
 
 def parse_upscale_command(arguments: list[str]) -> dict[str, str | float | int]:
-    """``PATH SCALE`` or ``PATH WxH`` as the tool's arguments, or ZoomqaError with the usage."""
+    """``PATH SCALE`` or ``PATH WxH`` as the tool's arguments, or ZoomqaError with the usage
+    (or, for a number no enlargement has, with the rule: the scale must be greater than 1)."""
+    import math
+
     from zoomqa.agent.understand.sizes import MIN_SIDE, parse_size
 
     usage = "usage: /upscale PATH SCALE|WxH, e.g. /upscale cat.png 3 or /upscale cat.png 1920x1080"
@@ -66,6 +69,8 @@ def parse_upscale_command(arguments: list[str]) -> dict[str, str | float | int]:
         raise ZoomqaError(
             f"'{amount}' is neither a scale nor WxH (sides of at least {MIN_SIDE}); {usage}"
         ) from None
+    if not (math.isfinite(scale) and scale > 1):
+        raise ZoomqaError(f"scale must be greater than 1, not {amount}")
     return {"path": path, "scale": scale}
 
 
