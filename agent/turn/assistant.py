@@ -163,10 +163,6 @@ class Assistant:
             ToolCallingPlanner(writer, answerer.prompts_dir) if isinstance(writer, OpenAIWriter) else None
         )
 
-    def use_writer(self, settings: Settings, writer: str, model: str | None = None) -> None:
-        """Write with the named writer from now on (the chat's ``/writer``)."""
-        self.use_answerer(build_answerer(settings, writer, model, self.retriever.embedder))
-
     def within(self, folder: Path) -> Assistant:
         """This agent (the same index and writer) with an upscaler that may use only ``folder``
         and writes its results to ``folder/enlarged``: one per Slack message."""
