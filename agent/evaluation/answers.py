@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer, Source
+from zoomqa.agent.compose.answer import Answer, Draft, Source
 from zoomqa.agent.compose.evidence import Evidence, encode, encode_cached
 from zoomqa.agent.turn.reply import TOOL_FIELD
 from zoomqa.index.embedding import Embedder
@@ -179,8 +179,9 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
 def _structure_ok(answer: Answer) -> bool:
     if not answer.relevant:
         return bool(answer.task) and not answer.sources and not answer.steps
-    stages = {step.stage for step in answer.steps if step.statements}
-    return bool(answer.task) and all(s in stages for s in REQUIRED_STAGES) and bool(answer.sources)
+    # Input, Model and Output all or none (a "which tool" answer may give only the why)
+    draft = Draft(task=answer.task, steps=answer.steps)
+    return not draft.missing_parts() and bool(answer.sources)
 
 
 def score_answer(
