@@ -1,6 +1,7 @@
 """Training the relevance classifier (:mod:`zoomqa.index.relevance`) from texts kept in the repo.
 
-In-domain: the questions in ``data/relevance/in_domain.txt`` and every sentence of the
+In-domain: the questions in ``data/relevance/in_domain.txt``, the questions written for the
+cards' sentences (``data/matching``) and every sentence of the
 bundled cards (titles, summaries, tasks, workflows, explains, facts). Off-topic: the
 questions in ``data/relevance/off_topic*.txt``, many of them sharing a word with the domain
 ("sharpen a knife", "blur my background in Zoom", "monitor resolution"). The evaluation
@@ -25,6 +26,7 @@ import numpy as np
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
+from zoomqa.index.matching import read_matching_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.relevance import RelevanceModel, mean_of_nearest
 from zoomqa.index.sentences import split_sentences
@@ -33,6 +35,9 @@ TEXTS_DIR = Path(str(files("zoomqa.index") / "data" / "relevance"))
 IN_DOMAIN_FILE = "in_domain.txt"
 OFF_TOPIC_FILES = {"near-domain": "off_topic_near_domain.txt", "general": "off_topic.txt"}
 OFF_TOPIC_GROUPS = tuple(OFF_TOPIC_FILES)
+# In-domain: questions people asked, questions written for each card sentence (index/matching.py),
+# and the card sentences themselves.
+IN_DOMAIN_GROUPS = ("question", "written", "card")
 # Chosen by cross-validation on these texts (the module docstring says how it is measured).
 NEIGHBOURS = 5  # k of the nearest-neighbour features
 NEIGHBOUR_SCALE = 3.0  # the two neighbour features are multiplied by this before the L2-penalised fit
@@ -57,7 +62,7 @@ class TrainingTexts:
 
     @property
     def labels(self) -> np.ndarray:
-        return np.array([group in ("question", "card") for group in self.groups], dtype=np.int64)
+        return np.array([group in IN_DOMAIN_GROUPS for group in self.groups], dtype=np.int64)
 
     def of(self, group: str) -> list[str]:
         return [text for text, g in zip(self.texts, self.groups, strict=True) if g == group]
@@ -87,11 +92,19 @@ def card_texts(records: Iterable[Record]) -> list[str]:
     return texts
 
 
-def training_texts(directory: Path = TEXTS_DIR, records: Iterable[Record] | None = None) -> TrainingTexts:
-    """The texts of ``directory`` and the cards (the bundled ones by default), each once."""
+def training_texts(
+    directory: Path = TEXTS_DIR,
+    records: Iterable[Record] | None = None,
+    written: Iterable[str] | None = None,
+) -> TrainingTexts:
+    """The texts of ``directory``, the cards (the bundled ones by default) and the questions
+    written for the cards' sentences (``data/matching``, by default), each once."""
     groups: dict[str, str] = {}
+    if written is None:
+        written = [q.question for q in read_matching_questions()]
     sources = [
         ("question", read_text_lines(directory / IN_DOMAIN_FILE)),
+        ("written", list(written)),
         ("card", card_texts(read_bundled_corpus() if records is None else records)),
         *((group, read_text_lines(directory / name)) for group, name in OFF_TOPIC_FILES.items()),
     ]
@@ -181,7 +194,7 @@ def validation_report(texts: TrainingTexts, logits: np.ndarray, threshold: float
     labels, groups = texts.labels.astype(bool), np.array(texts.groups)
     wrong = (logits >= threshold) != labels
     report: dict[str, object] = {"folds": FOLDS, "repeats": CV_REPEATS, "threshold": threshold}
-    for group in ("question", "card", *OFF_TOPIC_GROUPS):
+    for group in (*IN_DOMAIN_GROUPS, *OFF_TOPIC_GROUPS):
         members = groups == group
         report[group] = {"n": int(members.sum()), "wrong": int(wrong[members].sum())}
     mistaken = [(text, group) for text, group, w in zip(texts.texts, groups, wrong, strict=True) if w]

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from zoomqa.cli import app
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
+from zoomqa.index.matching import read_matching_questions
 from zoomqa.index.records import read_bundled_corpus
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, load_relevance
 from zoomqa.index.relevance_training import (
@@ -182,7 +183,8 @@ def test_training_on_a_quarter_of_the_texts_already_tells_clear_questions_apart(
     for name in (IN_DOMAIN_FILE, *OFF_TOPIC_FILES.values()):
         (tmp_path / name).write_text("\n".join(read_text_lines(TEXTS_DIR / name)[::4]) + "\n")
     with one_thread():
-        model = train_relevance(embedder, training_texts(tmp_path, read_bundled_corpus()[::20]))
+        written = [q.question for q in read_matching_questions()][::20]
+        model = train_relevance(embedder, training_texts(tmp_path, read_bundled_corpus()[::20], written))
     decisions = [model.is_relevant(v) for v in embedder.encode(CLEARLY_ON_TOPIC + CLEARLY_OFF_TOPIC)]
     assert decisions == [True] * len(CLEARLY_ON_TOPIC) + [False] * len(CLEARLY_OFF_TOPIC)
 
