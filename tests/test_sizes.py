@@ -118,3 +118,23 @@ def test_the_size_wanted_not_the_size_it_comes_from() -> None:
     assert parse_size("make my wallpaper 4K from 1080p") == (3840, None)
     assert parse_size("upscale from 720p to 1080p") == (None, 1080)
     assert parse_size("a frame from my 4K camera") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "size"),
+    [
+        ("make it go from 1x to 6x", 6.0, None),  # where it starts is not the factor
+        ("my photo is 320x240, make it 4 times bigger", 4.0, None),  # the present size, then the factor
+        ("upscale my 320x240 photo 3x", 3.0, None),
+        ("the plate is 12 pixels wide, enlarge it 8x", 8.0, None),
+        ("it's only 640x480 now", None, None),
+        ("upscale it so it is 1000 pixels across", None, (1000, None)),  # "so it is": the size wanted
+        ("blow it up until it's 1920x1080", None, (1920, 1080)),
+    ],
+)
+def test_the_picture_as_it_is_is_not_what_is_wanted(
+    text: str, scale: float | None, size: tuple[int | None, int | None] | None
+) -> None:
+    assert parse_size(text) == size
+    if size is None:
+        assert parse_scale(text) == scale

@@ -60,7 +60,7 @@ _PX = r"(?:\s*(?:-\s*)?(?:px|pixels?|pixel)\b)?"
 _WIDTH_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
-        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|in\s+width|width)\b",
+        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|across|in\s+width|width)\b",
         r"\bwidth\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
         r"\b(4k|8k|uhd)\b",
     )
@@ -78,8 +78,29 @@ _HEIGHT_PATTERNS = tuple(
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
 _TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of|exact|exactly|need|want|get)\s*$", re.IGNORECASE)
-# "from a small 320x240 one": the size the picture has, not the one wanted.
-_SOURCE_WORD = re.compile(r"\bfrom\s+(?:(?:a|an|the|my|this|small|tiny|little)\s+)*$", re.IGNORECASE)
+# "from a small 320x240 one", "my 320x240 photo", "it is only 320x240", "the plate is 12 pixels
+# wide": the size the picture has, not the one wanted.
+_SOURCE_WORD = re.compile(
+    r"(?:\bfrom\s+(?:(?:a|an|the|my|this|small|tiny|little)\s+)*"
+    r"|\b(?:my|this|our|is|was|are|it'?s|currently|only|just)\s+(?:(?:only|just|about|around|a|an)\s+)*)$",
+    re.IGNORECASE,
+)
+
+
+_FROM = re.compile(r"\bfrom\s*$", re.IGNORECASE)
+
+
+# "so it's 3000 pixels wide", "until it is 4K": the size wanted, though "is" comes before it.
+_TARGET_CLAUSE = re.compile(
+    r"\b(?:so|until|till|such\s+that)\s+(?:that\s+)?(?:it|the\s+\w+)\s*(?:is|'s|becomes|gets|will\s+be)\s+"
+    r"(?:(?:about|around|a|an)\s+)*$",
+    re.IGNORECASE,
+)
+
+
+def _is_present_size(before: str) -> bool:
+    """Whether a size written after ``before`` is the picture's present size, not the one wanted."""
+    return bool(_SOURCE_WORD.search(before)) and not _TARGET_CLAUSE.search(before)
 
 
 def _factor(token: str) -> float:
@@ -97,6 +118,8 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     """
     for pattern in _SCALE_PATTERNS:
         for match in pattern.finditer(text):
+            if _FROM.search(text[: match.start()]):  # "from 1x to 6x": where it starts
+                continue
             value = _factor(match.group(1))
             if match.group(0).rstrip().endswith("%"):
                 value /= 100
@@ -116,7 +139,7 @@ def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
     """The first side a pattern finds that is not the picture's present size ("from 1080p")."""
     for pattern in patterns:
         for match in pattern.finditer(text):
-            if _SOURCE_WORD.search(text[: match.start()]):
+            if _is_present_size(text[: match.start()]):
                 continue
             side = match.group(1).lower()
             return int(side) if side.isdigit() else _NAMED_SIDES[re.sub(r"[\s-]", "", side)]
@@ -129,7 +152,8 @@ def parse_size(text: str) -> tuple[int | None, int | None] | None:
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
     wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide.
     With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at"/"exactly" wins,
-    else the last one not after "from". Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") or
+    else the last one that is not the picture's present size ("from 640x480", "my 640x480 photo",
+    "it is 640x480"); a present size alone is no wanted size. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") or
     naming a part of the picture ("8x8 blocks", "64x64 patches") are not image sizes.
     """
     pairs = [
@@ -139,9 +163,10 @@ def parse_size(text: str) -> tuple[int | None, int | None] | None:
     ]
     if pairs:
         targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
-        wanted = [m for m in pairs if not _SOURCE_WORD.search(text[: m.start()])]
-        chosen = (targets or wanted or pairs)[-1]
-        return int(chosen[1]), int(chosen[2])
+        wanted = [m for m in pairs if not _is_present_size(text[: m.start()])]
+        if targets or wanted:
+            chosen = (targets or wanted)[-1]
+            return int(chosen[1]), int(chosen[2])
     width, height = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
     if width is None and height is None:
         return None
