@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoomqa.agent.doors.render import render_markdown
+from zoomqa.agent.doors.render import render_markdown, timing_line
 from zoomqa.agent.turn.assistant import Assistant, Reply, ToolCall, Turn
 from zoomqa.config import get_settings
 
@@ -67,6 +67,10 @@ def test_an_upscale_request_runs_the_tool_and_reports_it_beside_how_liif_did_it(
         and call.comparison_path in report
     )
     assert any(s.id == "SISR-Any-LIIF-EDSR" for s in reply.answer.sources)
+    timings = reply.answer.timings  # the footer's time is the whole turn's, the enlargement included
+    assert timings.tool_s == call.seconds
+    assert timings.total_s >= timings.tool_s + timings.retrieval_s + timings.writing_s
+    assert f"enlarging {call.seconds:.2f} s" in timing_line(reply.answer)
     markdown = render_markdown(reply.answer)
     assert markdown.index("How it works") < markdown.index("cat_x3.png") < markdown.index("Papers and tools")
 

@@ -104,7 +104,8 @@ class Timings(_Frozen):
     first_token_s: float | None = None
     writing_s: float = 0.0
     guard_s: float = 0.0
-    total_s: float = 0.0
+    tool_s: float = 0.0  # enlarging the person's picture, when the turn did
+    total_s: float = 0.0  # the whole turn: planning, tool, retrieval and writing
 
 
 class Answer(_Frozen):

@@ -37,6 +37,8 @@ def timing_line(answer: Answer) -> str:
     parts = [f"retrieval {t.retrieval_s:.2f} s", f"writing {t.writing_s:.2f} s"]
     if t.first_token_s is not None:
         parts.insert(1, f"first token {t.first_token_s:.2f} s")
+    if t.tool_s:
+        parts.insert(0, f"enlarging {t.tool_s:.2f} s")
     return f"{t.total_s:.2f} s ({', '.join(parts)})"
 
 

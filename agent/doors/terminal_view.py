@@ -3,6 +3,7 @@ answer as Markdown with its small print (shared by ``ask`` and ``chat``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from rich.console import Console, Group
@@ -10,24 +11,40 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
+from rich.spinner import Spinner
 from rich.text import Text
 
 from zoomqa.agent.doors.render import render_markdown, timing_line, writer_line
 from zoomqa.agent.turn.assistant import Assistant, Reply
 
-# Upscales this large (output pixels) show a progress bar; smaller ones take about a second.
-PROGRESS_FROM_PIXELS = 1_000_000
+# An enlargement shows its bar once it has run this long, or is expected to run longer.
+PROGRESS_AFTER_S = 1.0
+
+
+def _eta(done: int, total: int, elapsed: float) -> str:
+    if not done or elapsed < PROGRESS_AFTER_S / 2:
+        return ""
+    left = elapsed * (total - done) / done
+    return f" · about {left:.0f} s left" if left >= 1 else ""
 
 
 def respond_live(console: Console, run: Callable[..., Reply]) -> Reply:
-    """Call ``run(on_token=..., on_progress=...)`` while showing the streamed draft and any upscale's progress."""
+    """Call ``run(on_token=..., on_progress=...)`` while showing a spinner, then the streamed
+    draft, and the progress of an enlargement with the time it has left."""
     streamed: list[str] = []
-    with Live(console=console, transient=True, refresh_per_second=8) as live:
+    started: list[float] = []
+    with Live(Spinner("dots", "looking through the papers…"), console=console, transient=True) as live:
 
         def progress(done: int, total: int) -> None:
-            if total >= PROGRESS_FROM_PIXELS:
+            now = time.perf_counter()
+            if not started:
+                started.append(now)
+            elapsed = now - started[0]
+            expected = elapsed * total / done if done else 0.0
+            if elapsed >= PROGRESS_AFTER_S or expected >= PROGRESS_AFTER_S:
                 bar = ProgressBar(total=total, completed=done, width=40)
-                live.update(Group(Text(f"enlarging the picture: {done / total:.0%}"), bar))
+                text = f"enlarging the picture: {done / total:.0%}{_eta(done, total, elapsed)}"
+                live.update(Group(Text(text), bar))
 
         def token(text: str) -> None:
             streamed.append(text)

@@ -115,6 +115,17 @@ def with_tool_report(answer: Answer, calls: Sequence[ToolCall], prompts_dir: Pat
     return answer.model_copy(update={"task": failed + answer.task + done, "steps": tuple(steps)})
 
 
+def _whole_turn(reply: Reply, started: float) -> Reply:
+    """``reply`` with the answer's timings covering the whole turn, the enlargement included."""
+    timings = reply.answer.timings.model_copy(
+        update={
+            "tool_s": sum(call.seconds or 0.0 for call in reply.tool_calls),
+            "total_s": time.perf_counter() - started,
+        }
+    )
+    return reply.model_copy(update={"answer": reply.answer.model_copy(update={"timings": timings})})
+
+
 def build_answerer(settings: Settings, writer: str | None, model: str | None, embedder: Embedder) -> Answerer:
     """The configured writer behind the grounding guard (``writer``/``model`` override the settings)."""
     from zoomqa.agent.compose.grounding import SUPPORT_THRESHOLD, GroundingGuard
@@ -277,10 +288,12 @@ class Assistant:
     ) -> Reply:
         """Answer ``message``; ``on_token`` streams a generative writer's text, ``on_progress``
         receives (done, total) while a picture is being enlarged."""
+        started = time.perf_counter()
         plan = self._plan(message, bounded(history), attachments, on_progress)
-        return self._answer(
+        reply = self._answer(
             plan.question, plan.calls, on_token, plan.failure, plan.model_s, plan.language, message
         )
+        return _whole_turn(reply, started)
 
     def run_request(
         self,
@@ -291,8 +304,10 @@ class Assistant:
     ) -> Reply:
         """Enlarge as ``arguments`` (the tool's schema) say and explain it, with no planning
         (the chat's ``/upscale PATH SCALE``)."""
+        started = time.perf_counter()
         call = self.run_tool(arguments, on_progress)
-        return self._answer(tool_question(call.arguments, self.prompts_dir), [call], on_token)
+        reply = self._answer(tool_question(call.arguments, self.prompts_dir), [call], on_token)
+        return _whole_turn(reply, started)
 
     def _answer(
         self,
