@@ -180,6 +180,11 @@ def test_a_message_over_the_timeout_is_abandoned_with_a_reference_that_its_log_l
     line = chat.standin.wait_for(lambda: question_lines(chat.bot).get(payload["event_id"]), 5, "the log line")
     assert line["outcome"] == "timeout" and line["ref"] == ref.group(1)
     assert line["answer_s"] >= TIMEOUT_S and line["tool_s"] is None
+    # while it ran, the placeholder showed how far the enlargement was and the time it had left
+    progress = [
+        u.params["text"] for u in chat.standin.calls_of("chat.update") if "Enlarging" in u.params["text"]
+    ]
+    assert any(re.search(r"\d+%, about \d+ s left", p) for p in progress), progress
     # The worker stops between two chunks of the enlargement, as Ctrl-C stops it in the chat.
     chat.standin.wait_for(lambda: not list(chat.bot.tmp.glob("zoomqa-slack-*")), 10, "the work to stop")
     assert "stopped the work on a message that ran past 5 s" in chat.bot.output()

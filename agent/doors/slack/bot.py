@@ -523,6 +523,7 @@ class _Placeholder:
     def __init__(self, client: WebClient, job: Job) -> None:
         self.client, self.job = client, job
         self.last = time.monotonic()
+        self.enlarging_since: float | None = None
 
     def say(self, text: str) -> None:
         try:
@@ -536,14 +537,18 @@ class _Placeholder:
         if self.job.timed_out:
             raise Abandoned
         now = time.monotonic()
+        if self.enlarging_since is None:
+            self.enlarging_since = now
         if now - self.last < PROGRESS_INTERVAL_S or not total:
             return
         self.last = now
+        left = (now - self.enlarging_since) * (total - done) / done if done else 0.0
+        eta = f", about {left:.0f} s left" if left >= 1 else ""
         try:
             self.client.chat_update(
                 channel=self.job.channel,
                 ts=self.job.placeholder,
-                text=f"_Enlarging your picture… {done * 100 // total}%_",
+                text=f"_Enlarging your picture… {done * 100 // total}%{eta}_",
             )
         except SlackClientError as exc:
             log.info("progress not shown: %s", _slack_reason(exc))
