@@ -1,4 +1,5 @@
-"""``zoomqa eval answers`` and ``zoomqa eval nuggets``: answer quality on a question set.
+"""``zoomqa eval answers``, ``zoomqa eval nuggets`` and ``zoomqa eval guard``: answer quality on a
+question set, and the grounding guard on labelled sentences.
 
 Heavy libraries are imported inside the commands so that ``zoomqa --help`` stays fast.
 """
@@ -20,6 +21,7 @@ from zoomqa.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from zoomqa.agent.compose.pipeline import Answerer
+    from zoomqa.agent.evaluation.guard import GuardScores
     from zoomqa.index.embedding import Embedder
 
 out = Console()
@@ -250,3 +252,109 @@ def _report_summary(report: dict[str, Any]) -> str:
         f"of {report['n_answerable']}, false answers {_fmt(report['false_answers'])} of {report['n_refuse']}) · "
         f"tool accuracy {_fmt(report['tool_accuracy'])}\nworst: {worst}"
     )
+
+
+def guard(
+    claims: Annotated[
+        Path,
+        typer.Option(
+            "--claims", "-c", help="Labelled sentences (JSONL: id, kind, sentence, cites, retrieved)."
+        ),
+    ],
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Support threshold (default: the one in use).",
+            show_default=False,
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool, typer.Option("--sweep", help="Also score every setting on the dev half and name the best.")
+    ] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="List the sentences the guard got wrong.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """How well the grounding guard's claim check drops invented and contradicting sentences and
+    keeps supported ones: precision and recall of "unsupported", by half (dev: odd ids, where the
+    thresholds were chosen; report: even ids) and by kind. Needs no index."""
+    from zoomqa.agent.compose.claims import SUPPORT_THRESHOLD, bundled_vocabulary
+    from zoomqa.agent.evaluation.guard import TARGET, best, by_half, judge, misjudged, prepare, read_claims
+    from zoomqa.agent.evaluation.guard import sweep as sweep_settings
+    from zoomqa.index.embedding import load_embedder
+    from zoomqa.index.records import read_bundled_corpus
+
+    settings = get_settings()
+    records = {r.id: r for r in read_bundled_corpus()}
+    labelled = read_claims(claims, records)
+    with err.status(f"embedding {len(labelled)} sentences and their sources"):
+        prepared = prepare(labelled, records, load_embedder(settings.index.embedder))
+    in_use = SUPPORT_THRESHOLD if threshold is None else threshold
+    outcomes = judge(prepared, in_use, bundled_vocabulary())
+    halves = by_half(outcomes)
+    report = halves["report"]
+    met = (report.precision or 0.0) >= TARGET and (report.recall or 0.0) >= TARGET
+    chosen = None
+    if sweep:
+        with err.status("sweeping the settings on the dev half"):
+            rows = sweep_settings(prepared)
+        chosen = best(rows)
+    if as_json:
+        data: dict[str, Any] = {
+            "threshold": in_use,
+            "halves": {half: asdict(scores) for half, scores in halves.items()},
+            "target": TARGET,
+            "target_met": met,
+            "misses": misjudged(outcomes),
+        }
+        if sweep:
+            data["sweep"] = [{"setting": r.setting, **asdict(r.dev)} for r in rows]
+        if chosen is not None:
+            data["best"] = {"setting": chosen.setting, **asdict(chosen.dev)}
+        typer.echo(json.dumps(data))
+        return
+    out.print(_guard_table(halves, in_use))
+    out.print(
+        f"target (report half): precision and recall >= {TARGET}: {'met' if met else 'NOT met'}",
+        highlight=False,
+    )
+    if chosen is not None:
+        t, share, burst = chosen.setting
+        out.print(
+            f"best on the dev half: threshold {t}, domain-term share {share}, burst {burst} "
+            f"(F1 {_fmt(chosen.dev.f1)}, supported kept {_fmt(chosen.dev.supported_kept)})",
+            highlight=False,
+        )
+    if misses:
+        for miss in misjudged(outcomes):
+            verdict = "dropped" if miss["flagged"] else "kept"
+            why = ", ".join(miss["missing"]) or (
+                "opposite" if miss["opposite"] else f"cosine {miss['similarity']}"
+            )
+            out.print(
+                f"[dim]{miss['id']} ({miss['kind']}, {verdict}; {why}): {miss['sentence']}[/]",
+                highlight=False,
+            )
+
+
+def _guard_table(halves: dict[str, GuardScores], threshold: float) -> Table:
+    table = Table(
+        title=f"claim check at support threshold {threshold}",
+        caption="kept: supported sentences kept; fabr./contra.: the share of them dropped",
+    )
+    for header in ("half", "n", "precision", "recall", "kept", "fabr.", "contra.", "re-pointed"):
+        table.add_column(header, justify="left" if header == "half" else "right")
+    for half, scores in halves.items():
+        table.add_row(
+            half,
+            str(scores.n),
+            _fmt(scores.precision),
+            _fmt(scores.recall),
+            _fmt(scores.supported_kept),
+            _fmt(scores.flagged_by_kind["fabrication"]),
+            _fmt(scores.flagged_by_kind["contradiction"]),
+            str(scores.repointed),
+        )
+    return table
