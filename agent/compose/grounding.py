@@ -1,13 +1,17 @@
-"""The grounding guard: what a generative writer says must come from the retrieved sources.
+"""The grounding guard: what a generative writer says must come from the sources it cites.
 
 Every draft of a generative writer passes through :meth:`GroundingGuard.check`, which
 
-1. rejects repetition loops, then drafts without the required labelled parts;
+1. rejects repetition loops, and drafts without the labelled parts the question needs;
 2. removes links and arXiv ids that no source carries, and drops sentences that name works
    ("Smith et al.", a quoted title) that are not among the sources;
-3. drops each sentence whose closest source passage is less similar than the support
-   threshold, and attributes every kept sentence to the source that supports it;
-4. rejects the draft when that leaves a required part empty or removes most of it.
+3. checks each sentence against the source it cites (:mod:`claims`): close enough to one of its
+   passages, every name, number and domain term of the sentence found in that source, and not
+   saying the opposite. A sentence its cited source does not support is dropped with a note,
+   unless another retrieved source clearly supports it: then its citation is moved, with a note.
+   A sentence without a citation is kept with the source that clearly supports it, if any;
+4. fills a required part left without a sentence from the extractive writer's same part, so one
+   weak line never costs the whole answer; a draft with no supported sentence at all is rejected.
 
 A rejected draft is replaced by the extractive writer's answer (see ``pipeline.py``).
 """
@@ -16,20 +20,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from zoomqa.agent.compose.answer import Draft, Stage, Statement, WorkflowStep
-from zoomqa.agent.compose.evidence import Evidence, Support
+from zoomqa.agent.compose.answer import STAGES, Draft, Stage, Statement, WorkflowStep
+from zoomqa.agent.compose.claims import SUPPORT_THRESHOLD, ClaimCheck, ClaimChecker, Vocabulary
+from zoomqa.agent.compose.evidence import Evidence
 
-# Cosine similarity (all-MiniLM-L6-v2) a sentence needs to its closest source passage.
-# Chosen by the sweep of `python bench/bench_answers.py` (measured on 73 questions of
-# tests/questions.jsonl: 55 paraphrased-supported and 343 unsupported sentences): 0.575 has the
-# best balanced accuracy, 0.75 (keeps 75% of supported sentences, 24% of unsupported ones).
-# Sentence cosine cannot tell apart two true-sounding statements about super-resolution, so
-# the guard leans on its other checks too, and a draft that loses most of its sentences is
-# rejected outright.
-SUPPORT_THRESHOLD = 0.575
-MAX_UNSUPPORTED_SHARE = 0.5
+__all__ = ["SUPPORT_THRESHOLD", "GroundingGuard", "GuardVerdict", "find_repetition"]
+
 REPEATED_NGRAM = 4  # words
 MAX_NGRAM_REPEATS = 2
 MIN_WORDS = 3  # what is left of a sentence after scrubbing must still say something
@@ -99,74 +98,115 @@ class _KnownWorks:
 
 
 class GroundingGuard:
-    """Checks a draft against the evidence it was written from."""
+    """Checks a draft against the evidence it was written from, sentence by sentence."""
 
-    def __init__(
-        self, threshold: float = SUPPORT_THRESHOLD, max_unsupported_share: float = MAX_UNSUPPORTED_SHARE
-    ) -> None:
+    def __init__(self, threshold: float = SUPPORT_THRESHOLD, vocabulary: Vocabulary | None = None) -> None:
         self.threshold = threshold
-        self.max_unsupported_share = max_unsupported_share
+        self.vocabulary = vocabulary
 
-    def check(self, draft: Draft, evidence: Evidence) -> GuardVerdict:
+    def check(
+        self, draft: Draft, evidence: Evidence, fallback: Callable[[], Draft] | None = None
+    ) -> GuardVerdict:
+        """The draft with its unsupported sentences dropped and citations set right; a required
+        part left empty is taken from ``fallback()`` (the extractive draft), or, without one,
+        the draft is rejected."""
         repetition = find_repetition(draft)  # a loop usually also eats the parts after it
         if repetition:
             return GuardVerdict(draft, (), repetition)
-        missing = draft.missing_parts()
-        if missing:
-            return GuardVerdict(draft, (), f"off-format output: no {', '.join(missing)} part")
+        written = draft.missing_parts()  # parts the model did not write: it did not follow the format
+        if written:
+            return GuardVerdict(draft, (), f"off-format output: no {', '.join(written)} part")
 
         notes: list[str] = []
         known = _KnownWorks.of(evidence)
-        task = self._supported(
-            [t for s in draft.task if (t := _scrub(s.text, evidence.question, known, notes))],
-            evidence,
-            notes,
-            include_question=True,  # part 1 may restate the person's own situation
-        )
-        staged = [
-            (step.stage, t)
-            for step in draft.steps
-            for s in step.statements
-            if (t := _scrub(s.text, evidence.question, known, notes))
-        ]
-        kept = self._supported([t for _, t in staged], evidence, notes, include_question=False)
+        checker = ClaimChecker(evidence, threshold=self.threshold, vocabulary=self.vocabulary)
+        task = self._kept(draft.task, evidence, checker, known, notes, include_question=True)
+        staged = [(step.stage, s) for step in draft.steps for s in step.statements]
+        kept = self._kept([s for _, s in staged], evidence, checker, known, notes, include_question=False)
         by_stage: dict[Stage, list[Statement]] = {}
         for (stage, _), statement in zip(staged, kept, strict=True):
             if statement is not None:
                 by_stage.setdefault(stage, []).append(statement)
-        steps = tuple(WorkflowStep(stage=stage, statements=tuple(found)) for stage, found in by_stage.items())
-        cleaned = Draft(task=tuple(s for s in task if s), steps=steps)
-        dropped = len(draft.statements) - len(cleaned.statements)
-        if cleaned.missing_parts():
+        cleaned = _draft(tuple(s for s in task if s), by_stage, draft.workflow_required)
+        if not cleaned.statements:
             reason = f"no supported sentence left for: {', '.join(cleaned.missing_parts())}"
             return GuardVerdict(cleaned, tuple(notes), reason)
-        if dropped > self.max_unsupported_share * len(draft.statements):
-            reason = f"{dropped} of {len(draft.statements)} sentences were not supported by the sources"
-            return GuardVerdict(cleaned, tuple(notes), reason)
+        missing = cleaned.missing_parts()
+        if missing and fallback is None:
+            return GuardVerdict(
+                cleaned, tuple(notes), f"no supported sentence left for: {', '.join(missing)}"
+            )
+        if missing and fallback is not None:
+            cleaned = _filled(cleaned, fallback(), missing, notes)
         return GuardVerdict(cleaned, tuple(notes))
 
-    def _supported(
-        self, texts: list[str], evidence: Evidence, notes: list[str], *, include_question: bool
+    def _kept(
+        self,
+        statements: Sequence[Statement],
+        evidence: Evidence,
+        checker: ClaimChecker,
+        known: _KnownWorks,
+        notes: list[str],
+        *,
+        include_question: bool,
     ) -> list[Statement | None]:
-        """Each text as a statement attributed to its supporting source, or None if unsupported."""
-        result: list[Statement | None] = []
-        for text, support in zip(
-            texts, evidence.support(texts, include_question=include_question), strict=True
-        ):
-            if support.similarity < self.threshold:
-                notes.append(f"dropped unsupported sentence ({support.similarity:.2f}): {text[:80]!r}")
-                result.append(None)
-            else:
-                result.append(_attributed(text, support, evidence))
-        return result
+        """Each statement as it is kept (cited to the sources that support it), or None."""
+        texts = [_scrub(s.text, evidence.question, known, notes) for s in statements]
+        claims = [(t, s.sources) for s, t in zip(statements, texts, strict=True) if t]
+        verdicts = iter(checker.check(claims, include_question=include_question))
+        return [
+            _as_statement(next(verdicts), s, self.threshold, notes) if t else None
+            for s, t in zip(statements, texts, strict=True)
+        ]
 
 
-def _attributed(text: str, support: Support, evidence: Evidence) -> Statement:
-    """A kept sentence, cited to the source that supports it and naming that passage's field."""
-    if not support.source:
-        return Statement(text=text, field=support.field)
-    record = evidence.records[support.source - 1]
-    return Statement(text=text, sources=(support.source,), field=f"{record.id}:{support.field}")
+def _as_statement(
+    verdict: ClaimCheck, written: Statement, threshold: float, notes: list[str]
+) -> Statement | None:
+    """The sentence as kept, with its sources and the field that supports it; or None, noted."""
+    invalid = [n for n in written.sources if n not in verdict.cited]
+    if invalid:
+        marks = "".join(f"[{n}]" for n in invalid)
+        notes.append(f"removed a citation of no retrieved source {marks}: {verdict.text[:80]!r}")
+    kept = verdict.kept
+    if kept is None:
+        reason = verdict.judged.why_not(threshold)
+        cited = "".join(f"[{n}]" for n in verdict.cited) or "no source"
+        notes.append(f"dropped unsupported sentence ({cited}: {reason}): {verdict.text[:80]!r}")
+        return None
+    if verdict.repointed:
+        before = "".join(f"[{n}]" for n in verdict.cited)
+        after = "".join(f"[{n}]" for n in kept.sources)
+        notes.append(
+            f"moved citation {before} to {after}, the source that supports it: {verdict.text[:80]!r}"
+        )
+    return Statement(text=verdict.text, sources=kept.sources, field=kept.field)
+
+
+def _draft(
+    task: tuple[Statement, ...], by_stage: dict[Stage, list[Statement]], required: bool | None
+) -> Draft:
+    steps = tuple(WorkflowStep(stage=stage, statements=tuple(found)) for stage, found in by_stage.items())
+    return Draft(task=task, steps=steps, workflow_required=required)
+
+
+def _filled(draft: Draft, fallback: Draft, missing: list[str], notes: list[str]) -> Draft:
+    """``draft`` with each part in ``missing`` taken from the extractive ``fallback`` draft ('why'
+    missing means no part 2 is left: the fallback's 'why', or else its whole part 2)."""
+    task = fallback.task if "task" in missing else draft.task
+    parts = {step.stage: step.statements for step in draft.steps}
+    theirs = {step.stage: step.statements for step in fallback.steps}
+    for stage, found in theirs.items():
+        if stage in missing:
+            parts[stage] = found
+    if "why" in missing and "why" not in theirs:
+        parts.update(theirs)
+    notes.extend(
+        f"the {part} part had no supported sentence: it is taken from the extractive answer"
+        for part in missing
+    )
+    steps = tuple(WorkflowStep(stage=stage, statements=parts[stage]) for stage in STAGES if parts.get(stage))
+    return Draft(task=task, steps=steps, workflow_required=draft.workflow_required)
 
 
 def _scrub(text: str, question: str, known: _KnownWorks, notes: list[str]) -> str | None:

@@ -74,7 +74,8 @@ class Answerer:
         writer, fallback_reason = self.writer.name, None
         notes: tuple[str, ...] = ()
         if self.writer.generative:
-            verdict = self.guard.check(draft, evidence)
+            # a part left without a supported sentence is taken from the extractive answer
+            verdict = self.guard.check(draft, evidence, fallback=lambda: self.fallback.write(evidence))
             draft, notes, fallback_reason = verdict.draft, verdict.notes, verdict.rejection
             if fallback_reason is not None:
                 draft, writer = self.fallback.write(evidence), self.fallback.name
