@@ -140,5 +140,5 @@ def test_the_guard_evaluation_on_the_labelled_claims() -> None:
         assert scores["flagged_by_kind"]["fabrication"] >= 0.9  # invented facts are caught
         assert scores["supported_kept"] >= 0.9
     # The recall target (0.9) is not met: a contradiction that keeps the card's words and only
-    # turns the relation around passes (agent/README.md). This floor guards what is measured.
+    # turns the relation around passes (agent/compose/claims.py). This floor guards what is measured.
     assert halves["dev"]["recall"] >= 0.85 and halves["report"]["recall"] >= 0.8
