@@ -93,7 +93,7 @@ def abstract_sentences(answer: Answer) -> list[str]:
 
 
 def evaluate(questions_path: Path, home: Path) -> dict[str, object]:
-    from zoomqa.agent.evaluation.answers import NUGGET_TAU, Works, score_answer
+    from zoomqa.agent.evaluation.answers import NUGGET_TAU, SUPPORT_TAU, Works, score_answer
     from zoomqa.agent.turn.assistant import build_answerer
     from zoomqa.config import Settings
     from zoomqa.index.cli import open_retriever
@@ -111,7 +111,7 @@ def evaluate(questions_path: Path, home: Path) -> dict[str, object]:
             result = retriever.search(q.question)
             answer = answerer.answer(result)
             outcome = score_answer(
-                q, result, answer, retriever.embedder, answerer.guard.threshold, works, tau=NUGGET_TAU
+                q, result, answer, retriever.embedder, SUPPORT_TAU, works, tau=NUGGET_TAU
             )
             debris = [t for t in abstract_sentences(answer) if BOILERPLATE.search(t)]
             rows.append(

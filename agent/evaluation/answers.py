@@ -7,7 +7,10 @@ card, when the question called it in), every link must equal the index metadata 
 record, and every sentence of parts 1 and 2 must be supported by a passage of those sources
 (part 1 may also rest on the question itself).
 
-Support is 1.00 by construction for the extractive writer (it copies sentences), so two
+A sentence counts as supported when its closest passage of any retrieved source (or, in part 1,
+the question) reaches ``SUPPORT_TAU``, the best balanced accuracy of ``bench/bench_answers.py``'s
+sweep; the guard's own check, sentence against cited source, is stricter (compose/claims.py).
+Support is 1.00 by construction for the extractive writer's quotes, so two
 measures look at content instead:
 
 * **nugget recall** -- a question lists 1-4 short facts ("nuggets") a correct answer conveys;
@@ -170,6 +173,9 @@ def _share(part: int, whole: int) -> float | None:
 
 def _mean(values: Sequence[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
+
+
+SUPPORT_TAU = 0.575
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:

@@ -59,7 +59,7 @@ def answers(
     """
     import dataclasses
 
-    from zoomqa.agent.evaluation.answers import NUGGET_TAU, AnswerReport, Works, score_answer
+    from zoomqa.agent.evaluation.answers import NUGGET_TAU, SUPPORT_TAU, AnswerReport, Works, score_answer
     from zoomqa.agent.evaluation.tools import ToolSandbox, tool_questions
     from zoomqa.index.cli import evaluation_index, open_retriever
     from zoomqa.index.records import read_bundled_corpus
@@ -89,7 +89,7 @@ def answers(
                 result,
                 answer,
                 retriever.embedder,
-                answerer.guard.threshold,
+                SUPPORT_TAU,
                 works,
                 tau=NUGGET_TAU if tau is None else tau,
             )
