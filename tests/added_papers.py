@@ -110,9 +110,7 @@ def evaluate(questions_path: Path, home: Path) -> dict[str, object]:
         for q in questions:
             result = retriever.search(q.question)
             answer = answerer.answer(result)
-            outcome = score_answer(
-                q, result, answer, retriever.embedder, SUPPORT_TAU, works, tau=NUGGET_TAU
-            )
+            outcome = score_answer(q, result, answer, retriever.embedder, SUPPORT_TAU, works, tau=NUGGET_TAU)
             debris = [t for t in abstract_sentences(answer) if BOILERPLATE.search(t)]
             rows.append(
                 {
