@@ -218,12 +218,21 @@ _TRAINING_GROUPS = {
 }
 
 
+WeightsOut = Annotated[
+    Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
+]
+
+
+def _weights_target(destination: Path | None, shipped: Path) -> Path:
+    """Where a retraining command writes: the shipped file, or ``--out`` when its folder exists."""
+    target = shipped if destination is None else destination.expanduser()
+    if not target.parent.is_dir():
+        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    return target
+
+
 @index_app.command("train-relevance")
-def train_relevance(
-    destination: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
-    ] = None,
-) -> None:
+def train_relevance(destination: WeightsOut = None) -> None:
     """Re-train the relevance classifier on the bundled cards and the texts in index/data/relevance/."""
     from zoomqa.index.embedding import load_embedder
     from zoomqa.index.relevance import SHIPPED_WEIGHTS
@@ -231,9 +240,7 @@ def train_relevance(
 
     settings = get_settings()
     _use_threads(settings)
-    target = SHIPPED_WEIGHTS if destination is None else destination.expanduser()
-    if not target.parent.is_dir():
-        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    target = _weights_target(destination, SHIPPED_WEIGHTS)
     with err.status("embedding the training texts and cross-validating"):
         model = train(load_embedder(settings.index.embedder))
     model.save(target)
@@ -254,11 +261,7 @@ def train_relevance(
 
 
 @index_app.command("train-matcher")
-def train_matcher(
-    destination: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
-    ] = None,
-) -> None:
+def train_matcher(destination: WeightsOut = None) -> None:
     """Re-train the question adapter on the questions in index/data/matching/ and the bundled cards."""
     from zoomqa.index.embedding import load_embedder
     from zoomqa.index.matching import SHIPPED_ADAPTER
@@ -266,9 +269,7 @@ def train_matcher(
 
     settings = get_settings()
     _use_threads(settings)
-    target = SHIPPED_ADAPTER if destination is None else destination.expanduser()
-    if not target.parent.is_dir():
-        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    target = _weights_target(destination, SHIPPED_ADAPTER)
     with err.status("embedding the questions and card sentences, choosing the penalty, fitting"):
         adapter = train(load_embedder(settings.index.embedder))
     adapter.save(target)

@@ -92,3 +92,14 @@ def test_a_malformed_question_line_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(ZoomqaError, match="questions-x.jsonl:1"):
         read_matching_questions(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["train-matcher", "train-relevance"])
+def test_retraining_into_a_missing_folder_is_one_line_before_any_work(command: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from zoomqa.cli import app
+
+    result = CliRunner().invoke(app, ["index", command, "--out", str(tmp_path / "missing" / "w.npz")])
+    assert result.exit_code != 0 and "is not a folder" in result.output
+    assert "Traceback" not in result.output
