@@ -136,7 +136,7 @@ def test_a_conversation_in_the_terminal(chat_home: Path, tmp_path: Path) -> None
     for path in ("notes.txt", "../../etc/passwd"):  # a request, refused by the file's name
         refused = chat.send(f"upscale {path} 3x")
         assert (
-            f"I can only enlarge image files (png, jpg, jpeg, webp, bmp, tif, tiff): {path} is not one"
+            f"I can only enlarge image files (png, jpg, jpeg, webp, bmp, tif, tiff, gif): {path} is not one"
             in refused
         )
         assert "secret" not in refused and "root:" not in refused
@@ -222,7 +222,7 @@ def test_ask_refuses_a_file_that_is_not_an_image_as_a_tool_request(
     data = json.loads(result.stdout)
     (call,) = data["tool_calls"]
     assert not call["ok"] and call["arguments"] == {"path": "notes.txt", "scale": 3.0}
-    kinds = "png, jpg, jpeg, webp, bmp, tif, tiff"
+    kinds = "png, jpg, jpeg, webp, bmp, tif, tiff, gif"
     assert call["error"] == f"I can only enlarge image files ({kinds}): notes.txt is not one"
     assert "secret" not in result.stdout and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 

@@ -95,7 +95,7 @@ def test_refuses_paths_outside_the_allowed_folders(
     assert files_in(tmp_path) == before
 
 
-KINDS = "png, jpg, jpeg, webp, bmp, tif, tiff"
+KINDS = "png, jpg, jpeg, webp, bmp, tif, tiff, gif"
 
 
 def test_refuses_non_images_missing_files_bad_names_and_big_requests(
@@ -132,3 +132,15 @@ def test_refuses_non_images_missing_files_bad_names_and_big_requests(
 def test_no_allowed_folder_means_no_upscaling(pictures: Path) -> None:
     reply = make_upscale_tool(UpscaleSettings()).invoke({"path": str(pictures / "cat.png"), "scale": 2})
     assert "no folder is allowed" in reply and "upscale.allowed_dirs" in reply
+
+
+def test_a_gif_is_enlarged_from_its_first_frame(upscale_tool: BaseTool, pictures: Path) -> None:
+    frames = [Image.new("RGB", (16, 12), colour) for colour in ("red", "blue")]
+    frames[0].save(pictures / "anim.gif", save_all=True, append_images=frames[1:])
+    with Image.open(pictures / "anim.gif") as gif:
+        gif.convert("RGB").save(pictures / "first.png")  # the first frame, as the GIF decodes it
+    reply = upscale_tool.invoke({"path": "anim.gif", "scale": 2})
+    assert reply.startswith("Enlarged anim.gif from 16x12 to 32x24"), reply
+    upscale_tool.invoke({"path": "first.png", "scale": 2})
+    with Image.open(pictures / "anim_x2.png") as out, Image.open(pictures / "first_x2.png") as first:
+        assert np.array_equal(np.asarray(out), np.asarray(first))

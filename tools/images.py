@@ -35,6 +35,8 @@ OUTPUT_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+# File names the upscaler takes as input: those it writes, and a GIF (read as its first frame).
+INPUT_SUFFIXES: dict[str, str] = {**OUTPUT_FORMATS, ".gif": "GIF"}
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "BMP"}
 _SAVE_OPTIONS: dict[str, dict[str, Any]] = {

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from zoomqa.config import UpscaleSettings
 from zoomqa.errors import ZoomqaError
-from zoomqa.tools.images import OUTPUT_FORMATS
+from zoomqa.tools.images import INPUT_SUFFIXES, OUTPUT_FORMATS
 
 if TYPE_CHECKING:  # the upscaler (torch) is imported when the tool first runs
     from zoomqa.tools.engine import Progress
@@ -70,12 +70,12 @@ def _refuse_validation(error: ValidationError) -> str:
     return f"upscale refused: {problems}"
 
 
-IMAGE_KINDS = ", ".join(suffix.lstrip(".") for suffix in OUTPUT_FORMATS)
+IMAGE_KINDS = ", ".join(suffix.lstrip(".") for suffix in INPUT_SUFFIXES)
 
 
 def is_image_name(path_text: str) -> bool:
-    """Does the name end in an image extension the upscaler reads and writes?"""
-    return Path(path_text).suffix.lower() in OUTPUT_FORMATS
+    """Does the name end in an image extension the upscaler reads?"""
+    return Path(path_text).suffix.lower() in INPUT_SUFFIXES
 
 
 def resolve_allowed_image(path_text: str, allowed_dirs: Sequence[Path]) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
 from zoomqa.agent.understand.sizes import parse_scale, parse_size
-from zoomqa.tools.images import OUTPUT_FORMATS
+from zoomqa.tools.images import INPUT_SUFFIXES
 
 # Used when a request names no amount ("upscale cat.png"): the smallest enlargement worth showing.
 DEFAULT_SCALE = 2.0
@@ -29,7 +29,7 @@ DEFAULT_SCALE = 2.0
 # It was also trained on noise and blur, but not measured on them, so they do not pick it.
 DAMAGED_MODEL_DAMAGE = frozenset({"jpeg"})
 
-_EXTENSIONS = "|".join(ext.lstrip(".") for ext in sorted(OUTPUT_FORMATS, key=len, reverse=True))
+_EXTENSIONS = "|".join(ext.lstrip(".") for ext in sorted(INPUT_SUFFIXES, key=len, reverse=True))
 _PATH = re.compile(
     rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'"""  # quoted: spaces allowed
     rf"""|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""

@@ -19,11 +19,12 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 from slack_sdk import WebClient
 
-from zoomqa.tools.images import INPUT_FORMATS, OUTPUT_FORMATS
+from zoomqa.tools.images import FIRST_FRAME_FORMATS, INPUT_FORMATS, INPUT_SUFFIXES
 
 SLACK_FILE_HOST = "https://files.slack.com"
 # The usual suffix of each format: the first one the upscaler lists for it (".jpg" for JPEG).
-EXTENSIONS = {fmt: suffix for suffix, fmt in reversed(OUTPUT_FORMATS.items())}
+EXTENSIONS = {fmt: suffix for suffix, fmt in reversed(INPUT_SUFFIXES.items())}
+READ_FORMATS = (*INPUT_FORMATS, *FIRST_FRAME_FORMATS)
 _UNSAFE = re.compile(r"[^\w-]+")
 _CHUNK = 1 << 16
 
@@ -91,11 +92,11 @@ class SlackImageFetcher:
         download = folder / f"{stem}.download"
         self._download(url, download)
         try:
-            with Image.open(download, formats=INPUT_FORMATS) as image:
+            with Image.open(download, formats=READ_FORMATS) as image:
                 fmt = image.format or ""
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError):
             download.unlink()
-            raise _Refused(f"it is not an image the upscaler reads ({', '.join(INPUT_FORMATS)})") from None
+            raise _Refused(f"it is not an image the upscaler reads ({', '.join(READ_FORMATS)})") from None
         return download.rename(folder / f"{stem}{EXTENSIONS.get(fmt, '')}")
 
     def _download(self, url: str, target: Path) -> None:
