@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from zoomqa.agent.compose.evidence import Evidence
-from zoomqa.agent.compose.grounding import SUPPORT_THRESHOLD
+from zoomqa.agent.evaluation.answers import SUPPORT_TAU
 from zoomqa.config import get_settings
 from zoomqa.index.cli import evaluation_index, open_retriever
 from zoomqa.index.records import Record, read_bundled_corpus
@@ -83,7 +83,9 @@ def main() -> None:
         accuracy = (tpr + 1 - fpr) / 2
         best = max(best, (accuracy, t))
         print(f"{t:9.3f}  {tpr:14.3f}  {fpr:16.3f}  {accuracy:17.3f}")
-    print(f"best threshold {best[1]:.3f} (balanced accuracy {best[0]:.3f}); in use: {SUPPORT_THRESHOLD}")
+    print(
+        f"best threshold {best[1]:.3f} (balanced accuracy {best[0]:.3f}); in use by `eval answers`: {SUPPORT_TAU}"
+    )
 
 
 if __name__ == "__main__":
