@@ -1,4 +1,4 @@
-"""Tune the grounding guard's support threshold on the question set and print the sweep.
+"""Tune the any-passage support cosine of `zoomqa eval answers` on the question set and print the sweep.
 
 A sentence is "supported" when its closest retrieved passage has at least the threshold's
 cosine similarity. To choose the threshold we need sentences that are true of the sources
