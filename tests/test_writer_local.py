@@ -17,7 +17,7 @@ import pytest
 
 from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer
 from zoomqa.agent.compose.pipeline import Answerer
-from zoomqa.agent.compose.writers import build_writer
+from zoomqa.agent.compose.writers import LOCAL_SOURCE_CHARS, build_writer
 from zoomqa.agent.llm.llama_cpp_chat import DEFAULT_GGUF_NAME, default_gguf_path, load_gguf
 from zoomqa.config import AnswerSettings
 from zoomqa.errors import ZoomqaError
@@ -94,7 +94,13 @@ def check_user_facing(answer: Answer, tokens: list[str]) -> None:
 def test_openai_writer_against_the_llama_cpp_server(
     llama_server: str, result: SearchResult, embedder: Embedder
 ) -> None:
-    settings = AnswerSettings(openai_base_url=llama_server, openai_model="smollm2", max_tokens=MAX_TOKENS)
+    # the server's 2,048-token context holds what the local writer reads (README: --n_ctx for more)
+    settings = AnswerSettings(
+        openai_base_url=llama_server,
+        openai_model="smollm2",
+        max_tokens=MAX_TOKENS,
+        source_chars=LOCAL_SOURCE_CHARS,
+    )
     tokens: list[str] = []
     answer = Answerer(build_writer("openai", settings), embedder).answer(result, on_token=tokens.append)
     check_user_facing(answer, tokens)
