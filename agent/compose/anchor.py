@@ -173,6 +173,21 @@ def is_measure(record: Record) -> bool:
     return any(f in t.lower() for t in record.tasks for f in _LABELS["measures"])
 
 
+def _named_in_order(analysis: Analysis, records: Sequence[Record]) -> list[int]:
+    """Numbers of the sources the question names (not as a contrast), the subject first: the
+    first named, or in a comparison the newest -- a later paper says what it changed, an
+    earlier one cannot say how it differs from its successors."""
+    named = named_in(analysis, tuple(records), contrasts=False)
+    if analysis.intent == "compare":
+        named.sort(key=lambda n: records[n - 1].date, reverse=True)
+    return named
+
+
+def _measure_is_subject(analysis: Analysis) -> bool:
+    """A metric or dataset can be what the question is about, not only its yardstick."""
+    return analysis.intent in ("what", "data", "compare")
+
+
 def anchor_features(
     analysis: Analysis,
     records: Sequence[Record],
@@ -181,16 +196,12 @@ def anchor_features(
 ) -> np.ndarray:
     """(sources, len(FEATURES)) signals of each source being the work part 2 should explain."""
     top = max(retrieval_scores, default=0.0) or 1.0
-    named = named_in(analysis, tuple(records), contrasts=False)
-    if analysis.intent == "compare":
-        # The newer work is explained and the older one is its contrast: a later paper says
-        # what it changed, an earlier one cannot say how it differs from its successors.
-        named.sort(key=lambda n: records[n - 1].date, reverse=True)
+    named = _named_in_order(analysis, records)
     named_works = list(
         dict.fromkeys(records[n - 1].work for n in named)
     )  # a paper and its model cards: one work
     c = analysis.constraints
-    measure_is_subject = analysis.intent in ("what", "data", "compare")
+    measure_is_subject = _measure_is_subject(analysis)
     # A person who wants their picture enlarged or repaired needs a method, not a test set or a score.
     wants_method = analysis.intent in ("how", "which", "can") and (
         c.enlarging or c.fix_requested or bool(c.damage)
@@ -231,12 +242,14 @@ def anchor_features(
 def subject_tier(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
     """SUBJECT_TIER for each named record without card fields of the work the question is
     about (the first it names that is not a yardstick, the newest in a comparison), else 0."""
-    named = named_in(analysis, tuple(records), contrasts=False)
-    if analysis.intent == "compare":
-        named.sort(key=lambda n: records[n - 1].date, reverse=True)
-    measure_is_subject = analysis.intent in ("what", "data", "compare")
+    named = _named_in_order(analysis, records)
     subject = next(
-        (records[n - 1].work for n in named if measure_is_subject or not is_measure(records[n - 1])), None
+        (
+            records[n - 1].work
+            for n in named
+            if _measure_is_subject(analysis) or not is_measure(records[n - 1])
+        ),
+        None,
     )
     return np.array(
         [

@@ -177,7 +177,10 @@ class Evidence:
             blocks.append(encode_cached(embedder, tuple(p.text for p in own)))
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
         question_vector = embedder.encode([result.question])[0]
-        closeness = vectors @ embedder.adapt(question_vector[None, :])[0]
+        cosine = vectors @ question_vector
+        closeness = (
+            cosine if embedder.adapter is None else vectors @ embedder.adapt(question_vector[None, :])[0]
+        )
         sources = tuple(
             Source.from_record(number, record, _shorten(passages[_closest(passages, closeness, number)].text))
             for number, record in enumerate(records, start=1)
@@ -185,7 +188,7 @@ class Evidence:
         retrieval = tuple(hit.score for hit in hits)
         # The anchor's weights were fitted on the embedder's own cosines (anchor_fit.py): an
         # adapter that learnt which sentence answers a question does not know which work should.
-        similarity = tuple(best_quotable(passages, vectors @ question_vector, len(records)))
+        similarity = tuple(best_quotable(passages, cosine, len(records)))
         scores = anchor_scores(analysis, records, similarity, retrieval)
         return cls(
             result.question,
