@@ -52,3 +52,25 @@ def test_a_malformed_file_fails_with_one_message(tmp_path: Path) -> None:
     broken.write_text('[conditions.jpeg]\nwords = ["(unclosed"]\n', encoding="utf-8")
     with pytest.raises(ZoomqaError, match="vocabulary file .* is malformed"):
         vocabulary(broken)
+
+
+def test_an_enlarge_verb_added_to_the_file_makes_a_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoomqa.agent.turn import enlarge_requests
+
+    text = VOCABULARY_FILE.read_text(encoding="utf-8")
+    changed = tmp_path / "vocabulary.toml"
+    changed.write_text(
+        text.replace('verbs = [\n    "up-?scale",', 'verbs = [\n    "supersize",\n    "up-?scale",', 1)
+    )
+    assert enlarge_requests.parse_request("supersize cat.png") == []
+    monkeypatch.setattr(enlarge_requests, "vocabulary", lambda: vocabulary(changed))
+    enlarge_requests._patterns.cache_clear()
+    try:
+        (request,) = enlarge_requests.parse_request("supersize cat.png")
+        assert request.path == "cat.png" and request.scale == enlarge_requests.DEFAULT_SCALE
+        assert enlarge_requests.parse_request("I supersized cat.png") == []  # another word, not the verb
+    finally:
+        monkeypatch.undo()
+        enlarge_requests._patterns.cache_clear()

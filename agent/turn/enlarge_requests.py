@@ -17,10 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
 from zoomqa.agent.understand.sizes import parse_scale, parse_size
+from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.tools.images import INPUT_SUFFIXES
 
 # Used when a request names no amount ("upscale cat.png"): the smallest enlargement worth showing.
@@ -36,23 +38,6 @@ _PATH = re.compile(
     rf"""|(?<![\w/.~-])(?P<bare>[\w~./-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
     re.IGNORECASE,
 )
-_VERB = re.compile(
-    r"\b(?:up-?scale|up-?sample|up-?res|enlarge|magnify|super-?resolve|zoom(?:\s+in)?"
-    r"|blow\s+(?:it\s+|this\s+|that\s+)?up"
-    r"|resize|scale(?:\s+(?:it|this|that))?\s+up|increase\s+the\s+(?:size|resolution)"
-    r"|make\b[^.?!]{0,60}?\b(?:bigger|larger|sharper|higher[-\s]res(?:olution)?))\b",
-    re.IGNORECASE,
-)
-_PAST = re.compile(
-    r"\b(?:up-?scaled|up-?sampled|enlarged|magnified|super-?resolved|zoomed|blew|blown|resized|scaled"
-    r"|made)\b",
-    re.IGNORECASE,
-)
-_REQUEST = re.compile(
-    r"\b(?:please|pls|plz|(?:make|give|get)\s+me|can\s+you|could\s+you|would\s+you|will\s+you"
-    r"|i\s+need|i\s+want|i'?d\s+like|let'?s)\b",
-    re.IGNORECASE,
-)
 _QUESTION_START = re.compile(
     r"^\W*(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do|did|should|shall|has|have|had|"
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
@@ -66,12 +51,6 @@ _ANY_FILE = re.compile(
 # ... that looks like one: a folder in it, or an extension ("notes.txt", not "e.g" or "v1.2") ...
 _FILE_LIKE = re.compile(r"(?:.*/.*|.*[^/.]{2}\.[a-z][a-z0-9]{0,7})", re.IGNORECASE | re.DOTALL)
 _AMOUNT_LIKE = re.compile(r"[\d.,:x×/%-]+", re.IGNORECASE)  # "2x/4x", "16:9", "3/4"
-# ... written as what an enlarge verb acts on: "upscale [the file] X", "make [my] X bigger".
-_OBJECT_OF_VERB = re.compile(
-    r"\b(?:up-?scale|up-?sample|up-?res|enlarge|magnify|super-?resolve|zoom(?:\s+in(?:to)?)?|blow\s+up"
-    r"|resize|scale\s+up|make)(?:\s+(?:the|this|that|my|file|image|picture|photo|document))*\s+$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -101,6 +80,30 @@ def find_image_paths(message: str) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class _RequestWords:
+    verb: re.Pattern[str]  # asks for a bigger picture: "upscale", "make it bigger"
+    past: re.Pattern[str]  # reports one: "I upscaled it"
+    request: re.Pattern[str]  # "please", "can you"
+    object_of_verb: re.Pattern[str]  # ends where the file an enlarge verb acts on starts
+
+
+@cache
+def _patterns() -> _RequestWords:
+    """The request words of the vocabulary file (agent/understand/vocabulary.toml), as patterns."""
+    words = vocabulary().requests
+    verbs, make = "|".join(words["verbs"]), "|".join(words["make"])
+    return _RequestWords(
+        verb=re.compile(rf"\b(?:{verbs}|make\b[^.?!]{{0,60}}?\b(?:{make}))\b", re.IGNORECASE),
+        past=re.compile(rf"\b(?:{'|'.join(words['past'])})\b", re.IGNORECASE),
+        request=re.compile(rf"\b(?:{'|'.join(words['polite'])})\b", re.IGNORECASE),
+        object_of_verb=re.compile(
+            rf"\b(?:{verbs}|make)(?:\s+(?:the|this|that|my|file|image|picture|photo|document))*\s+$",
+            re.IGNORECASE,
+        ),
+    )
+
+
 def find_named_files(message: str) -> list[str]:
     """Files that are not images, named as what an enlarge verb acts on ("enlarge notes.txt",
     "upscale ../../etc/passwd"); empty when the message names an image."""
@@ -113,7 +116,7 @@ def find_named_files(message: str) -> list[str]:
             _FILE_LIKE.fullmatch(path)
             and not _AMOUNT_LIKE.fullmatch(path)
             and "://" not in message[match.start() : match.end() + 3]
-            and _OBJECT_OF_VERB.search(message[: match.start()])
+            and _patterns().object_of_verb.search(message[: match.start()])
             and path not in found
         ):
             found.append(path)
@@ -128,13 +131,14 @@ def _without_paths(message: str, paths: Sequence[str]) -> str:
 
 def _asks_to_enlarge(text: str) -> bool:
     """A request (not a question about, or a report of, enlarging), with a verb or an amount."""
-    verb = _VERB.search(text)
-    request = _REQUEST.search(text)
+    words = _patterns()
+    verb = words.verb.search(text)
+    request = words.request.search(text)
     if verb and _NEGATION.search(text[: verb.start()]):
         return False
     if _QUESTION_START.search(text) and not request:
         return False
-    if _PAST.search(text) and not verb and not request:
+    if words.past.search(text) and not verb and not request:
         return False
     # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
     # picture ("cat.png is 640x480") unless it comes with "please", "I need"...

@@ -29,9 +29,20 @@ class Vocabulary:
     specialties: tuple[tuple[str, str], ...]
     task_labels: dict[str, tuple[str, ...]]
     card_patterns: dict[str, re.Pattern[str]]
+    requests: dict[str, tuple[str, ...]]  # verbs, make, past, polite: alternatives as written
 
     def condition(self, name: str) -> re.Pattern[str]:
         return self.conditions[name]
+
+
+REQUEST_WORDS = ("verbs", "make", "past", "polite")
+
+
+def _checked(pattern: str) -> str:
+    """A pattern that compiles, with "any spacing" where it has a space."""
+    spaced = str(pattern).replace(" ", r"\s+")
+    re.compile(spaced)
+    return spaced
 
 
 def _alternatives(words: list[str]) -> re.Pattern[str]:
@@ -57,6 +68,7 @@ def vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
             specialties=tuple((str(a), str(b)) for a, b in labels["specialties"]),
             task_labels={name: tuple(v) for name, v in labels.items() if name != "specialties"},
             card_patterns={name: re.compile(p, re.IGNORECASE) for name, p in data["card_patterns"].items()},
+            requests={name: tuple(_checked(w) for w in data["requests"][name]) for name in REQUEST_WORDS},
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
         raise ZoomqaError(f"the vocabulary file {path} is malformed: {exc}") from None
