@@ -15,10 +15,12 @@ it changes (the tokenizer's settings are fixed once; padding is done here).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import numpy as np
 WEIGHTS = "model.safetensors"
 _SCORES_PER_SLICE = 1 << 18  # attention scores computed at a time (1 MB)
 _FEED_FORWARD_ROWS = 256  # tokens per slice of the feed-forward block (256 x 1536 floats: 1.5 MB)
+_LAYER_NAME = re.compile(r"encoder\.layer\.(\d+)\.")
 
 
 _blas_lock = threading.Lock()
@@ -181,7 +184,7 @@ class MiniLMEncoder:
         self._words = w["embeddings.word_embeddings.weight"]
         self.dim = int(self._words.shape[1])
         self._positions = w["embeddings.position_embeddings.weight"]
-        self._type0 = w["embeddings.token_type_embeddings.weight"][0]
+        self._types = w["embeddings.token_type_embeddings.weight"]
         self._ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self._layers = tuple(
             _Layer(w, f"encoder.layer.{i}", self.heads) for i in range(int(config["num_hidden_layers"]))
@@ -189,40 +192,68 @@ class MiniLMEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors, row i for ``texts[i]``."""
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return vectors
-        ids = [
-            np.asarray(e.ids, dtype=np.int64)
-            for e in self.tokenizer.encode_batch(
-                [t.lower() for t in texts] if self._lowercase else list(texts)
-            )
+        pooled = self._pooled(self._tokenize(list(texts)), batch_size)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        return (pooled / norms).astype(np.float32, copy=False)
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
+        """(len(pairs), dim) mean-pooled hidden states of each pair read as one sequence,
+        ``[CLS] first [SEP] second [SEP]`` with the second part as token type 1, not normalised:
+        what a pair classifier reads (a cross-encoder sees both texts in every layer, which two
+        separate vectors cannot)."""
+        return self._pooled(self._tokenize(list(pairs)), batch_size)
+
+    def with_layers(self, weights: dict[str, np.ndarray]) -> MiniLMEncoder:
+        """A copy whose encoder layers named in ``weights`` (``encoder.layer.N.*``, e.g. fine-tuned
+        top layers) replace its own; the rest, and the tokenizer, are shared."""
+        named = {int(m.group(1)) for m in map(_LAYER_NAME.match, weights) if m}
+        if not named or max(named) >= len(self._layers):
+            raise UnsupportedModel(f"layers {sorted(named)} are not layers of this model")
+        w = {k: v.astype(np.float32, copy=False) for k, v in weights.items()}
+        clone = copy.copy(self)
+        clone._layers = tuple(
+            _Layer(w, f"encoder.layer.{i}", self.heads) if i in named else layer
+            for i, layer in enumerate(self._layers)
+        )
+        return clone
+
+    def _tokenize(self, texts: list[str] | list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Token ids and token types of each text or pair."""
+        if self._lowercase:
+            texts = [t.lower() if isinstance(t, str) else (t[0].lower(), t[1].lower()) for t in texts]
+        return [
+            (np.asarray(e.ids, dtype=np.int64), np.asarray(e.type_ids, dtype=np.int64))
+            for e in self.tokenizer.encode_batch(texts)
         ]
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # like lengths share a batch
+
+    def _pooled(self, encoded: list[tuple[np.ndarray, np.ndarray]], batch_size: int) -> np.ndarray:
+        """The mean of the last hidden states over each input's real tokens."""
+        pooled = np.zeros((len(encoded), self.dim), dtype=np.float32)
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))  # like lengths share a batch
         with _one_blas_thread():
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
-                vectors[batch] = self._forward([ids[i] for i in batch], len(ids[batch[0]]))
-        return vectors
+                pooled[batch] = self._forward([encoded[i] for i in batch], len(encoded[batch[0]][0]))
+        return pooled
 
-    def _forward(self, ids: list[np.ndarray], length: int) -> np.ndarray:
-        batch = len(ids)
+    def _forward(self, encoded: list[tuple[np.ndarray, np.ndarray]], length: int) -> np.ndarray:
+        batch = len(encoded)
         tokens = np.full((batch, length), self._pad_id, dtype=np.int64)
+        types = np.zeros((batch, length), dtype=np.int64)
         mask = np.zeros((batch, length), dtype=np.float32)
-        for row, seq in enumerate(ids):
-            tokens[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        h = self._words[tokens] + self._type0 + self._positions[:length]  # BERT's order of sums
+        for row, (ids, type_ids) in enumerate(encoded):
+            tokens[row, : len(ids)] = ids
+            types[row, : len(ids)] = type_ids
+            mask[row, : len(ids)] = 1
+        h = self._words[tokens] + self._types[types] + self._positions[:length]  # BERT's order of sums
         h = _layer_norm(h, *self._ln, self.eps).reshape(batch * length, self.dim)
         # padded keys get no attention weight, as in BERT's extended attention mask
         blocked = ((1 - mask) * np.finfo(np.float32).min)[:, None, None, :]
-        lengths = [len(seq) for seq in ids]
+        lengths = [len(ids) for ids, _ in encoded]
         for layer in self._layers:
             h = self._layer(h, layer, blocked, lengths)
         counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
-        pooled = np.einsum("bld,bl->bd", h.reshape(batch, length, self.dim), mask) / counts
-        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
-        return (pooled / norms).astype(np.float32, copy=False)
+        return np.einsum("bld,bl->bd", h.reshape(batch, length, self.dim), mask) / counts
 
     def _layer(self, h: np.ndarray, layer: _Layer, blocked: np.ndarray, lengths: list[int]) -> np.ndarray:
         """One encoder layer over the (batch x length, dim) hidden states of texts whose real

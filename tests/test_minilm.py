@@ -123,3 +123,32 @@ def test_a_model_it_cannot_reproduce_is_refused(model_dir: Path, tmp_path: Path)
     )
     with pytest.raises(UnsupportedModel, match="pooling"):
         MiniLMEncoder(copy)
+
+
+def test_pairs_are_read_as_bert_reads_them(encoder: MiniLMEncoder) -> None:
+    """``encode_pairs`` is BERT's forward pass over ``[CLS] a [SEP] b [SEP]`` with token types,
+    mean-pooled; replacing a layer changes the states as the same layer in torch does."""
+    import torch
+    from transformers import BertModel
+
+    directory, _ = resolve_embedder(DEFAULT_EMBEDDER)
+    bert = BertModel.from_pretrained(str(directory), attn_implementation="eager").eval()
+    records = read_bundled_corpus()
+    pairs = [(text, records[i + 1].title) for i, (_, text) in enumerate(records[0].card_fields()[:6])]
+    pairs += [("", "LIIF"), ("a " * 400, "a long first part is cut to fit")]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for value in bert.encoder.layer[5].parameters():
+            value.add_(0.05 * torch.randn_like(value))
+    changed = {f"encoder.layer.5.{k}": v.numpy() for k, v in bert.encoder.layer[5].state_dict().items()}
+    ours = encoder.with_layers(changed).encode_pairs(pairs)
+    for row, (first, second) in enumerate(pairs):
+        e = encoder.tokenizer.encode(first, second)
+        ids = torch.tensor([e.ids])
+        with torch.no_grad():
+            states = bert(input_ids=ids, token_type_ids=torch.tensor([e.type_ids])).last_hidden_state
+        assert max(e.type_ids) == (1 if second else 0) and len(e.ids) <= encoder.max_length
+        np.testing.assert_allclose(ours[row], states[0].mean(0).numpy(), atol=2e-4)
+    assert not np.allclose(encoder.encode_pairs(pairs[:1]), ours[:1], atol=1e-3)
+    with pytest.raises(UnsupportedModel):
+        encoder.with_layers({"encoder.layer.9.output.dense.bias": np.zeros(384, dtype=np.float32)})
