@@ -217,13 +217,13 @@ class MiniLMEncoder:
         )
         return clone
 
-    def _tokenize(self, texts: list[str] | list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _tokenize(self, texts: Sequence[str | tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Token ids and token types of each text or pair."""
         if self._lowercase:
             texts = [t.lower() if isinstance(t, str) else (t[0].lower(), t[1].lower()) for t in texts]
         return [
             (np.asarray(e.ids, dtype=np.int64), np.asarray(e.type_ids, dtype=np.int64))
-            for e in self.tokenizer.encode_batch(texts)
+            for e in self.tokenizer.encode_batch(list(texts))
         ]
 
     def _pooled(self, encoded: list[tuple[np.ndarray, np.ndarray]], batch_size: int) -> np.ndarray:
