@@ -182,3 +182,36 @@ def test_a_refused_enlargement_is_read_first_and_ask_exits_non_zero(
     task = completed.stdout.split("### Task", 1)[1].strip()
     assert task.startswith("I could not enlarge holiday.png:"), task[:200]
     assert "Traceback" not in completed.stderr
+
+
+def test_eval_answers_runs_against_a_model_server_and_counts_its_failures(
+    indexed_home: Path, openai_server: ScriptedServer, tmp_path: Path
+) -> None:
+    """`eval answers --writer openai` against the local stand-in: the first answer is the
+    model's own, the second question meets an HTTP 500 and is answered offline, which the
+    report counts as a fallback instead of stopping the run."""
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines()][:2]
+    questions = tmp_path / "two.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    written = (
+        "Task: You want a photo enlarged 10x while it stays sharp [1].\n"
+        "Input: A low-resolution RGB photo plus the wanted output size [1].\n"
+        "Model: An EDSR-baseline encoder turns the photo into a grid of feature vectors, and an MLP "
+        "predicts each output pixel's colour from the features around it [1].\n"
+        "Output: An RGB image of exactly the requested width and height [1]."
+    )
+    openai_server.replies = [Reply(chunks=[written])] + [
+        Reply(500, body=error_body("boom", "server_error"))
+    ] * 4
+    result = runner.invoke(
+        app, ["eval", "answers", "--questions", str(questions), "--writer", "openai", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    first, second = report["per_question"]
+    assert first["writer"] == "openai" and first["fallback_reason"] is None
+    assert second["writer"] == "extractive" and second["fallback_reason"]
+    assert report["fallback_rate"] == 0.5
+    assert openai_server.requests and all(
+        r[1]["messages"] and r[0]["authorization"] == f"Bearer {KEY}" for r in openai_server.requests
+    )

@@ -17,6 +17,7 @@ from zoomqa.agent.compose.extractive import ExtractiveWriter
 from zoomqa.agent.compose.grounding import GroundingGuard
 from zoomqa.agent.compose.sources import MAX_SOURCES, merge_sources
 from zoomqa.agent.compose.writers import AnswerWriter
+from zoomqa.agent.llm.failures import ModelUnavailable
 from zoomqa.agent.understand.language import language_of
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.results import SearchResult
@@ -69,11 +70,16 @@ class Answerer:
             if on_token is not None:
                 on_token(text)
 
-        draft = self.writer.write(evidence, tokens)
-        written = time.perf_counter()
         writer, fallback_reason = self.writer.name, None
         notes: tuple[str, ...] = ()
-        if self.writer.generative:
+        try:
+            draft = self.writer.write(evidence, tokens)
+        except ModelUnavailable as exc:
+            # a model that fails (server error, timeout, deadline) is not a failure for the
+            # person: the offline answer, with the one-line note on why
+            draft, writer, fallback_reason = self.fallback.write(evidence), self.fallback.name, exc.note
+        written = time.perf_counter()
+        if self.writer.generative and writer == self.writer.name:
             # a part left without a supported sentence is taken from the extractive answer
             verdict = self.guard.check(draft, evidence, fallback=lambda: self.fallback.write(evidence))
             draft, notes, fallback_reason = verdict.draft, verdict.notes, verdict.rejection

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoomqa.agent.compose.answer import Answer, Statement, WorkflowStep
-from zoomqa.agent.llm.failures import ModelUnavailable
+from zoomqa.agent.llm.failures import ModelUnavailable, is_offline_note
 from zoomqa.agent.turn.enlarge_requests import find_image_paths, parse_request
 from zoomqa.agent.turn.history import Turn, bounded, condense, only_an_amount
 from zoomqa.agent.turn.reply import TOOL_FIELD, TOOL_NAME, Reply, ToolCall
@@ -326,16 +326,12 @@ class Assistant:
         started = time.perf_counter()
         result = self.retriever.search(question, k=self.k)
         retrieval_s = time.perf_counter() - started
-        answer = None
-        if failure is None:
-            try:
-                answerer = self._answerer_for_turn(calls, model_s)
-                answer = answerer.answer(result, on_token=on_token, retrieval_s=retrieval_s)
-            except ModelUnavailable as exc:
-                failure = exc
-        if answer is None:
+        if failure is None:  # a model that fails while writing is answered offline by the answerer
+            answerer = self._answerer_for_turn(calls, model_s)
+            answer = answerer.answer(result, on_token=on_token, retrieval_s=retrieval_s)
+        else:
             answer = self._offline(result, retrieval_s, failure, started)
-        elif language is not None:
+        if language is not None and not is_offline_note(answer.fallback_reason):
             answer = self._translated(answer, language, message, model_s + answer.timings.writing_s)
         return Reply(
             answer=with_tool_report(answer, calls, self.prompts_dir),
