@@ -154,3 +154,36 @@ def test_a_failing_upscaler_is_reported_not_raised(assistant: Assistant, picture
     assistant.upscale = assistant.upscale.model_copy(update={"model": str(pictures / "missing.safetensors")})
     call = assistant.respond("upscale cat.png 2x").tool_calls[0]
     assert isinstance(call, ToolCall) and not call.ok and "missing.safetensors" in call.error
+
+
+@pytest.mark.parametrize(
+    ("writer", "reason", "expected"),
+    [
+        ("openai", None, "written by openai"),
+        (
+            "openai",
+            "the model server timed out; the answer could not be translated and is in English.",
+            "written by openai (the model server timed out; the answer could not be translated and is in English.)",
+        ),
+        (
+            "extractive",
+            "The model server failed (HTTP 500: boom) after 3 tries; this is the offline answer.",
+            "written by extractive (the openai writer failed: The model server failed (HTTP 500: boom)",
+        ),
+        (
+            "extractive",
+            "no supported sentence",
+            "written by extractive (the openai writer's answer was rejected: no",
+        ),
+    ],
+)
+def test_the_writer_line_says_why_the_answer_is_not_the_models_own(
+    writer: str, reason: str | None, expected: str
+) -> None:
+    from zoomqa.agent.compose.answer import Answer
+    from zoomqa.agent.doors.render import writer_line
+
+    answer = Answer(
+        question="q", relevant=True, task=(), writer=writer, requested_writer="openai", fallback_reason=reason
+    )
+    assert writer_line(answer).startswith(expected)

@@ -6,6 +6,7 @@ Renderers only lay out what the answer holds; every link comes from ``Source.lin
 from __future__ import annotations
 
 from zoomqa.agent.compose.answer import Answer, Source, Stage, Statement, Timings
+from zoomqa.agent.llm.failures import is_offline_note
 
 STAGE_NAMES: dict[Stage, str] = {
     "input": "Input",
@@ -43,12 +44,19 @@ def timing_line(answer: Answer) -> str:
 
 
 def writer_line(answer: Answer) -> str:
-    if answer.fallback_reason:
-        return (
-            f"written by {answer.writer} (the {answer.requested_writer} writer's answer was "
-            f"rejected: {answer.fallback_reason})"
-        )
-    return f"written by {answer.writer}"
+    """Who wrote the answer and, when it is not what was asked for, why: the model's own answer
+    with a note (its translation failed), the offline answer after the model failed, or the
+    offline answer because the guard rejected the model's."""
+    reason = answer.fallback_reason
+    if not reason:
+        return f"written by {answer.writer}"
+    if answer.writer == answer.requested_writer:
+        return f"written by {answer.writer} ({reason})"
+    if is_offline_note(reason):
+        return f"written by {answer.writer} (the {answer.requested_writer} writer failed: {reason})"
+    return (
+        f"written by {answer.writer} (the {answer.requested_writer} writer's answer was rejected: {reason})"
+    )
 
 
 def render_markdown(answer: Answer) -> str:
