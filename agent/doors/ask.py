@@ -35,10 +35,8 @@ def ask(
     fails or is too slow, the answer is the offline one, with a note on why (exit status 0).
     """
     check_question(question)  # the search's own limits, before the index, embedder and writer load
-    from rich.markup import escape
 
-    from zoomqa.agent.doors.terminal_view import print_notices, print_reply, respond_live
-    from zoomqa.agent.llm.failures import is_offline_note
+    from zoomqa.agent.doors.terminal_view import print_model_note, print_notices, print_reply, respond_live
     from zoomqa.agent.turn.assistant import Assistant
 
     settings = get_settings()
@@ -53,11 +51,6 @@ def ask(
         else:
             reply = respond_live(out, lambda **hooks: assistant.respond(question, **hooks))
             print_reply(out, reply)
-        if is_offline_note(reply.answer.fallback_reason):  # the model failed: say so, in one line
-            err.print(
-                f"[yellow]note:[/] {escape(str(reply.answer.fallback_reason))}",
-                soft_wrap=True,
-                highlight=False,
-            )
+        print_model_note(err, reply.answer)
     if any(not call.ok for call in reply.tool_calls):
         raise typer.Exit(code=1)

@@ -14,7 +14,9 @@ from rich.progress_bar import ProgressBar
 from rich.spinner import Spinner
 from rich.text import Text
 
+from zoomqa.agent.compose.answer import Answer
 from zoomqa.agent.doors.render import render_markdown, timing_line, writer_line
+from zoomqa.agent.llm.failures import is_offline_note
 from zoomqa.agent.turn.assistant import Assistant, Reply
 
 # An enlargement shows its bar once it has run this long, or is expected to run longer.
@@ -65,6 +67,14 @@ def print_reply(console: Console, reply: Reply) -> None:
         return
     console.print(Markdown(render_markdown(answer)))
     console.print(f"[dim]{escape(small_print)}[/]", highlight=False)
+
+
+def print_model_note(console: Console, answer: Answer) -> None:
+    """When the model failed and the answer is the offline one, say why in one unwrapped line."""
+    if is_offline_note(answer.fallback_reason):
+        console.print(
+            f"[yellow]note:[/] {escape(str(answer.fallback_reason))}", soft_wrap=True, highlight=False
+        )
 
 
 def print_notices(console: Console, assistant: Assistant) -> None:

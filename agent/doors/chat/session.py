@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from zoomqa.agent.doors.render import render_markdown
-from zoomqa.agent.doors.terminal_view import print_reply, respond_live
+from zoomqa.agent.doors.terminal_view import print_model_note, print_reply, respond_live
 from zoomqa.agent.turn.assistant import Assistant, Reply, build_answerer
 from zoomqa.agent.turn.history import Turn
 from zoomqa.config import Settings
@@ -171,6 +171,7 @@ class ChatSession:
         """Print the reply, then remember the turn: only a turn shown to the end is part of the
         conversation (a cancelled one never reaches here)."""
         print_reply(self.console, reply)
+        print_model_note(self.console, reply.answer)
         self.last = reply
         self.turns += [Turn(role="user", text=message), Turn(role="assistant", text=reply_text(reply))]
         self.transcript += [f"## You\n\n{message}", f"## zoomqa\n\n{render_markdown(reply.answer)}"]
