@@ -27,6 +27,7 @@ ROWS = (
     ("tool accuracy", "tool_accuracy"),
     ("citation precision", "citation_precision"),
     ("support rate", "support_rate"),
+    ("words in parts 1-2 (median)", "words_p50"),
     ("latency p50 (s)", "latency_p50_s"),
 )
 

@@ -218,6 +218,9 @@ def test_the_report_splits_refusal_errors_and_keeps_a_tool_accuracy_slot(
     assert report["n_answerable"] == 2 and report["n_refuse"] == 2
     assert report["worst"] == ["wrongly-refused"]
     assert report["tool_accuracy"] is None
+    # parts 1-2 of the one answered answerable question: the task line and three times CELL
+    assert outcomes[0].words == 4 + 3 * len(CELL.split()) and outcomes[1].words == 0
+    assert report["words_p50"] == outcomes[0].words
     scored = [
         dataclasses.replace(outcomes[0], tool_correct=True),
         dataclasses.replace(outcomes[1], tool_correct=False),

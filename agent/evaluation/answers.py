@@ -135,6 +135,7 @@ class AnswerOutcome:
     cited: str | None = None  # record id of the source part 2 cites most
     anchor_correct: bool | None = None  # None for refuse questions or questions without an anchor
     tool_correct: bool | None = None  # set by the tool evaluation of expect: tool questions; not measured yet
+    words: int = 0  # words of parts 1 and 2 (the task and how it works), the tool's report left out
 
     @property
     def refusal_correct(self) -> bool:
@@ -164,6 +165,7 @@ class AnswerOutcome:
             "first_token_s": None if self.first_token_s is None else round(self.first_token_s, 3),
             "writer": self.writer,
             "fallback_reason": self.fallback_reason,
+            "words": self.words,
         }
 
 
@@ -236,6 +238,9 @@ def score_answer(
         supported = sum(s.similarity >= threshold for s in task + steps)
 
     statements = [s.text for s in answer.statements] if answer.relevant else []
+    words = (
+        sum(len(s.text.split()) for s in answer.statements if s.field != TOOL_FIELD) if answer.relevant else 0
+    )
     covered = nuggets_covered(statements, question.nuggets, embedder, tau)
     top = cited_most(answer)
     anchor_correct = None
@@ -263,6 +268,7 @@ def score_answer(
         anchor=question.anchor,
         cited=None if top is None else top.id,
         anchor_correct=anchor_correct,
+        words=words,
     )
 
 
@@ -316,6 +322,7 @@ class AnswerReport:
             "latency_p95_s": _percentile(latencies, 95),
             "first_token_p50_s": _percentile(first_tokens, 50),
             "fallback_rate": _share(sum(o.fallback_reason is not None for o in answered), len(answered)),
+            "words_p50": _percentile([o.words for o in answered if o.expect != "refuse"], 50),
             "n": n,
             "n_answerable": len(answerable),
             "n_refuse": len(refuse),
