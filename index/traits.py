@@ -2,8 +2,9 @@
 for, whether and how it enlarges, and what it needs to run.
 
 Every value comes from a closed vocabulary and is checked strictly when a card is loaded, so a
-misspelt or unknown value stops the import with the card's line. Traits are data only for now:
-nothing in retrieval or answering reads them yet.
+misspelt or unknown value stops the import with the card's line. The anchor
+(agent/compose/anchor.py) reads them: ``role`` says what is a yardstick or off the subject,
+``output`` what invents detail, ``scale`` what cannot enlarge.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor
+from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor, invents_detail, is_measure, off_subject
 from zoomqa.agent.understand.question import (
     analyse,
     content_stems,
@@ -291,3 +291,34 @@ def test_content_stems_are_right_when_threads_stem_at_once():
         sys.setswitchinterval(interval)
     content_stems.cache_clear()
     assert concurrent == [content_stems(t) for t in texts]
+
+
+def test_nothing_to_train_on_prefers_a_method_that_learns_from_the_picture_itself(
+    corpus: tuple[Record, ...],
+) -> None:
+    question = (
+        "our thermal camera images are tiny and there is no training data for them - how can I enlarge one?"
+    )
+    reading = analyse(question)
+    assert reading.constraints.no_training_data
+    assert reading.preferred_tasks[0] == "zero-shot"
+    assert explained(question, corpus, ["paper:esrgan", "paper:zssr"])[0] == "paper:zssr"
+    for ordinary in ("how do I enlarge my phone photo?", "which dataset should I train an upscaler on?"):
+        assert not analyse(ordinary).constraints.no_training_data
+
+
+def test_the_kind_of_work_is_read_from_a_cards_traits(corpus: tuple[Record, ...]) -> None:
+    by_id = {r.id: r for r in corpus}
+    # Real-ESRGAN's task labels say "blind super-resolution"; its traits say it draws detail
+    assert invents_detail(by_id["paper:real-esrgan"]) and not invents_detail(by_id["paper:rcan"])
+    assert is_measure(by_id["dataset:div2k"]) and is_measure(by_id["metric:psnr"])
+    assert not is_measure(by_id["paper:manga109"].model_copy(update={"traits": None, "tasks": ["comics"]}))
+    enlarge = analyse("how do I make my photo 4x bigger?")
+    # a denoiser does not enlarge; an image classifier is about something else
+    assert off_subject(enlarge, by_id["paper:restormer"]) and off_subject(
+        enlarge, by_id["paper:imagenet-hard"]
+    )
+    assert not off_subject(enlarge, by_id["paper:hat"]) and not off_subject(enlarge, by_id["metric:psnr"])
+    # a record without traits (a paper added from arXiv) is read from its task labels
+    added = by_id["paper:esrgan"].model_copy(update={"traits": None, "tasks": ["diffusion super-resolution"]})
+    assert invents_detail(added) and not off_subject(enlarge, added)

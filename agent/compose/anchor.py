@@ -6,6 +6,9 @@ constraints (any scale, JPEG damage, faces...), something runnable when they ask
 Each source gets a row of signals (FEATURES): its best passage similarity, its retrieval
 score, whether the question names it, whether its task labels meet the constraints, and
 mismatches (a face restorer for a licence plate, data augmentation for an enlargement...).
+What kind of work a card is comes from its typed traits (:mod:`zoomqa.index.traits`: a
+dataset or metric, a generative model, one that does not enlarge); a record without traits
+(added from arXiv) is read from its task labels.
 The score is their weighted sum; the weights are data (``data/anchor_weights.json``), fitted
 as a conditional logit on the development questions by ``zoomqa eval fit-anchor``
 (:mod:`zoomqa.agent.evaluation.anchor_fit`), with their cross-validation report.
@@ -28,6 +31,7 @@ from zoomqa.agent.understand.question import Analysis, content_words, named_in, 
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.records import Record
+from zoomqa.index.traits import IMAGE_ROLES
 
 # The signals of one source, in the order of its feature row and of the weights.
 FEATURES = (
@@ -139,16 +143,22 @@ def off_subject(analysis: Analysis, record: Record) -> bool:
     c = analysis.constraints
     wants_picture = c.enlarging or bool(c.damage) or c.fix_requested
     labels = " ".join(record.tasks).lower()
-    if not wants_picture or _LABELS["measures"][0] in labels:  # a metric judges any restoration
+    if not wants_picture or is_measure(record):  # a metric judges any restoration
         return False
     named_subject = [w for w in content_words(labels) & analysis.words if not speaks_of_enlarging(w)]
     if len(named_subject) >= SUBJECT_WORDS:
         return False
     # Only enlarging, nothing to repair: a denoiser or deblurrer does not enlarge (Restormer
     # for "how do transformers do super resolution?").
-    wanted = _LABELS["enlarges"] if not (c.damage or c.fix_requested) else _LABELS["restores"]
-    # A dataset only counts when it is one for restoration (DIV2K, Set5), not a classification
-    # benchmark that talks about zooming (ImageNet-Hard).
+    only_enlarging = not (c.damage or c.fix_requested)
+    if record.traits is not None:
+        if record.traits.role not in IMAGE_ROLES:
+            return record.traits.role != "concept"  # the perception-distortion trade-off judges any result
+        return only_enlarging and record.traits.scale == "none"
+    # A record without traits (added from arXiv) is read from its task labels. A dataset only
+    # counts when it is one for restoration (DIV2K, Set5), not a classification benchmark that
+    # talks about zooming (ImageNet-Hard).
+    wanted = _LABELS["enlarges"] if only_enlarging else _LABELS["restores"]
     return not any(f in labels for f in wanted)
 
 
@@ -164,12 +174,16 @@ def needs_gpu(record: Record) -> bool:
 def invents_detail(record: Record) -> bool:
     """The work draws plausible detail rather than the most faithful one: wrong for evidence or
     for a person who asks for the original detail."""
+    if record.traits is not None:
+        return record.traits.output == "generative"
     labels = " ".join(record.tasks).lower()
     return any(f in labels for f in _LABELS["generates"])
 
 
 def is_measure(record: Record) -> bool:
     """A metric or a benchmark dataset: what results are measured with or on."""
+    if record.traits is not None:
+        return record.traits.role in ("dataset", "metric")
     return any(f in t.lower() for t in record.tasks for f in _LABELS["measures"])
 
 

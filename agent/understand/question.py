@@ -62,6 +62,7 @@ class Constraints:
         False  # the detail must be true, not invented (evidence, medicine, "rather than inventing")
     )
     heavy_ok: bool = False  # realism or a GPU is asked for: a slow, GPU-only model is a fair recommendation
+    no_training_data: bool = False  # nothing to train on: one odd picture, an unusual camera
 
     @property
     def beyond_fixed(self) -> bool:
@@ -105,7 +106,9 @@ class Analysis:
     def preferred_tasks(self) -> tuple[str, ...]:
         """Task-label fragments the explained work should carry, strongest first.
 
-        Damage of several kinds (or of an unknown cause) comes first, because only a blind,
+        A person with nothing to train on (one odd picture, an unusual camera) comes first: only
+        a method that learns from the picture itself fits. Then damage of several kinds (or of
+        an unknown cause), because only a blind,
         real-world method was trained on such a mix; then compression damage, because
         enlarging JPEG blocks only enlarges them (of an unknown quality or applied again and
         again, as messaging apps do, by a method trained for every quality at once); then
@@ -115,7 +118,7 @@ class Analysis:
         """
         c = self.constraints
         p = _VOCAB.preferred
-        wanted: list[str] = []
+        wanted: list[str] = list(p["no_training_data"]) if c.no_training_data else []
         repair = c.fix_requested or self.intent in ("which", "can")
         # Real-world damage, or the data of real-world models: only blind methods synthesise it.
         blind = c.real_world and (repair or bool(c.damage) or self.intent == "data")
@@ -235,6 +238,7 @@ def analyse(question: str) -> Analysis:
         fast=_stated(_VOCAB.condition("fast"), text),
         faithful=bool(_VOCAB.condition("faithful").search(text)),
         heavy_ok=_stated(_VOCAB.condition("heavy_ok"), text),
+        no_training_data=bool(_VOCAB.condition("no_training_data").search(text)),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 
