@@ -262,3 +262,21 @@ def test_history_is_bounded() -> None:
 )
 def test_a_follow_up_that_only_changes_the_amount(message: str, expected: bool) -> None:
     assert only_an_amount(message) is expected
+
+
+# Requests written blind to this parser, in many voices: factors in words and percent, exact
+# sizes, a width or height alone, numbers that describe the picture rather than the wish.
+PHRASINGS = [json.loads(line) for line in Path(__file__).with_name("tool_requests.jsonl").open()]
+
+
+@pytest.mark.parametrize("asked", PHRASINGS, ids=[p["id"] for p in PHRASINGS])
+def test_requests_phrased_in_new_ways_give_the_asked_size(asked: dict) -> None:
+    (request,) = parse_request(asked["message"])
+    sized = asked["width"] is not None or asked["height"] is not None
+    scale = asked["scale"] if asked["scale"] is not None or sized else DEFAULT_SCALE
+    assert (request.path, request.scale, request.width, request.height) == (
+        asked["path"],
+        scale,
+        asked["width"],
+        asked["height"],
+    )

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
-from zoomqa.agent.understand.sizes import parse_scale, parse_size
+from zoomqa.agent.understand.sizes import find_scale, find_size, parse_scale
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.tools.images import INPUT_SUFFIXES
 
@@ -85,6 +85,7 @@ class _RequestWords:
     verb: re.Pattern[str]  # asks for a bigger picture: "upscale", "make it bigger"
     past: re.Pattern[str]  # reports one: "I upscaled it"
     request: re.Pattern[str]  # "please", "can you"
+    sized: re.Pattern[str]  # "make", "enhance": a request when a wanted size follows
     object_of_verb: re.Pattern[str]  # ends where the file an enlarge verb acts on starts
 
 
@@ -97,6 +98,7 @@ def _patterns() -> _RequestWords:
         verb=re.compile(rf"\b(?:{verbs}|make\b[^.?!]{{0,60}}?\b(?:{make}))\b", re.IGNORECASE),
         past=re.compile(rf"\b(?:{'|'.join(words['past'])})\b", re.IGNORECASE),
         request=re.compile(rf"\b(?:{'|'.join(words['polite'])})\b", re.IGNORECASE),
+        sized=re.compile(rf"\b(?:{'|'.join(words['sized'])})\b", re.IGNORECASE),
         object_of_verb=re.compile(
             rf"\b(?:{verbs}|make)(?:\s+(?:the|this|that|my|file|image|picture|photo|document))*\s+$",
             re.IGNORECASE,
@@ -141,8 +143,14 @@ def _asks_to_enlarge(text: str) -> bool:
     if words.past.search(text) and not verb and not request:
         return False
     # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
-    # picture ("cat.png is 640x480") unless it comes with "please", "I need"...
-    amount = parse_scale(text) is not None or (request is not None and parse_size(text) is not None)
+    # picture ("cat.png is 640x480") unless it comes with "please", "I need"... or after a verb
+    # that asks for a size ("make it 512x512", "enhance it to 1080 by 1350").
+    size = find_size(text)
+    sized = words.sized.search(text)
+    wanted_size = size is not None and (
+        request is not None or (sized is not None and sized.start() < size[1])
+    )
+    amount = parse_scale(text) is not None or wanted_size
     return bool(verb or (amount and ("?" not in text or request)))
 
 
@@ -161,12 +169,15 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     text = _without_paths(message, named)
     if not _asks_to_enlarge(text):
         return []
-    size = parse_size(text)
-    scale = parse_scale(text) if size is None else None
-    if size is None and scale is None:
-        scale = DEFAULT_SCALE
-    width, height = size if size is not None else (None, None)
+    # A size and a factor both written: the later one is the request, the earlier describes the
+    # picture ("pano.jpg came out at 4000x1000; make it twice as big").
+    size, scale = find_size(text), find_scale(text)
+    if size is not None and scale is not None:
+        size, scale = (size, None) if size[1] > scale[1][0] else (None, scale)
+    width, height = size[0] if size is not None else (None, None)
+    scale_value = scale[0] if scale is not None else (DEFAULT_SCALE if size is None else None)
     damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(text).constraints.damage)
     return [
-        ImageRequest(path=path, scale=scale, width=width, height=height, damaged=damaged) for path in paths
+        ImageRequest(path=path, scale=scale_value, width=width, height=height, damaged=damaged)
+        for path in paths
     ]

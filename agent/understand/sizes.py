@@ -40,19 +40,21 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         # 3x, 2.5 x, 4×, 3X bigger -- but not the 3 of "3x3" or "1920x1080"
-        rf"(?<![\w.]){_NUMBER}\s?[x×](?![\w.]|\s*\d)",
+        rf"(?<![\w.]){_NUMBER}\s?[x×](?!\w|\.\w|\s*\d)",
         # x2.5, ×4, x 3 -- but not the x of "1920x1080"
-        rf"(?<![\w.])[x×]\s?{_NUMBER}(?![\w.]|\s*[x×]\s*\d)",
+        rf"(?<![\w.])(?<!\d\s)[x×]\s?{_NUMBER}(?!\w|\.\w|\s*[x×]\s*\d)",
         # 10 times, ten times, 3-fold, threefold
         rf"(?<![\w.])({_NUMBER[1:-1]}|{_WORD})[\s-]?(?:times\b|fold\b)",
         # twice as big, double the size, quadruple it
         rf"\b({_MULTIPLIER})\b",
+        # times ten, times 4
+        rf"\btimes\s+({_NUMBER[1:-1]}|{_WORD})\b(?!\.\d)",
         # scale 3, scale of 3, scale factor 2.5, factor of 4, by a factor 4
-        rf"\b(?:scale(?:\s+factor)?|factor)\s*(?:of|=|:)?\s*{_NUMBER}(?![\d.]|\s*[x×%]|\s*(?:px|pixels)\b)",
+        rf"\b(?:scale(?:\s+factor)?|factor)\s*(?:of|=|:)?\s*({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels)\b)",
         # by 300%, to 250 %, at 400%
         rf"\b(?:by|to|at)\s+{_NUMBER}\s?%",
         # enlarge by 4 (not "1920 by 1080")
-        rf"(?<!\d)(?<!\d\s)\bby\s+{_NUMBER}(?![\d.]|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
+        rf"(?<!\d)(?<!\d\s)\bby\s+{_NUMBER}(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
     )
 )
 
@@ -61,7 +63,7 @@ _WIDTH_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|across|in\s+width|width)\b",
-        r"\bwidth\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
+        r"\bwidth\s*(?:of|=|:|to|becomes|will\s+be|should\s+be)?\s*(\d{2,5})\b",
         r"\b(4k|8k|uhd)\b",
     )
 )
@@ -69,7 +71,7 @@ _HEIGHT_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|in\s+height|height)\b",
-        r"\bheight\s*(?:of|=|:|to)?\s*(\d{2,5})\b",
+        r"\bheight\s*(?:of|=|:|to|becomes|will\s+be|should\s+be)?\s*(\d{2,5})\b",
         r"\b(\d{3,4})p\b",  # 1080p, 720p
         r"\b(full[- ]?hd|fhd)\b",
     )
@@ -77,12 +79,14 @@ _HEIGHT_PATTERNS = tuple(
 # Screen and video resolutions by name; 4K is 3840 wide whatever the picture's shape.
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
-_TARGET_WORD = re.compile(r"\b(?:to|into|at|as|of|exact|exactly|need|want|get)\s*$", re.IGNORECASE)
+_TARGET_WORD = re.compile(
+    r"\b(?:to|into|at|as|of|exact|exactly|need|want|get|make\s+(?:it|them|this|that))\s*$", re.IGNORECASE
+)
 # "from a small 320x240 one", "my 320x240 photo", "it is only 320x240", "the plate is 12 pixels
 # wide": the size the picture has, not the one wanted.
 _SOURCE_WORD = re.compile(
     r"(?:\bfrom\s+(?:(?:a|an|the|my|this|small|tiny|little)\s+)*"
-    r"|\b(?:my|this|our|is|was|are|it'?s|currently|only|just)\s+(?:(?:only|just|about|around|a|an)\s+)*)$",
+    r"|\b(?:my|this|our|is|was|are|it'?s|currently|only|just|got|have|has|had)\s+(?:(?:only|just|about|around|a|an)\s+)*)$",
     re.IGNORECASE,
 )
 
@@ -93,7 +97,8 @@ _FROM = re.compile(r"\bfrom\s*$", re.IGNORECASE)
 # "so it's 3000 pixels wide", "until it is 4K": the size wanted, though "is" comes before it.
 _TARGET_CLAUSE = re.compile(
     r"\b(?:so|until|till|such\s+that)\s+(?:that\s+)?(?:it|the\s+\w+)\s*(?:is|'s|becomes|gets|will\s+be)\s+"
-    r"(?:(?:about|around|a|an)\s+)*$",
+    r"(?:(?:about|around|a|an)\s+)*$"
+    r"|\b(?:so|until|till)\s+(?:that\s+)?(?:its|the\s+\w+'s)\s*$",  # "so its width becomes 2000"
     re.IGNORECASE,
 )
 
@@ -135,39 +140,50 @@ def parse_scale(text: str) -> float | None:
     return found[0] if found else None
 
 
-def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
-    """The first side a pattern finds that is not the picture's present size ("from 1080p")."""
+def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] | None:
+    """The first side a pattern finds that is not the picture's present size ("from 1080p"),
+    and where it is written."""
     for pattern in patterns:
         for match in pattern.finditer(text):
             if _is_present_size(text[: match.start()]):
                 continue
             side = match.group(1).lower()
-            return int(side) if side.isdigit() else _NAMED_SIDES[re.sub(r"[\s-]", "", side)]
+            value = int(side) if side.isdigit() else _NAMED_SIDES[re.sub(r"[\s-]", "", side)]
+            return value, match.start()
     return None
 
 
-def parse_size(text: str) -> tuple[int | None, int | None] | None:
-    """The (width, height) in pixels a text names, either of them None when not given, or None.
+def find_size(text: str) -> tuple[tuple[int | None, int | None], int] | None:
+    """The (width, height) in pixels a text names, either of them None when not given, and
+    where it is written; or None.
 
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
     wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide.
-    With several WxH pairs ("from 640x480 to 1920x1080") the one after "to"/"into"/"at"/"exactly" wins,
-    else the last one that is not the picture's present size ("from 640x480", "my 640x480 photo",
-    "it is 640x480"); a present size alone is no wanted size. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels") or
-    naming a part of the picture ("8x8 blocks", "64x64 patches") are not image sizes.
+    A WxH pair after "to"/"into"/"at"/"exactly"/"make it" wins; then a width or height ("blow my
+    100x100 icon up to 1000 pixels wide"); then the last pair that is not the picture's present
+    size ("from 640x480", "my 640x480 photo", "it is 640x480", "I've got a 640x480 one"); a
+    present size alone is no wanted size. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels")
+    or naming a part of the picture ("8x8 blocks", "64x64 patches") are not image sizes.
     """
     pairs = [
         m
         for m in _PAIR.finditer(text)
         if min(int(m[1]), int(m[2])) >= MIN_SIDE and not _PART_OF_PICTURE.match(text[m.end() :])
     ]
-    if pairs:
-        targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
-        wanted = [m for m in pairs if not _is_present_size(text[: m.start()])]
-        if targets or wanted:
-            chosen = (targets or wanted)[-1]
-            return int(chosen[1]), int(chosen[2])
-    width, height = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
-    if width is None and height is None:
-        return None
-    return width, height
+    targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
+    if targets:
+        return (int(targets[-1][1]), int(targets[-1][2])), targets[-1].start()
+    sides = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
+    if any(sides):
+        width, height = (None if side is None else side[0] for side in sides)
+        return (width, height), min(side[1] for side in sides if side is not None)
+    wanted = [m for m in pairs if not _is_present_size(text[: m.start()])]
+    if wanted:
+        return (int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start()
+    return None
+
+
+def parse_size(text: str) -> tuple[int | None, int | None] | None:
+    """The (width, height) in pixels a text names (see :func:`find_size`), or None."""
+    found = find_size(text)
+    return found[0] if found else None

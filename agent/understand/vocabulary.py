@@ -29,13 +29,13 @@ class Vocabulary:
     specialties: tuple[tuple[str, str], ...]
     task_labels: dict[str, tuple[str, ...]]
     card_patterns: dict[str, re.Pattern[str]]
-    requests: dict[str, tuple[str, ...]]  # verbs, make, past, polite: alternatives as written
+    requests: dict[str, tuple[str, ...]]  # verbs, make, sized, past, polite: alternatives as written
 
     def condition(self, name: str) -> re.Pattern[str]:
         return self.conditions[name]
 
 
-REQUEST_WORDS = ("verbs", "make", "past", "polite")
+REQUEST_WORDS = ("verbs", "make", "sized", "past", "polite")
 
 
 def _checked(pattern: str) -> str:
