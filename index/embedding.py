@@ -106,6 +106,11 @@ class Embedder:
             raise ZoomqaError(f"the question adapter was trained for {adapter.embedder}, not {self.identity}")
         return replace(self, adapter=adapter)
 
+    def minilm(self) -> MiniLMEncoder | None:
+        """The numpy encoder behind this embedder, for pair models built on it; None when
+        sentence-transformers runs the model."""
+        return self._model if isinstance(self._model, MiniLMEncoder) else None
+
     def adapt(self, vectors: np.ndarray) -> np.ndarray:
         """Question vectors as matching reads them (unchanged without an adapter)."""
         return vectors if self.adapter is None else self.adapter.apply(vectors)

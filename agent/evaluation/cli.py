@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -140,6 +141,37 @@ def fit_anchor(
         )
     out.print(table)
     out.print(f"{len(choices)} questions; wrote {target}")
+
+
+def train_entailment(
+    destination: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
+    ] = None,
+) -> None:
+    """Fine-tune the claim check's cross-encoder on the written claims
+    (agent/compose/data/entailment) and report it on cards held out of training; about half an
+    hour on two CPU cores."""
+    from zoomqa.agent.compose.entailment import LABELS, SHIPPED_MODEL
+    from zoomqa.agent.evaluation.entailment_training import train_entailment as train
+
+    settings = get_settings()
+    target = SHIPPED_MODEL if destination is None else destination.expanduser()
+    report = train(settings.index.embedder, target, say=lambda line: err.print(line, highlight=False))
+    table = pair_report_table(report, LABELS)
+    out.print(table)
+    out.print(f"{report['pairs']} pairs; {report['train_s']} s; wrote {target}")
+
+
+def pair_report_table(report: dict[str, Any], labels: Sequence[str]) -> Table:
+    """A pair classifier's scores on the cards held out of its training, per epoch."""
+    held = report["held_out"]
+    title = f"cards held out of training ({held['groups']} cards, {held['pairs']} pairs)"
+    table = Table("epoch", "accuracy", *labels, box=None, title=title)
+    for row in held["history"]:
+        mark = " (chosen)" if row["epoch"] == report["epochs"] else ""
+        recall = [f"{row['recall'][label]:.3f}" for label in labels]
+        table.add_row(f"{row['epoch']}{mark}", f"{row['accuracy']:.3f}", *recall)
+    return table
 
 
 def nuggets(
@@ -321,9 +353,10 @@ def guard(
         highlight=False,
     )
     if chosen is not None:
-        t, share, burst = chosen.setting
+        t, share, burst, contradiction = chosen.setting
         out.print(
-            f"best on the dev half: threshold {t}, domain-term share {share}, burst {burst} "
+            f"best on the dev half: threshold {t}, domain-term share {share}, burst {burst}, "
+            f"P(contradicted) {contradiction} "
             f"(F1 {_fmt(chosen.dev.f1)}, supported kept {_fmt(chosen.dev.supported_kept)})",
             highlight=False,
         )
@@ -333,6 +366,8 @@ def guard(
             why = ", ".join(miss["missing"]) or (
                 "opposite" if miss["opposite"] else f"cosine {miss['similarity']}"
             )
+            if miss["contradicted"]:
+                why += f", P(contradicted) {miss['contradicted']}"
             out.print(
                 f"[dim]{miss['id']} ({miss['kind']}, {verdict}; {why}): {miss['sentence']}[/]",
                 highlight=False,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from zoomqa.agent.compose.claims import (
+    CONTRADICTION_THRESHOLD,
     DOMAIN_TERM_MAX_SHARE,
     MIN_BURST,
     SUPPORT_THRESHOLD,
@@ -44,6 +45,8 @@ MIN_SUPPORTED_KEPT = 0.95
 SWEEP_THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.50, 0.851, 0.025))
 SWEEP_SHARES = (0.1, 0.2, 0.3, 0.4)
 SWEEP_BURSTS = (1.5, 2.0, 2.5)
+# P(contradicted) at which the entailment model drops a sentence; above 1 it never does
+SWEEP_CONTRADICTIONS = (0.9, 0.95, 0.98, 0.99, 0.995, 1.01)
 _ID_NUMBER = re.compile(r"(\d+)$")
 
 
@@ -111,6 +114,7 @@ class ClaimOutcome:
     similarity: float  # to the cited source's closest passage
     missing: tuple[str, ...]  # key terms the cited source never mentions
     polarity_differs: bool
+    contradicted: float  # the entailment model's P(contradicted) (0 when it was not asked)
 
 
 def _search_result(records: dict[str, Record], ids: Sequence[str]) -> SearchResult:
@@ -149,11 +153,18 @@ def prepare(
     return prepared
 
 
-def judge(prepared: Iterable[_Prepared], threshold: float, vocabulary: Vocabulary) -> list[ClaimOutcome]:
-    """What the guard does with each sentence at this threshold and vocabulary."""
+def judge(
+    prepared: Iterable[_Prepared],
+    threshold: float,
+    vocabulary: Vocabulary,
+    contradiction: float = CONTRADICTION_THRESHOLD,
+) -> list[ClaimOutcome]:
+    """What the guard does with each sentence at these settings."""
     outcomes = []
     for item in prepared:
-        checker = ClaimChecker(item.evidence, threshold=threshold, vocabulary=vocabulary)
+        checker = ClaimChecker(
+            item.evidence, threshold=threshold, vocabulary=vocabulary, contradiction_threshold=contradiction
+        )
         (verdict,) = checker.check([(item.claim.sentence, item.cites)], vectors=item.vector[None, :])
         kept = verdict.kept
         moved = kept is not None and verdict.repointed and kept.sources
@@ -165,6 +176,7 @@ def judge(prepared: Iterable[_Prepared], threshold: float, vocabulary: Vocabular
                 similarity=verdict.judged.similarity,
                 missing=verdict.judged.missing,
                 polarity_differs=verdict.judged.polarity_differs,
+                contradicted=verdict.judged.contradicted,
             )
         )
     return outcomes
@@ -219,14 +231,15 @@ class SweepRow:
     threshold: float
     max_share: float
     burst: float
+    contradiction: float
     dev: GuardScores
 
     @property
-    def setting(self) -> tuple[float, float, float]:
-        return self.threshold, self.max_share, self.burst
+    def setting(self) -> tuple[float, float, float, float]:
+        return self.threshold, self.max_share, self.burst, self.contradiction
 
 
-IN_USE = (SUPPORT_THRESHOLD, DOMAIN_TERM_MAX_SHARE, MIN_BURST)
+IN_USE = (SUPPORT_THRESHOLD, DOMAIN_TERM_MAX_SHARE, MIN_BURST, CONTRADICTION_THRESHOLD)
 
 
 def sweep(
@@ -234,17 +247,19 @@ def sweep(
     thresholds: Sequence[float] = SWEEP_THRESHOLDS,
     shares: Sequence[float] = SWEEP_SHARES,
     bursts: Sequence[float] = SWEEP_BURSTS,
+    contradictions: Sequence[float] = SWEEP_CONTRADICTIONS,
 ) -> list[SweepRow]:
-    """Dev-half scores for every threshold, domain-term share and burst: where the constants
-    were chosen."""
+    """Dev-half scores for every threshold, domain-term share, burst and contradiction
+    probability: where the constants were chosen."""
     dev = [p for p in prepared if p.claim.half == "dev"]
     rows = []
     for share in shares:
         for burst in bursts:
             vocabulary = bundled_vocabulary(share, burst)
             for threshold in thresholds:
-                scores = GuardScores.of(judge(dev, threshold, vocabulary))
-                rows.append(SweepRow(threshold, share, burst, scores))
+                for contradiction in contradictions:
+                    scores = GuardScores.of(judge(dev, threshold, vocabulary, contradiction))
+                    rows.append(SweepRow(threshold, share, burst, contradiction, scores))
     return rows
 
 
@@ -266,6 +281,7 @@ def misjudged(outcomes: Sequence[ClaimOutcome]) -> list[dict[str, Any]]:
             "similarity": round(o.similarity, 3),
             "missing": list(o.missing),
             "opposite": o.polarity_differs,
+            "contradicted": round(o.contradicted, 3),
             "repointed_to": o.repointed_to,
             "sentence": o.claim.sentence,
         }
