@@ -27,7 +27,7 @@ ROWS = (
     ("tool accuracy", "tool_accuracy"),
     ("citation precision", "citation_precision"),
     ("support rate", "support_rate"),
-    ("words in parts 1-2 (median)", "words_p50"),
+    ("words, parts 1-2 (p50)", "words_p50"),
     ("latency p50 (s)", "latency_p50_s"),
 )
 
@@ -58,6 +58,8 @@ def _cell(report: dict, key: str) -> str:
     if key in ("false_refusals", "false_answers"):  # rates: also show the counts they come from
         total = report["n_answerable"] if key == "false_refusals" else report["n_refuse"]
         return f"{value:.3f} ({round(value * total)}/{total})"
+    if key == "words_p50":
+        return f"{value:.0f}"
     return f"{value:.3f}"
 
 
