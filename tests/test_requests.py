@@ -280,3 +280,13 @@ def test_requests_phrased_in_new_ways_give_the_asked_size(asked: dict) -> None:
         asked["width"],
         asked["height"],
     )
+
+
+def test_of_a_size_and_a_factor_the_stated_wish_wins_else_the_later() -> None:
+    assert parse_request("enlarge cat.png to 1920x1080, that's about 3x") == [
+        ImageRequest("cat.png", width=1920, height=1080)
+    ]
+    assert parse_request("pano.jpg came out at 4000x1000; make it twice as big") == [
+        ImageRequest("pano.jpg", scale=2.0)
+    ]
+    assert parse_request("upscale cat.png 3x so it is 1200 wide") == [ImageRequest("cat.png", width=1200)]

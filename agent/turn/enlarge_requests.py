@@ -148,7 +148,7 @@ def _asks_to_enlarge(text: str) -> bool:
     size = find_size(text)
     sized = words.sized.search(text)
     wanted_size = size is not None and (
-        request is not None or (sized is not None and sized.start() < size[1])
+        request is not None or (sized is not None and sized.start() < size.start)
     )
     amount = parse_scale(text) is not None or wanted_size
     return bool(verb or (amount and ("?" not in text or request)))
@@ -169,12 +169,13 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     text = _without_paths(message, named)
     if not _asks_to_enlarge(text):
         return []
-    # A size and a factor both written: the later one is the request, the earlier describes the
-    # picture ("pano.jpg came out at 4000x1000; make it twice as big").
+    # A size and a factor both written: a size stated as the wish ("to 1920x1080, about 3x")
+    # wins, else the later one does; the earlier describes the picture ("pano.jpg came out at
+    # 4000x1000; make it twice as big").
     size, scale = find_size(text), find_scale(text)
     if size is not None and scale is not None:
-        size, scale = (size, None) if size[1] > scale[1][0] else (None, scale)
-    width, height = size[0] if size is not None else (None, None)
+        size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
+    width, height = size.value if size is not None else (None, None)
     scale_value = scale[0] if scale is not None else (DEFAULT_SCALE if size is None else None)
     damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(text).constraints.damage)
     return [

@@ -8,6 +8,7 @@ Both functions only read the text; whether a value is allowed is the upscaler's 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _WORDS = {
@@ -79,6 +80,8 @@ _HEIGHT_PATTERNS = tuple(
 # Screen and video resolutions by name; 4K is 3840 wide whatever the picture's shape.
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
+# ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
+_STATED = re.compile(r"\b(?:to|into|exact|exactly|make\s+(?:it|them|this|that))\s*$", re.IGNORECASE)
 _TARGET_WORD = re.compile(
     r"\b(?:to|into|at|as|of|exact|exactly|need|want|get|make\s+(?:it|them|this|that))\s*$", re.IGNORECASE
 )
@@ -153,9 +156,17 @@ def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] 
     return None
 
 
-def find_size(text: str) -> tuple[tuple[int | None, int | None], int] | None:
-    """The (width, height) in pixels a text names, either of them None when not given, and
-    where it is written; or None.
+class FoundSize(NamedTuple):
+    """A size a text names: (width, height), either None when not given; where it is written;
+    and whether a word says it is the size wanted ("to", "into", "exactly", "make it")."""
+
+    value: tuple[int | None, int | None]
+    start: int
+    stated: bool
+
+
+def find_size(text: str) -> FoundSize | None:
+    """The size in pixels a text names, or None.
 
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
     wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide.
@@ -172,18 +183,22 @@ def find_size(text: str) -> tuple[tuple[int | None, int | None], int] | None:
     ]
     targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
     if targets:
-        return (int(targets[-1][1]), int(targets[-1][2])), targets[-1].start()
+        last = targets[-1]
+        return FoundSize(
+            (int(last[1]), int(last[2])), last.start(), bool(_STATED.search(text[: last.start()]))
+        )
     sides = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
     if any(sides):
         width, height = (None if side is None else side[0] for side in sides)
-        return (width, height), min(side[1] for side in sides if side is not None)
+        start = min(side[1] for side in sides if side is not None)
+        return FoundSize((width, height), start, bool(_STATED.search(text[:start])))
     wanted = [m for m in pairs if not _is_present_size(text[: m.start()])]
     if wanted:
-        return (int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start()
+        return FoundSize((int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start(), False)
     return None
 
 
 def parse_size(text: str) -> tuple[int | None, int | None] | None:
     """The (width, height) in pixels a text names (see :func:`find_size`), or None."""
     found = find_size(text)
-    return found[0] if found else None
+    return found.value if found else None
