@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.data_files import jsonl_rows
 
 DATA_DIR = Path(str(files("zoomqa.index") / "data" / "matching"))
 SHIPPED_ADAPTER = DATA_DIR / "adapter.npz"
@@ -49,27 +50,20 @@ class MatchingQuestion:
 def read_matching_questions(directory: Path = DATA_DIR) -> list[MatchingQuestion]:
     """Every ``questions-*.jsonl`` line of ``directory``, in file order; one ZoomqaError for a bad line."""
     found: list[MatchingQuestion] = []
-    paths = sorted(Path(directory).glob("questions-*.jsonl"))
-    if not paths:
-        raise ZoomqaError(f"no matching questions (questions-*.jsonl) in {directory}")
-    for path in paths:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                question = MatchingQuestion(
-                    card=str(item["card"]),
-                    sentence=str(item["sentence"]),
-                    question=" ".join(str(item["question"]).split()),
-                    voice=str(item["voice"]),
-                    intent=str(item["intent"]),
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ZoomqaError(f"{path.name}:{number}: not a matching question ({exc})") from None
-            if question.voice not in VOICES or question.intent not in INTENTS or not question.question:
-                raise ZoomqaError(f"{path.name}:{number}: voice, intent or question missing or unknown")
-            found.append(question)
+    for where, item in jsonl_rows(directory, "questions-*.jsonl", "matching questions", "matching question"):
+        try:
+            question = MatchingQuestion(
+                card=str(item["card"]),
+                sentence=str(item["sentence"]),
+                question=" ".join(str(item["question"]).split()),
+                voice=str(item["voice"]),
+                intent=str(item["intent"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ZoomqaError(f"{where}: not a matching question ({exc})") from None
+        if question.voice not in VOICES or question.intent not in INTENTS or not question.question:
+            raise ZoomqaError(f"{where}: voice, intent or question missing or unknown")
+        found.append(question)
     return found
 
 

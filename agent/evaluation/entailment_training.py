@@ -20,6 +20,7 @@ from typing import Any
 
 from zoomqa.agent.compose.entailment import DATA_DIR, LABELS
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.data_files import jsonl_rows
 from zoomqa.index.embedding import resolve_embedder
 from zoomqa.index.pair_training import LabelledPair, PairSettings, train_pair_classifier
 
@@ -42,23 +43,14 @@ class WrittenClaims:
 def read_written_claims(directory: Path = DATA_DIR) -> list[WrittenClaims]:
     """Every ``claims-*.jsonl`` line of ``directory``; one ZoomqaError names a bad line."""
     found: list[WrittenClaims] = []
-    paths = sorted(Path(directory).glob("claims-*.jsonl"))
-    if not paths:
-        raise ZoomqaError(f"no written claims (claims-*.jsonl) in {directory}")
-    for path in paths:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                item = WrittenClaims(
-                    **{k: " ".join(str(row[k]).split()) for k in ("card", "sentence", *FIELDS)}
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ZoomqaError(f"{path.name}:{number}: not a written claim ({exc})") from None
-            if not all(asdict(item).values()):
-                raise ZoomqaError(f"{path.name}:{number}: an empty field")
-            found.append(item)
+    for where, row in jsonl_rows(directory, "claims-*.jsonl", "written claims", "written claim"):
+        try:
+            item = WrittenClaims(**{k: " ".join(str(row[k]).split()) for k in ("card", "sentence", *FIELDS)})
+        except (KeyError, TypeError) as exc:
+            raise ZoomqaError(f"{where}: not a written claim ({exc})") from None
+        if not all(asdict(item).values()):
+            raise ZoomqaError(f"{where}: an empty field")
+        found.append(item)
     return found
 
 
