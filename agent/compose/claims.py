@@ -178,6 +178,12 @@ def _stems_in_order(text: str) -> list[str]:
     return [stem for w in _WORDS.findall(text.lower()) if len(w) >= 3 and (stem := _stem(w)) not in common]
 
 
+@lru_cache(maxsize=4096)
+def _stem_set(text: str) -> frozenset[str]:
+    """The meaningful stems of ``text``; passages are compared with every sentence of a draft."""
+    return frozenset(_stems_in_order(text))
+
+
 @cache
 def _common_stems() -> frozenset[str]:
     """The stems more than COMMON_SHARE of the bundled cards use: the function words of the field."""
@@ -540,12 +546,12 @@ class ClaimChecker:
                 # A sentence whose every meaningful word is in the passage (a shortened quote)
                 # can only contradict it by dropping a negation, which the opposite test reads;
                 # the model is over-confident on such sentences, so it is not asked about them.
-                said = set(_stems_in_order(text))
+                said = _stem_set(text)
                 contradicted = max(
                     (
                         contradiction(self.entailment, self._texts[i], text)
                         for i in near
-                        if not said <= set(_stems_in_order(self._texts[i]))
+                        if not said <= _stem_set(self._texts[i])
                     ),
                     default=0.0,
                 )
