@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
-from zoomqa.agent.understand.sizes import find_scale, find_size, parse_scale
+from zoomqa.agent.understand.sizes import FoundSize, find_scale, find_size
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.tools.images import INPUT_SUFFIXES
 
@@ -131,8 +131,9 @@ def _without_paths(message: str, paths: Sequence[str]) -> str:
     return message
 
 
-def _asks_to_enlarge(text: str) -> bool:
-    """A request (not a question about, or a report of, enlarging), with a verb or an amount."""
+def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> bool:
+    """A request (not a question about, or a report of, enlarging), with a verb or an amount;
+    ``size`` and ``scale`` are what the text names."""
     words = _patterns()
     verb = words.verb.search(text)
     request = words.request.search(text)
@@ -145,12 +146,11 @@ def _asks_to_enlarge(text: str) -> bool:
     # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
     # picture ("cat.png is 640x480") unless it comes with "please", "I need"... or after a verb
     # that asks for a size ("make it 512x512", "enhance it to 1080 by 1350").
-    size = find_size(text)
     sized = words.sized.search(text)
     wanted_size = size is not None and (
         request is not None or (sized is not None and sized.start() < size.start)
     )
-    amount = parse_scale(text) is not None or wanted_size
+    amount = scale is not None or wanted_size
     return bool(verb or (amount and ("?" not in text or request)))
 
 
@@ -167,12 +167,12 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     if not paths:
         return []
     text = _without_paths(message, named)
-    if not _asks_to_enlarge(text):
+    size, scale = find_size(text), find_scale(text)
+    if not _asks_to_enlarge(text, size, None if scale is None else scale[0]):
         return []
     # A size and a factor both written: a size stated as the wish ("to 1920x1080, about 3x")
     # wins, else the later one does; the earlier describes the picture ("pano.jpg came out at
     # 4000x1000; make it twice as big").
-    size, scale = find_size(text), find_scale(text)
     if size is not None and scale is not None:
         size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
     width, height = size.value if size is not None else (None, None)
