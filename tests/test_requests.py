@@ -290,3 +290,26 @@ def test_of_a_size_and_a_factor_the_stated_wish_wins_else_the_later() -> None:
         ImageRequest("pano.jpg", scale=2.0)
     ]
     assert parse_request("upscale cat.png 3x so it is 1200 wide") == [ImageRequest("cat.png", width=1200)]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("enlrage cat.png 3 tims", ImageRequest("cat.png", scale=3.0)),
+        ("upsclae scan.jpg x4 pleas", ImageRequest("scan.jpg", scale=4.0)),
+        ("make logo.png biger, 1200 wide", ImageRequest("logo.png", width=1200)),
+    ],
+)
+def test_a_misspelt_request_word_is_read_as_meant(message: str, expected: ImageRequest) -> None:
+    assert parse_request(message) == [expected]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I resized tiles.png 4 times and it got blurry, why?",  # a report, and "tiles" is a word
+        "at the same time my photo.png looks odd",
+    ],
+)
+def test_words_near_request_words_are_not_misread(message: str) -> None:
+    assert parse_request(message) == []

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
 from zoomqa.agent.understand.sizes import FoundSize, find_scale, find_size
+from zoomqa.agent.understand.spelling import respell
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.tools.images import INPUT_SUFFIXES
 
@@ -166,7 +167,7 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     paths = named or [str(path) for path in attachments]
     if not paths:
         return []
-    text = _without_paths(message, named)
+    text = respell(_without_paths(message, named))
     size, scale = find_size(text), find_scale(text)
     if not _asks_to_enlarge(text, size, None if scale is None else scale[0]):
         return []
@@ -177,7 +178,7 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
         size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
     width, height = size.value if size is not None else (None, None)
     scale_value = scale[0] if scale is not None else (DEFAULT_SCALE if size is None else None)
-    damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(text).constraints.damage)
+    damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(message).constraints.damage)
     return [
         ImageRequest(path=path, scale=scale_value, width=width, height=height, damaged=damaged)
         for path in paths

@@ -213,8 +213,10 @@ def situation_terms(text: str) -> frozenset[str]:
     return frozenset(terms)
 
 
+@lru_cache(maxsize=256)
 def analyse(question: str) -> Analysis:
-    """Intent and constraints of ``question`` (deterministic: the same text, the same reading).
+    """Intent and constraints of ``question`` (deterministic: the same text, the same reading,
+    so it is read once per turn however many parts of the turn ask).
 
     File paths are read past: "wedding.jpg" names a file, it does not complain of JPEG damage.
     """

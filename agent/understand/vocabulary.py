@@ -30,6 +30,7 @@ class Vocabulary:
     task_labels: dict[str, tuple[str, ...]]
     card_patterns: dict[str, re.Pattern[str]]
     requests: dict[str, tuple[str, ...]]  # verbs, make, sized, past, polite: alternatives as written
+    spelling: tuple[str, ...]  # request words a misspelling is read as
 
     def condition(self, name: str) -> re.Pattern[str]:
         return self.conditions[name]
@@ -69,6 +70,7 @@ def vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
             task_labels={name: tuple(v) for name, v in labels.items() if name != "specialties"},
             card_patterns={name: re.compile(p, re.IGNORECASE) for name, p in data["card_patterns"].items()},
             requests={name: tuple(_checked(w) for w in data["requests"][name]) for name in REQUEST_WORDS},
+            spelling=tuple(str(w).lower() for w in data["spelling"]["words"]),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
         raise ZoomqaError(f"the vocabulary file {path} is malformed: {exc}") from None
