@@ -101,9 +101,12 @@ class QueryAdapter:
         partial.replace(path)
 
 
-def load_adapter(path: Path, *, embedder: str) -> QueryAdapter:
-    """The adapter at ``path`` for vectors of ``embedder``; one ZoomqaError for any problem."""
-    retrain = "run `zoomqa index train-matcher` (or set index.matcher_weights to a file it wrote)"
+TRAIN_MATCHER = "run `zoomqa index train-matcher` (or set index.matcher_weights to a file it wrote)"
+
+
+def load_adapter(path: Path, *, embedder: str, retrain: str = TRAIN_MATCHER) -> QueryAdapter:
+    """The adapter at ``path`` for vectors of ``embedder``; one ZoomqaError for any problem,
+    ending in ``retrain``: how to write a current one."""
     try:
         with np.load(path, allow_pickle=False) as data:
             weight = data["weight"].astype(np.float32)
@@ -116,12 +119,12 @@ def load_adapter(path: Path, *, embedder: str) -> QueryAdapter:
             str(meta["embedder"]), str(meta["digest"]), weight, dict(meta.get("report") or {})
         )
     except FileNotFoundError:
-        raise ZoomqaError(f"matcher weights not found at {path}; {retrain}") from None
+        raise ZoomqaError(f"adapter weights not found at {path}; {retrain}") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        raise ZoomqaError(f"unreadable matcher weights {path} ({exc}); {retrain}") from None
+        raise ZoomqaError(f"unreadable adapter weights {path} ({exc}); {retrain}") from None
     if adapter.embedder != embedder:
         raise ZoomqaError(
-            f"matcher weights {path} were trained for embedder {adapter.embedder} "
+            f"adapter weights {path} were trained for embedder {adapter.embedder} "
             f"but the index uses {embedder}; {retrain}"
         )
     return adapter

@@ -18,7 +18,7 @@ from zoomqa.agent.doors.ask import ask
 from zoomqa.agent.doors.chat.cli import chat
 from zoomqa.agent.doors.faq.cli import faq
 from zoomqa.agent.doors.slack.cli import slack
-from zoomqa.agent.evaluation.cli import answers, fit_anchor, guard, nuggets, train_entailment
+from zoomqa.agent.evaluation.cli import answers, fit_anchor, guard, nuggets, train_entailment, train_works
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.cli import eval_retrieval, index_app, search
 from zoomqa.tools import cli as tools_cli
@@ -93,6 +93,7 @@ eval_app.command("nuggets")(nuggets)
 eval_app.command("guard")(guard)
 eval_app.command("fit-anchor")(fit_anchor)
 eval_app.command("train-entailment")(train_entailment)
+eval_app.command("train-works")(train_works)
 eval_app.command("retrieval")(eval_retrieval)
 eval_app.command("upscale")(tools_cli.eval_upscale)
 

@@ -3,8 +3,9 @@
 Retrieval ranks records by likeness to the whole question. The anchor must also fit what
 the question asks: a work the question names, a method that can meet the person's
 constraints (any scale, JPEG damage, faces...), something runnable when they ask for a tool.
-Each source gets a row of signals (FEATURES): its best passage similarity, its retrieval
-score, whether the question names it, whether its task labels meet the constraints, and
+Each source gets a row of signals (FEATURES): its best passage similarity, its likeness as a
+whole work to the question mapped towards the works that answer such questions
+(:mod:`zoomqa.agent.compose.work_matching`), its retrieval score, whether the question names it, whether its task labels meet the constraints, and
 mismatches (a face restorer for a licence plate, data augmentation for an enlargement...).
 What kind of work a card is comes from its typed traits (:mod:`zoomqa.index.traits`: a
 dataset or metric, a generative model, one that does not enlarge); a record without traits
@@ -36,6 +37,7 @@ from zoomqa.index.traits import IMAGE_ROLES
 # The signals of one source, in the order of its feature row and of the weights.
 FEATURES = (
     "similarity",  # its best quotable passage's cosine to the (adapted) question
+    "work_match",  # the question, mapped towards the works that answer it, against the whole work
     "retrieval",  # its fused retrieval score over the best of this search
     "preferred",  # its task labels meet the constraints (1 for the strongest preferred task)
     "named",  # the question names it (decaying with later-named works)
@@ -53,7 +55,7 @@ FEATURES = (
 )
 # The hand-set weights the fit starts from and is pulled towards (anchor_fit.py).
 PRIOR = {
-    "similarity": 1.0, "retrieval": 1.0, "preferred": 0.2, "named": 0.5, "named_measure": 0.15,
+    "similarity": 1.0, "work_match": 1.0, "retrieval": 1.0, "preferred": 0.2, "named": 0.5, "named_measure": 0.15,
     "off_specialty": -0.2, "off_subject": -0.2, "needs_gpu": -0.2, "measure_for_method": -0.2,
     "invents_detail": -0.2, "model_to_use": 0.2, "model_maybe": 0.05, "local_cpu": 0.2,
     "local_arbitrary": 0.2, "local_enlarging": 0.05,
@@ -207,9 +209,12 @@ def anchor_features(
     records: Sequence[Record],
     best_similarity: Sequence[float],
     retrieval_scores: Sequence[float],
+    work_match: Sequence[float] | None = None,
 ) -> np.ndarray:
-    """(sources, len(FEATURES)) signals of each source being the work part 2 should explain."""
+    """(sources, len(FEATURES)) signals of each source being the work part 2 should explain;
+    ``work_match`` is each source's cosine to the mapped question (work_matching.py), 0 without it."""
     top = max(retrieval_scores, default=0.0) or 1.0
+    work_match = [0.0] * len(records) if work_match is None else work_match
     named = _named_in_order(analysis, records)
     named_works = list(
         dict.fromkeys(records[n - 1].work for n in named)
@@ -232,6 +237,7 @@ def anchor_features(
         arbitrary = local and not c.cpu_only and c.needs_arbitrary_scale and not c.fast
         features = {
             "similarity": best_similarity[number - 1],
+            "work_match": work_match[number - 1],
             "retrieval": retrieval_scores[number - 1] / top,
             "preferred": preference(analysis, record),
             "named": named_weight * (not measure),
@@ -279,11 +285,12 @@ def anchor_scores(
     records: Sequence[Record],
     best_similarity: Sequence[float],
     retrieval_scores: Sequence[float],
+    work_match: Sequence[float] | None = None,
     weights: AnchorWeights | None = None,
 ) -> list[float]:
     """One score per source (same order as ``records``); the highest is the anchor."""
     weights = load_anchor_weights() if weights is None else weights
-    features = anchor_features(analysis, records, best_similarity, retrieval_scores)
+    features = anchor_features(analysis, records, best_similarity, retrieval_scores, work_match)
     return (features @ weights.vector + subject_tier(analysis, records)).tolist()
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor
 from zoomqa.agent.compose.answer import Source
 from zoomqa.agent.compose.local_method import with_local_method
+from zoomqa.agent.compose.work_matching import shipped_work_adapter, work_match, work_vector
 from zoomqa.agent.understand.question import Analysis, analyse
 from zoomqa.index.abstract_roles import tag_abstract
 from zoomqa.index.embedding import Embedder
@@ -83,7 +84,8 @@ def _card_passages(record: Record, number: int) -> list[Passage]:
     ]
 
 
-def _passages_of(record: Record, number: int) -> list[Passage]:
+def passages_of(record: Record, number: int) -> list[Passage]:
+    """The passages of ``record``, numbered as source ``number``: its label, card fields and summary sentences."""
     label = f"{record.title}. {'; '.join(record.tasks)}" if record.tasks else record.title
     passages = [Passage(label, number, frozenset({f"{number}:label"}), FIELD_LABEL, quotable=False)]
     cards = _card_passages(record, number)
@@ -162,6 +164,7 @@ class Evidence:
     anchor_scores: tuple[float, ...]
     retrieval_scores: tuple[float, ...]  # each source's fused retrieval score
     similarity: tuple[float, ...]  # each source's best quotable passage, by the embedder's own cosine
+    work_match: tuple[float, ...]  # each source as a whole work, to the mapped question (work_matching.py)
 
     @classmethod
     def gather(cls, result: SearchResult, embedder: Embedder) -> Evidence:
@@ -172,7 +175,7 @@ class Evidence:
         passages: list[Passage] = []
         blocks: list[np.ndarray] = []
         for number, record in enumerate(records, start=1):
-            own = _passages_of(record, number)
+            own = passages_of(record, number)
             passages.extend(own)
             blocks.append(encode_cached(embedder, tuple(p.text for p in own)))
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
@@ -189,7 +192,9 @@ class Evidence:
         # The anchor's weights were fitted on the embedder's own cosines (anchor_fit.py): an
         # adapter that learnt which sentence answers a question does not know which work should.
         similarity = tuple(best_quotable(passages, cosine, len(records)))
-        scores = anchor_scores(analysis, records, similarity, retrieval)
+        works = np.stack([work_vector(block) for block in blocks]) if blocks else np.zeros((0, embedder.dim))
+        matched = tuple(work_match(shipped_work_adapter(embedder), question_vector, records, works))
+        scores = anchor_scores(analysis, records, similarity, retrieval, matched)
         return cls(
             result.question,
             records,
@@ -204,6 +209,7 @@ class Evidence:
             tuple(scores),
             retrieval,
             similarity,
+            matched,
         )
 
     def support(self, texts: list[str], *, include_question: bool = False) -> list[Support]:

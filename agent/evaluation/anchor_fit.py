@@ -62,7 +62,11 @@ def collect_choices(questions: Sequence[Question], retriever: HybridRetriever, w
         if not correct.any():
             continue
         features = anchor_features(
-            evidence.analysis, evidence.records, evidence.similarity, evidence.retrieval_scores
+            evidence.analysis,
+            evidence.records,
+            evidence.similarity,
+            evidence.retrieval_scores,
+            evidence.work_match,
         )
         offset = subject_tier(evidence.analysis, evidence.records)
         choices.append(Choice(q.id, features, offset, correct))

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from zoomqa.agent.doors.options import JsonOption, KOption, ModelOption, WriterOption
 from zoomqa.config import Settings, get_settings
+from zoomqa.errors import ZoomqaError
 
 if TYPE_CHECKING:
     from zoomqa.agent.compose.pipeline import Answerer
@@ -160,6 +161,40 @@ def train_entailment(
     table = pair_report_table(report, LABELS)
     out.print(table)
     out.print(f"{report['pairs']} pairs; {report['train_s']} s; wrote {target}")
+
+
+def train_works(
+    destination: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
+    ] = None,
+) -> None:
+    """Fit the map of questions towards the works that answer them (compose/work_matching.py) on
+    the written questions, and report it on questions and works held out; about a minute."""
+    from zoomqa.agent.compose.work_matching import SHIPPED_ADAPTER
+    from zoomqa.agent.evaluation.work_matching_training import train_work_matcher
+    from zoomqa.index.embedding import load_embedder
+
+    settings = get_settings()
+    target = SHIPPED_ADAPTER if destination is None else destination.expanduser()
+    if not target.parent.is_dir():
+        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    adapter = train_work_matcher(
+        load_embedder(settings.index.embedder), say=lambda line: err.print(line, highlight=False)
+    )
+    adapter.save(target)
+    report = adapter.report
+    table = Table("held out", "questions", "embedder top-1", "mapped top-1", box=None)
+    questions, works = report["held_out_questions"], report["held_out_works"]
+    chosen = questions["mapped_top1"][str(report["penalty"])]
+    table.add_row("questions", str(questions["n"]), f"{questions['embedder_top1']:.3f}", f"{chosen:.3f}")
+    table.add_row(
+        f"whole works ({works['works']})",
+        str(works["n"]),
+        f"{works['embedder_top1']:.3f}",
+        f"{works['mapped_top1']:.3f}",
+    )
+    out.print(table)
+    out.print(f"{report['questions']} questions, penalty {report['penalty']:g}; wrote {target}")
 
 
 def pair_report_table(report: dict[str, Any], labels: Sequence[str]) -> Table:
