@@ -31,6 +31,8 @@ from zoomqa.index.data_files import jsonl_rows
 
 DATA_DIR = Path(str(files("zoomqa.index") / "data" / "matching"))
 SHIPPED_ADAPTER = DATA_DIR / "adapter.npz"
+# Questions written in people's words for a whole work (the bundled record that answers them).
+WORKS_DIR = Path(str(files("zoomqa.index") / "data" / "works"))
 FORMAT = 1
 VOICES = ("lay", "expert")
 INTENTS = ("what", "how", "why", "which", "compare", "data", "can")
@@ -64,6 +66,28 @@ def read_matching_questions(directory: Path = DATA_DIR) -> list[MatchingQuestion
         if question.voice not in VOICES or question.intent not in INTENTS or not question.question:
             raise ZoomqaError(f"{where}: voice, intent or question missing or unknown")
         found.append(question)
+    return found
+
+
+@dataclass(frozen=True)
+class WorkQuestion:
+    """A question and the record (of the work) written to answer it."""
+
+    record: str
+    question: str
+
+
+def read_work_questions(directory: Path = WORKS_DIR) -> list[WorkQuestion]:
+    """Every ``questions-*.jsonl`` line of ``directory``; one ZoomqaError names a bad line."""
+    found = []
+    for where, row in jsonl_rows(directory, "questions-*.jsonl", "work questions", "work question"):
+        try:
+            item = WorkQuestion(str(row["work"]), " ".join(str(row["question"]).split()))
+            if row["voice"] not in VOICES or not item.question:
+                raise ValueError("voice unknown or question empty")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ZoomqaError(f"{where}: not a work question ({exc})") from None
+        found.append(item)
     return found
 
 

@@ -10,8 +10,9 @@ import numpy as np
 
 from zoomqa.agent.compose.evidence import encode, passages_of
 from zoomqa.agent.compose.work_matching import SHIPPED_ADAPTER, shipped_work_adapter, work_match, work_vector
-from zoomqa.agent.evaluation.work_matching_training import all_questions, read_work_questions, training_digest
+from zoomqa.agent.evaluation.work_matching_training import all_questions, training_digest
 from zoomqa.index.embedding import Embedder
+from zoomqa.index.matching import read_work_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 
 

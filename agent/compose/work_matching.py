@@ -6,7 +6,7 @@ closest to a sentence of the upscaler they already use, not of the work that ans
 residual linear map of the question vector, ``q' = norm(q + q W)`` (the form of
 :class:`zoomqa.index.matching.QueryAdapter`), is trained so that ``q'`` lies closest to the
 *work* that answers it, a work's vector being the mean of its passages' vectors. It learns from
-questions written for the bundled works in people's own words (``data/works/questions-*.jsonl``)
+questions written for the bundled works in people's own words (``index/data/works/``)
 and from the questions written for card sentences (``index/data/matching``), by
 ``zoomqa eval train-works`` (:mod:`zoomqa.agent.evaluation.work_matching_training`).
 
@@ -28,8 +28,7 @@ from zoomqa.index.embedding import Embedder
 from zoomqa.index.matching import QueryAdapter, load_adapter
 from zoomqa.index.records import Record
 
-DATA_DIR = Path(str(files("zoomqa.agent.compose") / "data" / "works"))
-SHIPPED_ADAPTER = DATA_DIR / "adapter.npz"
+SHIPPED_ADAPTER = Path(str(files("zoomqa.agent.compose") / "data" / "work_adapter.npz"))
 RETRAIN = "run `zoomqa eval train-works`"
 
 

@@ -2,7 +2,7 @@
 (:mod:`zoomqa.agent.compose.work_matching`).
 
 Every bundled record is a work vector, the mean of its passages' vectors as the answer pipeline
-computes them. Each written question -- from ``compose/data/works/`` (a person's situation,
+computes them. Each written question -- from ``index/data/works/`` (a person's situation,
 written for a work) and ``index/data/matching/`` (written for one card sentence) -- should lie,
 once mapped, closer to the records of its work than to any other record: a softmax over all
 records at a fixed temperature, with the map's squared size penalised. The penalty is chosen on
@@ -16,20 +16,16 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zoomqa.agent.compose.evidence import passages_of
-from zoomqa.agent.compose.work_matching import DATA_DIR, work_vector
+from zoomqa.agent.compose.work_matching import work_vector
 from zoomqa.errors import ZoomqaError
-from zoomqa.index.data_files import jsonl_rows
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import QueryAdapter, read_matching_questions
+from zoomqa.index.matching import QueryAdapter, WorkQuestion, read_matching_questions, read_work_questions
 from zoomqa.index.records import Record, read_bundled_corpus
-
-VOICES = ("lay", "expert")
 
 
 @dataclass(frozen=True)
@@ -45,28 +41,6 @@ class WorkSettings:
 
 
 SETTINGS = WorkSettings()
-
-
-@dataclass(frozen=True)
-class WorkQuestion:
-    """A question and the record (of the work) written to answer it."""
-
-    record: str
-    question: str
-
-
-def read_work_questions(directory: Path = DATA_DIR) -> list[WorkQuestion]:
-    """Every ``questions-*.jsonl`` line of ``directory``; one ZoomqaError names a bad line."""
-    found = []
-    for where, row in jsonl_rows(directory, "questions-*.jsonl", "work questions", "work question"):
-        try:
-            item = WorkQuestion(str(row["work"]), " ".join(str(row["question"]).split()))
-            if row["voice"] not in VOICES or not item.question:
-                raise ValueError("voice unknown or question empty")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ZoomqaError(f"{where}: not a work question ({exc})") from None
-        found.append(item)
-    return found
 
 
 def all_questions() -> list[WorkQuestion]:
