@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.hardware import cpu_has_native_bf16
 from zoomqa.tools.checkpoints import load_checkpoint, read_metadata, save_safetensors
-from zoomqa.tools.engine import cpu_has_native_bf16
 from zoomqa.tools.liif_model import LIIF
 from zoomqa.tools.training import TrainConfig, Trainer, predict, training_dtype
 from zoomqa.tools.training_data import sample_batch, split_holdout

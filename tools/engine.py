@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.hardware import cpu_has_native_bf16
 from zoomqa.tools.liif_model import EPS_SHIFT, LIIF, Skip, nearest_index, pixel_centers, skip_taps
 
 Precision = Literal["fast", "exact"]
@@ -59,11 +60,6 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ZoomqaError(f"unknown device '{name}': use auto, cpu or cuda")
     return torch.device(name)
-
-
-def cpu_has_native_bf16() -> bool:
-    """AMX or AVX512-BF16: without them torch emulates bf16 and runs ~3x slower than float32."""
-    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
 
 
 def compute_dtype(precision: Precision, device: torch.device) -> torch.dtype:

@@ -73,8 +73,11 @@ def training_pairs(claims: Sequence[WrittenClaims]) -> list[LabelledPair]:
         by_card.setdefault(claim.card, []).append(claim)
     neutral = LABELS.index("neutral")
     pairs = []
+    quoted: set[str] = set()  # a card sentence written from twice is set against itself once
     for claim in claims:
-        pairs.append(LabelledPair(claim.sentence, claim.sentence, LABELS.index("entailed"), claim.card))
+        if claim.sentence not in quoted:
+            quoted.add(claim.sentence)
+            pairs.append(LabelledPair(claim.sentence, claim.sentence, LABELS.index("entailed"), claim.card))
         for field in FIELDS:
             label = LABELS.index(_LABEL_OF[field])
             pairs.append(LabelledPair(claim.sentence, getattr(claim, field), label, claim.card))
