@@ -55,7 +55,7 @@ FEATURES = (
 )
 # The hand-set weights the fit starts from and is pulled towards (anchor_fit.py).
 PRIOR = {
-    "similarity": 1.0, "work_match": 1.0, "retrieval": 1.0, "preferred": 0.2, "named": 0.5, "named_measure": 0.15,
+    "similarity": 1.0, "work_match": 0.7, "retrieval": 1.0, "preferred": 0.2, "named": 0.5, "named_measure": 0.15,
     "off_specialty": -0.2, "off_subject": -0.2, "needs_gpu": -0.2, "measure_for_method": -0.2,
     "invents_detail": -0.2, "model_to_use": 0.2, "model_maybe": 0.05, "local_cpu": 0.2,
     "local_arbitrary": 0.2, "local_enlarging": 0.05,

@@ -169,7 +169,7 @@ def train_works(
     ] = None,
 ) -> None:
     """Fit the map of questions towards the works that answer them (compose/work_matching.py) on
-    the written questions, and report it on questions and works held out; about a minute."""
+    the written questions, and report it on questions and works held out; a few minutes."""
     from zoomqa.agent.compose.work_matching import SHIPPED_ADAPTER
     from zoomqa.agent.evaluation.work_matching_training import train_work_matcher
     from zoomqa.index.embedding import load_embedder
