@@ -223,7 +223,7 @@ WeightsOut = Annotated[
 ]
 
 
-def _weights_target(destination: Path | None, shipped: Path) -> Path:
+def weights_target(destination: Path | None, shipped: Path) -> Path:
     """Where a retraining command writes: the shipped file, or ``--out`` when its folder exists."""
     target = shipped if destination is None else destination.expanduser()
     if not target.parent.is_dir():
@@ -240,7 +240,7 @@ def train_relevance(destination: WeightsOut = None) -> None:
 
     settings = get_settings()
     _use_threads(settings)
-    target = _weights_target(destination, SHIPPED_WEIGHTS)
+    target = weights_target(destination, SHIPPED_WEIGHTS)
     with err.status("embedding the training texts and cross-validating"):
         model = train(load_embedder(settings.index.embedder))
     model.save(target)
@@ -269,7 +269,7 @@ def train_matcher(destination: WeightsOut = None) -> None:
 
     settings = get_settings()
     _use_threads(settings)
-    target = _weights_target(destination, SHIPPED_ADAPTER)
+    target = weights_target(destination, SHIPPED_ADAPTER)
     with err.status("embedding the questions and card sentences, choosing the penalty, fitting"):
         adapter = train(load_embedder(settings.index.embedder))
     adapter.save(target)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from zoomqa.agent.doors.options import JsonOption, KOption, ModelOption, WriterOption
 from zoomqa.config import Settings, get_settings
-from zoomqa.errors import ZoomqaError
+from zoomqa.index.cli import WeightsOut, weights_target
 
 if TYPE_CHECKING:
     from zoomqa.agent.compose.pipeline import Answerer
@@ -111,9 +111,7 @@ def fit_anchor(
     questions: Annotated[
         Path, typer.Option("--questions", "-q", help="Development question set (JSONL with anchors).")
     ],
-    destination: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
-    ] = None,
+    destination: WeightsOut = None,
 ) -> None:
     """Fit the anchor's weights (a conditional logit) on a question set and report their
     cross-validated accuracy; fit on development questions, never on a holdout."""
@@ -125,7 +123,7 @@ def fit_anchor(
     from zoomqa.question_set import read_question_set
 
     settings = get_settings()
-    target = WEIGHTS_FILE if destination is None else destination.expanduser()
+    target = weights_target(destination, WEIGHTS_FILE)
     with open_retriever(evaluation_index(settings, None), settings) as retriever:
         with err.status("retrieving and collecting each question's sources"):
             choices = collect_choices(read_question_set(questions), retriever, Works(read_bundled_corpus()))
@@ -145,9 +143,7 @@ def fit_anchor(
 
 
 def train_entailment(
-    destination: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
-    ] = None,
+    destination: WeightsOut = None,
 ) -> None:
     """Fine-tune the claim check's cross-encoder on the written claims
     (agent/compose/data/entailment) and report it on cards held out of training; about half an
@@ -156,7 +152,7 @@ def train_entailment(
     from zoomqa.agent.evaluation.entailment_training import train_entailment as train
 
     settings = get_settings()
-    target = SHIPPED_MODEL if destination is None else destination.expanduser()
+    target = weights_target(destination, SHIPPED_MODEL)
     report = train(settings.index.embedder, target, say=lambda line: err.print(line, highlight=False))
     table = pair_report_table(report, LABELS)
     out.print(table)
@@ -164,9 +160,7 @@ def train_entailment(
 
 
 def train_works(
-    destination: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the weights (default: the shipped file).")
-    ] = None,
+    destination: WeightsOut = None,
 ) -> None:
     """Fit the map of questions towards the works that answer them (compose/work_matching.py) on
     the written questions, and report it on questions and works held out; a few minutes."""
@@ -175,9 +169,7 @@ def train_works(
     from zoomqa.index.embedding import load_embedder
 
     settings = get_settings()
-    target = SHIPPED_ADAPTER if destination is None else destination.expanduser()
-    if not target.parent.is_dir():
-        raise ZoomqaError(f"cannot write {target}: {target.parent} is not a folder")
+    target = weights_target(destination, SHIPPED_ADAPTER)
     adapter = train_work_matcher(
         load_embedder(settings.index.embedder), say=lambda line: err.print(line, highlight=False)
     )
