@@ -9,7 +9,7 @@ ending ("resized" reports, it does not ask).
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import lru_cache
 
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.index.embedding import known_words
@@ -31,7 +31,7 @@ def one_slip(typed: str, word: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: the words come from people's messages
 def _meant(typed: str) -> str | None:
     """The request word a lower-case token stands for, or None."""
     words = vocabulary().spelling
