@@ -265,8 +265,17 @@ def test_a_follow_up_that_only_changes_the_amount(message: str, expected: bool) 
 
 
 # Requests written blind to this parser, in many voices: factors in words and percent, exact
-# sizes, a width or height alone, numbers that describe the picture rather than the wish.
-PHRASINGS = [json.loads(line) for line in Path(__file__).with_name("tool_requests.jsonl").open()]
+# sizes, a width or height alone, numbers that describe the picture rather than the wish; and
+# messages that name a picture but ask for no enlargement (no path). A named resolution ("4K",
+# "full HD") keeps the picture's shape: one side.
+WRITTEN = [json.loads(line) for line in Path(__file__).with_name("tool_requests.jsonl").open()]
+PHRASINGS = [p for p in WRITTEN if p["path"] is not None]
+NOT_ASKED = [p for p in WRITTEN if p["path"] is None]
+
+
+@pytest.mark.parametrize("written", NOT_ASKED, ids=[p["id"] for p in NOT_ASKED])
+def test_messages_that_name_a_picture_without_asking_run_nothing(written: dict) -> None:
+    assert parse_request(written["message"]) == []
 
 
 @pytest.mark.parametrize("asked", PHRASINGS, ids=[p["id"] for p in PHRASINGS])

@@ -44,6 +44,7 @@ _QUESTION_START = re.compile(
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
     re.IGNORECASE,
 )
+_ARROW = re.compile(r"(?:->|→|=>)\s*$")  # "garden.jpg -> 1600x1200": the size it should become
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|not|no\s+need\s+to|stop)\b", re.IGNORECASE)
 # Any file name or path, quoted (spaces allowed) or bare ...
 _ANY_FILE = re.compile(
@@ -149,7 +150,9 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> 
     # that asks for a size ("make it 512x512", "enhance it to 1080 by 1350").
     sized = words.sized.search(text)
     wanted_size = size is not None and (
-        request is not None or (sized is not None and sized.start() < size.start)
+        request is not None
+        or (sized is not None and sized.start() < size.start)
+        or bool(_ARROW.search(text[: size.start]))
     )
     amount = scale is not None or wanted_size
     return bool(verb or (amount and ("?" not in text or request)))

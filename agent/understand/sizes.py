@@ -52,38 +52,45 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         rf"\btimes\s+({_NUMBER[1:-1]}|{_WORD})\b(?!\.\d)",
         # scale 3, scale of 3, scale factor 2.5, factor of 4, by a factor 4
         rf"\b(?:scale(?:\s+factor)?|factor)\s*(?:of|=|:)?\s*({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels)\b)",
-        # by 300%, to 250 %, at 400%
+        # by 300%, to 250 %, at 400%, 175% of its size
         rf"\b(?:by|to|at)\s+{_NUMBER}\s?%",
+        rf"(?<![\w.]){_NUMBER}\s?%\s+of\s+(?:its|the|their)\b",
         # enlarge by 4 (not "1920 by 1080")
         rf"(?<!\d)(?<!\d\s)\bby\s+{_NUMBER}(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
     )
 )
 
 _PX = r"(?:\s*(?:-\s*)?(?:px|pixels?|pixel)\b)?"
+# "width 3000 height 2000": a side named before its number is tried first, so the 3000 of
+# "width 3000" is not also read as "3000 height".
+_SIDE_IS = r"\s*(?:of|=|:|to|is|becomes|will\s+be|should\s+be)?\s*(\d{2,5})(?=\s*(?:px|pixels?)?\b)"
 _WIDTH_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
+        rf"\bwidth{_SIDE_IS}",
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|across|in\s+width|width)\b",
-        r"\bwidth\s*(?:of|=|:|to|becomes|will\s+be|should\s+be)?\s*(\d{2,5})\b",
         r"\b(4k|8k|uhd)\b",
     )
 )
 _HEIGHT_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
+        rf"\bheight{_SIDE_IS}",
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|in\s+height|height)\b",
-        r"\bheight\s*(?:of|=|:|to|becomes|will\s+be|should\s+be)?\s*(\d{2,5})\b",
         r"\b(\d{3,4})p\b",  # 1080p, 720p
         r"\b(full[- ]?hd|fhd)\b",
     )
 )
 # Screen and video resolutions by name; 4K is 3840 wide whatever the picture's shape.
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
-_PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?![\w.])", re.IGNORECASE)
+_PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\w|\.\d)", re.IGNORECASE)
 # ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
-_STATED = re.compile(r"\b(?:to|into|exact|exactly|make\s+(?:it|them|this|that))\s*$", re.IGNORECASE)
+_STATED = re.compile(
+    r"(?:\b(?:to|into|exact|exactly|make\s+(?:it|them|this|that))|->|→|=>)\s*$", re.IGNORECASE
+)
 _TARGET_WORD = re.compile(
-    r"\b(?:to|into|at|as|of|exact|exactly|need|want|get|make\s+(?:it|them|this|that))\s*$", re.IGNORECASE
+    r"(?:\b(?:to|into|at|as|of|exact|exactly|need|want|get|make\s+(?:it|them|this|that))|->|→|=>)\s*$",
+    re.IGNORECASE,
 )
 # "from a small 320x240 one", "my 320x240 photo", "it is only 320x240", "the plate is 12 pixels
 # wide": the size the picture has, not the one wanted.
@@ -129,7 +136,7 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
             if _FROM.search(text[: match.start()]):  # "from 1x to 6x": where it starts
                 continue
             value = _factor(match.group(1))
-            if match.group(0).rstrip().endswith("%"):
+            if "%" in match.group(0):
                 value /= 100
             elif match.group(0).lower().startswith("by") and value > _BARE_SCALE_LIMIT:
                 continue
