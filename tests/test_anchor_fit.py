@@ -8,12 +8,22 @@ from pathlib import Path
 import numpy as np
 
 from zoomqa.agent.compose.anchor import FEATURES, PRIOR, WEIGHTS_FILE, load_anchor_weights
-from zoomqa.agent.evaluation.anchor_fit import Choice, accuracy, fit, fit_anchor_weights, questions_digest
+from zoomqa.agent.compose.work_matching import RETRAIN, SHIPPED_ADAPTER
+from zoomqa.agent.evaluation.anchor_fit import (
+    Choice,
+    accuracy,
+    fit,
+    fit_anchor_weights,
+    pooled,
+    questions_digest,
+)
+from zoomqa.index.embedding import Embedder
+from zoomqa.index.matching import load_adapter
 
 DEV = Path(__file__).parent / "questions.jsonl"
 
 
-def test_shipped_weights_are_fitted_on_the_current_development_questions() -> None:
+def test_shipped_weights_are_fitted_on_the_current_development_questions(embedder: Embedder) -> None:
     weights = load_anchor_weights(WEIGHTS_FILE)
     assert set(weights.weights) == set(FEATURES)
     report = weights.report
@@ -22,6 +32,11 @@ def test_shipped_weights_are_fitted_on_the_current_development_questions() -> No
         "tests/questions.jsonl changed: run `zoomqa eval fit-anchor -q tests/questions.jsonl`"
     )
     assert str(report["penalty"]) in report["cross_validated_accuracy"]
+    work_map = load_adapter(SHIPPED_ADAPTER, embedder=embedder.identity, retrain=RETRAIN)
+    assert report["work_map_sha256"] == work_map.digest, (
+        "the work map changed: run `zoomqa eval fit-anchor -q tests/questions.jsonl`"
+    )
+    assert report["written_questions"] >= 1000
 
 
 def _choices(n: int, seed: int) -> list[Choice]:
@@ -54,3 +69,25 @@ def test_the_report_carries_the_cross_validation() -> None:
     assert set(report["cross_validated_accuracy"].values()) == {1.0}
     # every pull ties, so the strongest one (closest to the prior) is chosen
     assert report["penalty"] == max(float(p) for p in report["cross_validated_accuracy"])
+
+
+def test_written_questions_count_together_as_much_as_the_development_ones() -> None:
+    development, written = _choices(30, 3), _choices(120, 4)
+    both = pooled(development, written)
+    assert sum(c.weight for c in both[30:]) == sum(c.weight for c in both[:30]) == 30
+
+
+def test_a_weighted_question_counts_by_its_weight() -> None:
+    right, wrong = _choices(1, 5)[0], _choices(1, 6)[0]
+    prior = np.array([PRIOR[name] for name in FEATURES])
+    wrong = Choice("w", wrong.features, wrong.offset, ~wrong.correct, weight=3.0)
+    hits = [accuracy(prior, [c]) for c in (right, wrong)]
+    assert accuracy(prior, [right, wrong]) == (hits[0] + 3 * hits[1]) / 4
+
+
+def test_the_report_separates_development_and_written_accuracy() -> None:
+    weights = fit_anchor_weights(_choices(40, 7), "digest", _choices(80, 8), "map")
+    report = weights.report
+    assert report["questions"] == 40 and report["written_questions"] == 80
+    assert report["work_map_sha256"] == "map"
+    assert set(report["cross_validated_written"]) == set(report["cross_validated_development"])

@@ -8,7 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor, invents_detail, is_measure, off_subject
+from zoomqa.agent.compose.anchor import (
+    CONSTRAINT_TIER,
+    anchor_scores,
+    choose_anchor,
+    invents_detail,
+    is_measure,
+    off_subject,
+    subject_tier,
+    tiers,
+)
 from zoomqa.agent.understand.question import (
     analyse,
     content_stems,
@@ -86,6 +95,26 @@ def test_a_factor_beyond_the_fixed_models_needs_an_arbitrary_scale_method(corpus
     assert explained(question, corpus, ["paper:old-photos", "paper:liif"])[0] == "paper:liif"
     # ... and a factor the fixed models make gives an arbitrary-scale method no edge
     assert explained("upscale my photo 4x", corpus, ["paper:hat", "paper:liif"])[0] == "paper:hat"
+
+
+def test_a_source_that_cannot_make_the_asked_size_sits_below_one_that_can(corpus: tuple[Record, ...]) -> None:
+    by_id = {r.id: r for r in corpus}
+    fixed, any_scale = by_id["paper:hat"], by_id["paper:liif"]
+    exact = analyse("what's the best free tool to make my wallpaper exactly 3840x2160?")
+    assert list(tiers(exact, [fixed, any_scale])) == [-CONSTRAINT_TIER, 0.0]
+    # however strongly the other signals favour the fixed-scale work
+    scores = anchor_scores(exact, [fixed, any_scale], [0.9, 0.4], [1.0, 0.5], [0.6, 0.0])
+    assert choose_anchor(scores) == 2
+    assert list(tiers(exact, [fixed])) == [0.0]  # no source can: the constraint decides nothing
+    for other in (
+        "my scratched photo needs to be exactly 3840x2160",  # a repair comes first
+        "HAT or LIIF to make my wallpaper exactly 3840x2160?",  # a comparison of named works
+        "upscale my photo 4x",  # a factor the fixed models make
+    ):
+        analysis = analyse(other)  # only the subject's tier, if any
+        assert list(tiers(analysis, [fixed, any_scale])) == list(
+            subject_tier(analysis, [fixed, any_scale])
+        ), other
 
 
 def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:

@@ -104,6 +104,8 @@ SUBJECT_WORDS = (
 # similarity already says it is named; an abstract is named by a coined word ("SinSR") the
 # embedder cannot read, and its similarity to "what is SinSR?" says nothing.
 SUBJECT_TIER = 10.0
+# A source that cannot meet a hard constraint of the request sits this far below the rest (see tiers).
+CONSTRAINT_TIER = 5.0
 
 
 def preference(analysis: Analysis, record: Record) -> float:
@@ -259,9 +261,47 @@ def anchor_features(
     return np.asarray(rows, dtype=np.float64).reshape(len(records), len(FEATURES))
 
 
+def makes_any_scale(record: Record) -> bool:
+    """The work decodes any scale or size (its traits; a record without them, its task labels)."""
+    if record.traits is not None:
+        return record.traits.scale == "any"
+    labels = " ".join(record.tasks).lower()
+    return any(f in labels for f in _ANY_SCALE_LABELS)
+
+
+_ANY_SCALE_LABELS = vocabulary().preferred["arbitrary_scale"]
+
+
+def _only_any_scale(analysis: Analysis, records: Sequence[Record]) -> bool:
+    """A plain enlargement to a size or factor no fixed-scale model makes ("4K from 1080p",
+    "3.7x"): nothing to repair, not speed first, no work named, not a question about data or a
+    comparison."""
+    c = analysis.constraints
+    plain = not (c.damage or c.fix_requested or c.faces or c.illustration or c.fast)
+    return (
+        c.needs_arbitrary_scale
+        and plain
+        and analysis.intent not in ("data", "compare")
+        and not named_in(analysis, tuple(records), contrasts=False)
+    )
+
+
+def tiers(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
+    """Fixed offsets of each source's score, beside the weighted signals: the subject tier
+    (below), and -CONSTRAINT_TIER for a source that cannot make the asked size when only an
+    any-scale method can and one is among the sources -- a constraint, not a preference."""
+    offsets = subject_tier(analysis, records)
+    if _only_any_scale(analysis, records):
+        able = np.array([makes_any_scale(r) for r in records], dtype=bool)
+        if able.any():
+            offsets = offsets - CONSTRAINT_TIER * ~able
+    return offsets
+
+
 def subject_tier(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
-    """SUBJECT_TIER for each named record without card fields of the work the question is
-    about (the first it names that is not a yardstick, the newest in a comparison), else 0."""
+    """SUBJECT_TIER for each named record of the work the question is about (the first it
+    names that is not a yardstick, the newest in a comparison) -- in a comparison any record of
+    it, else only one without card fields -- and 0 for the others."""
     named = _named_in_order(analysis, records)
     subject = next(
         (
@@ -271,9 +311,13 @@ def subject_tier(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
         ),
         None,
     )
+    # In a comparison the newest named work is the subject whatever else it shares with the
+    # question: a later paper says what it changed, an earlier one cannot say how it differs
+    # from its successors.
+    compare = analysis.intent == "compare"
     return np.array(
         [
-            SUBJECT_TIER * (n in named and r.work == subject and not r.card_fields())
+            SUBJECT_TIER * (n in named and r.work == subject and (compare or not r.card_fields()))
             for n, r in enumerate(records, start=1)
         ],
         dtype=np.float64,
@@ -291,7 +335,7 @@ def anchor_scores(
     """One score per source (same order as ``records``); the highest is the anchor."""
     weights = load_anchor_weights() if weights is None else weights
     features = anchor_features(analysis, records, best_similarity, retrieval_scores, work_match)
-    return (features @ weights.vector + subject_tier(analysis, records)).tolist()
+    return (features @ weights.vector + tiers(analysis, records)).tolist()
 
 
 def choose_anchor(scores: Sequence[float]) -> int:

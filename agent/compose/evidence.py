@@ -6,7 +6,7 @@ them and the evaluation counts support with them, so all three see the same evid
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +19,7 @@ from zoomqa.agent.compose.work_matching import shipped_work_adapter, work_match,
 from zoomqa.agent.understand.question import Analysis, analyse
 from zoomqa.index.abstract_roles import tag_abstract
 from zoomqa.index.embedding import Embedder
+from zoomqa.index.matching import QueryAdapter
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 from zoomqa.index.sentences import split_clauses, split_sentences
@@ -167,8 +168,15 @@ class Evidence:
     work_match: tuple[float, ...]  # each source as a whole work, to the mapped question (work_matching.py)
 
     @classmethod
-    def gather(cls, result: SearchResult, embedder: Embedder) -> Evidence:
-        """Number the hits (models first), cut and embed their records, choose the anchor."""
+    def gather(
+        cls,
+        result: SearchResult,
+        embedder: Embedder,
+        work_map: Callable[[Embedder], QueryAdapter | None] = shipped_work_adapter,
+    ) -> Evidence:
+        """Number the hits (models first), cut and embed their records, choose the anchor.
+        ``work_map`` gives the question-to-work map (the anchor's fit passes maps that never
+        saw the question)."""
         analysis = analyse(result.question)
         hits = with_local_method(result, analysis).hits
         records = tuple(hit.record for hit in hits)
@@ -193,7 +201,7 @@ class Evidence:
         # adapter that learnt which sentence answers a question does not know which work should.
         similarity = tuple(best_quotable(passages, cosine, len(records)))
         works = np.stack([work_vector(block) for block in blocks]) if blocks else np.zeros((0, embedder.dim))
-        matched = tuple(work_match(shipped_work_adapter(embedder), question_vector, records, works))
+        matched = tuple(work_match(work_map(embedder), question_vector, records, works))
         scores = anchor_scores(analysis, records, similarity, retrieval, matched)
         return cls(
             result.question,

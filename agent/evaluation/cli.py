@@ -113,10 +113,17 @@ def fit_anchor(
     ],
     destination: WeightsOut = None,
 ) -> None:
-    """Fit the anchor's weights (a conditional logit) on a question set and report their
-    cross-validated accuracy; fit on development questions, never on a holdout."""
+    """Fit the anchor's weights (a conditional logit) on a question set, pooled with the
+    situation questions written for the bundled works, and report their cross-validated
+    accuracy; fit on development questions, never on a holdout. A few minutes."""
     from zoomqa.agent.compose.anchor import WEIGHTS_FILE
-    from zoomqa.agent.evaluation.anchor_fit import collect_choices, fit_anchor_weights, questions_digest
+    from zoomqa.agent.compose.work_matching import shipped_work_adapter
+    from zoomqa.agent.evaluation.anchor_fit import (
+        collect_choices,
+        collect_written_choices,
+        fit_anchor_weights,
+        questions_digest,
+    )
     from zoomqa.agent.evaluation.answers import Works
     from zoomqa.index.cli import evaluation_index, open_retriever
     from zoomqa.index.records import read_bundled_corpus
@@ -124,11 +131,19 @@ def fit_anchor(
 
     settings = get_settings()
     target = weights_target(destination, WEIGHTS_FILE)
+    works = Works(read_bundled_corpus())
     with open_retriever(evaluation_index(settings, None), settings) as retriever:
         with err.status("retrieving and collecting each question's sources"):
-            choices = collect_choices(read_question_set(questions), retriever, Works(read_bundled_corpus()))
-    with err.status(f"fitting on {len(choices)} questions, cross-validating"):
-        weights = fit_anchor_weights(choices, questions_digest(questions))
+            choices = collect_choices(read_question_set(questions), retriever, works)
+        with err.status(
+            "fitting the work map without each fifth of the written questions, collecting theirs"
+        ):
+            written = collect_written_choices(retriever, works)
+        work_map = shipped_work_adapter(retriever.embedder)
+    with err.status(f"fitting on {len(choices)} + {len(written)} written questions, cross-validating"):
+        weights = fit_anchor_weights(
+            choices, questions_digest(questions), written, work_map.digest if work_map else None
+        )
     weights.save(target)
     report = weights.report
     table = Table("weights", "cross-validated anchor accuracy", box=None)
@@ -139,7 +154,7 @@ def fit_anchor(
             f"{value:.3f}" + (" (chosen)" if float(penalty) == report["penalty"] else ""),
         )
     out.print(table)
-    out.print(f"{len(choices)} questions; wrote {target}")
+    out.print(f"{len(choices)} development and {len(written)} written questions; wrote {target}")
 
 
 def train_entailment(

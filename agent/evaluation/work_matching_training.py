@@ -6,8 +6,9 @@ computes them. Each written question -- from ``index/data/works/`` (a person's s
 written for a work) and ``index/data/matching/`` (written for one card sentence) -- should lie,
 once mapped, closer to the records of its work than to any other record: a softmax over all
 records at a fixed temperature, with the map's squared size penalised. The penalty is chosen on
-a fifth of the questions held out. The report also states how the map does on works held out
-whole, the case of a paper added from arXiv, for which the anchor does not use it.
+a fifth of the questions held out (the strongest within one standard error of the best). The
+report also states how the map does on works held out whole, the case of a paper added from
+arXiv, for which the anchor does not use it.
 """
 
 from __future__ import annotations
@@ -94,54 +95,105 @@ def _top1(questions: Any, works: Any, right: Any, weight: Any) -> float:
     return round(float(right[torch.arange(len(best)), best].float().mean()), 4)
 
 
-def train_work_matcher(embedder: Embedder, *, say: Callable[[str], None] = lambda _: None) -> QueryAdapter:
-    """Fit the map on the shipped questions and the bundled records; the report holds the held-out scores."""
+@dataclass(frozen=True)
+class _Problem:
+    """The questions' and records' vectors, and which records are of each question's work."""
+
+    questions: list[WorkQuestion]
+    vectors: Any  # (questions, dim) tensor
+    works: Any  # (records, dim) tensor: each record's work vector
+    right: Any  # (questions, records) bool tensor
+    question_work: np.ndarray  # each question's work
+
+    def fit(self, rows: Any, penalty: float) -> Any:
+        return _fit(self.vectors[rows], self.works, self.right[rows], penalty)
+
+    def top1(self, rows: Any, weight: Any) -> float:
+        return _top1(self.vectors[rows], self.works, self.right[rows], weight)
+
+
+def _problem(embedder: Embedder, questions: list[WorkQuestion], records: Sequence[Record]) -> _Problem:
     import torch
 
-    questions, records = all_questions(), read_bundled_corpus()
     index = {r.id: i for i, r in enumerate(records)}
     unknown = sorted({q.record for q in questions if q.record not in index})
     if unknown:
         raise ZoomqaError(f"questions written for records that are not bundled: {', '.join(unknown[:5])}")
-    say(f"{len(questions)} questions over {len(records)} records")
     works = torch.tensor(np.stack([work_vector(embedder.encode(_passage_texts(r))) for r in records]))
     vectors = torch.tensor(embedder.encode([q.question for q in questions]), dtype=torch.float32)
     of_work = np.array([r.work for r in records])
     question_work = np.array([records[index[q.record]].work for q in questions])
     right = torch.tensor(question_work[:, None] == of_work[None, :])
+    return _Problem(questions, vectors, works, right, question_work)
 
+
+def train_work_matcher(embedder: Embedder, *, say: Callable[[str], None] = lambda _: None) -> QueryAdapter:
+    """Fit the map on the shipped questions and the bundled records; the report holds the held-out scores."""
+    import torch
+
+    questions, records = all_questions(), read_bundled_corpus()
+    say(f"{len(questions)} questions over {len(records)} records")
+    problem = _problem(embedder, questions, records)
     rng = np.random.default_rng(SETTINGS.seed)
     held = torch.tensor(rng.random(len(questions)) < SETTINGS.held_out_share)
-    zero = torch.zeros((vectors.shape[1],) * 2)
+    zero = torch.zeros((problem.vectors.shape[1],) * 2)
     trials = {}
     for penalty in SETTINGS.penalties:
-        weight = _fit(vectors[~held], works, right[~held], penalty)
-        trials[penalty] = _top1(vectors[held], works, right[held], weight)
+        trials[penalty] = problem.top1(held, problem.fit(~held, penalty))
         say(f"penalty {penalty:g}: held-out questions top-1 {trials[penalty]}")
-    penalty = max(trials, key=lambda p: (trials[p], p))
-    distinct = sorted(set(question_work))
+    # The strongest penalty within one standard error of the best held-out top-1: a weaker
+    # one must earn its freedom by more than the noise of the held-out questions.
+    best = max(trials.values())
+    error = float(np.sqrt(best * (1 - best) / max(int(held.sum()), 1)))
+    penalty = max(p for p in SETTINGS.penalties if trials[p] >= best - error)
+    distinct = sorted(set(problem.question_work))
     unseen = set(
         rng.choice(distinct, size=max(1, round(SETTINGS.held_out_share * len(distinct))), replace=False)
     )
-    on_unseen = torch.tensor([w in unseen for w in question_work])
-    unseen_weight = _fit(vectors[~on_unseen], works, right[~on_unseen], penalty)
+    on_unseen = torch.tensor([w in unseen for w in problem.question_work])
+    unseen_weight = problem.fit(~on_unseen, penalty)
     report = {
         "questions": len(questions),
         "records": len(records),
         "penalty": penalty,
         "held_out_questions": {
             "n": int(held.sum()),
-            "embedder_top1": _top1(vectors[held], works, right[held], zero),
+            "embedder_top1": problem.top1(held, zero),
             "mapped_top1": {str(p): a for p, a in trials.items()},
         },
         "held_out_works": {
             "works": len(unseen),
             "n": int(on_unseen.sum()),
-            "embedder_top1": _top1(vectors[on_unseen], works, right[on_unseen], zero),
-            "mapped_top1": _top1(vectors[on_unseen], works, right[on_unseen], unseen_weight),
+            "embedder_top1": problem.top1(on_unseen, zero),
+            "mapped_top1": problem.top1(on_unseen, unseen_weight),
         },
     }
-    weight = _fit(vectors, works, right, penalty)
+    weight = problem.fit(torch.ones(len(questions), dtype=torch.bool), penalty)
     return QueryAdapter(
         embedder.identity, training_digest(embedder.identity, questions, records), weight.numpy(), report
     )
+
+
+def cross_fitted_maps(
+    embedder: Embedder, penalty: float, folds: int, *, seed: int = 0
+) -> list[tuple[list[WorkQuestion], QueryAdapter]]:
+    """The situation questions (``index/data/works/``) in ``folds`` parts, each with a map fitted
+    on every other question: a question's mapped vector then comes from a map that never saw it,
+    as a person's question does (the anchor's fit learns from these, anchor_fit.py)."""
+    questions, records = all_questions(), read_bundled_corpus()
+    problem = _problem(embedder, questions, records)
+    situations = len(read_work_questions())  # all_questions() lists them first
+    fold = np.full(len(questions), -1)
+    fold[:situations] = np.random.default_rng(seed).permutation(situations) % folds
+    maps = []
+    for part in range(folds):
+        weight = problem.fit(_rows(fold != part), penalty)
+        adapter = QueryAdapter(embedder.identity, f"cross-fitted {part + 1}/{folds}", weight.numpy(), {})
+        maps.append(([q for q, f in zip(questions, fold, strict=True) if f == part], adapter))
+    return maps
+
+
+def _rows(values: np.ndarray) -> Any:
+    import torch
+
+    return torch.tensor(values, dtype=torch.bool)
