@@ -99,7 +99,6 @@ def _top1(questions: Any, works: Any, right: Any, weight: Any) -> float:
 class _Problem:
     """The questions' and records' vectors, and which records are of each question's work."""
 
-    questions: list[WorkQuestion]
     vectors: Any  # (questions, dim) tensor
     works: Any  # (records, dim) tensor: each record's work vector
     right: Any  # (questions, records) bool tensor
@@ -124,7 +123,7 @@ def _problem(embedder: Embedder, questions: list[WorkQuestion], records: Sequenc
     of_work = np.array([r.work for r in records])
     question_work = np.array([records[index[q.record]].work for q in questions])
     right = torch.tensor(question_work[:, None] == of_work[None, :])
-    return _Problem(questions, vectors, works, right, question_work)
+    return _Problem(vectors, works, right, question_work)
 
 
 def train_work_matcher(embedder: Embedder, *, say: Callable[[str], None] = lambda _: None) -> QueryAdapter:
