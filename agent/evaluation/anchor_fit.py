@@ -10,11 +10,11 @@ generalise is visible. Fit on the development questions only: a holdout fitted o
 longer a holdout.
 
 The development questions are few (~280) and were written around the same topics; the
-situation questions written for each bundled work (``index/data/works/``, ~1,900, in
-people's own words) are pooled with them, counting together as much as the development
-questions. Their work-match signal comes from a map fitted without them
-(:func:`~zoomqa.agent.evaluation.work_matching_training.cross_fitted_maps`), or they would
-teach the anchor to trust a signal that has memorised them.
+situation questions written for each bundled work (``index/data/works/``, ~2,500, in
+people's own words) that name none of their sources are pooled with them, counting together
+as much as the development questions. Their work-match signal comes from a map fitted without
+them (:func:`~zoomqa.agent.evaluation.work_matching_training.cross_fitted_maps`), or they
+would teach the anchor to trust a signal that has memorised them.
 """
 
 from __future__ import annotations
@@ -232,7 +232,6 @@ def fit_anchor_weights(
     error = float(np.sqrt(best * (1 - best) / max(effective, 1.0)))
     penalty = max(p for p in PENALTIES if trials[p] >= best - error)
     weights = fit(every, start, penalty)
-    development = slice(0, len(choices))
     report = {
         "fitted": True,
         "questions_sha256": digest,
@@ -247,7 +246,7 @@ def fit_anchor_weights(
         "accuracy_fitted_in_sample": round(accuracy(weights, choices), 4),
         "cross_validated_accuracy": {str(p): round(a, 4) for p, a in trials.items()},
         "cross_validated_development": {
-            str(p): round(float(h[development].mean()), 4) for p, h in cross.items()
+            str(p): round(float(h[: len(choices)].mean()), 4) for p, h in cross.items()
         },
     }
     if written:
