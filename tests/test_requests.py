@@ -14,7 +14,15 @@ from zoomqa.agent.turn.enlarge_requests import (
     find_named_files,
     parse_request,
 )
-from zoomqa.agent.turn.history import MAX_TURNS, Turn, bounded, condense, is_follow_up, only_an_amount
+from zoomqa.agent.turn.history import (
+    MAX_TURNS,
+    Turn,
+    bounded,
+    condense,
+    is_follow_up,
+    only_an_amount,
+    resolve_references,
+)
 
 QUESTION_SET = Path(__file__).parent / "questions.jsonl"
 
@@ -131,6 +139,121 @@ def test_paths_are_found_with_their_folders() -> None:
         "z.webp",
     ]
     assert find_image_paths("photo.png.txt is not an image, nor is png") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (r"upscale C:\photos\cat.png 4x", ImageRequest(r"C:\photos\cat.png", scale=4.0)),
+        (
+            r"upscale C:\Users\Ann Lee\Pictures\beach day.jpg 2x please",
+            ImageRequest(r"C:\Users\Ann Lee\Pictures\beach day.jpg", scale=2.0),
+        ),
+        (
+            r"enlarge D:\scans\my scan.PNG to 3000 wide and C:\x\b.png",
+            None,  # two Windows paths, each ending at its own extension: checked below
+        ),
+        (r"upscale pics\old\cat.png 3x", ImageRequest(r"pics\old\cat.png", scale=3.0)),
+    ],
+)
+def test_windows_paths_are_found_whole_with_their_spaces(message: str, expected: ImageRequest | None) -> None:
+    if expected is None:
+        assert find_image_paths(message) == [r"D:\scans\my scan.PNG", r"C:\x\b.png"]
+    else:
+        assert parse_request(message) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("message", "path"),
+    [
+        ("here's IMG_2031.HEIC, make it 3x bigger please", "IMG_2031.HEIC"),
+        ("can you upscale render_0001.exr to 4k", "render_0001.exr"),
+        ("enlarge sprites.tga 2x", "sprites.tga"),
+        ("please upscale DSC_0042.NEF x2", "DSC_0042.NEF"),
+    ],
+)
+def test_images_in_formats_the_upscaler_cannot_read_are_requests_it_refuses(message: str, path: str) -> None:
+    assert [r.path for r in parse_request(message)] == [path]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "thanks! the 4x one of cat.png looks great",
+        "perfect, the 3x upscale of dog.jpg is exactly what I needed",
+        "the 1920x1080 version of wallpaper.png came out sharp, cheers",
+        "wow, that 2x copy of scan.png is much cleaner",
+    ],
+)
+def test_praise_for_a_result_named_by_its_amount_runs_nothing(message: str) -> None:
+    assert parse_request(message) == []
+
+
+def test_a_result_named_by_its_amount_is_asked_for_with_a_request_word() -> None:
+    assert parse_request("can I get the 4x version of cat.png?") == [ImageRequest("cat.png", scale=4.0)]
+    assert parse_request("give me the 1920x1080 one of a.png") == [
+        ImageRequest("a.png", width=1920, height=1080)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message", "expected"),
+    [
+        (
+            ["I need beach.jpg at 3840x2160 for a poster"],
+            "ok, enlarge it to that",
+            ImageRequest("beach.jpg", width=3840, height=2160),
+        ),
+        (
+            ["my banner.png must be 1500 wide for twitter"],
+            "upscale banner.png to that width",
+            ImageRequest("banner.png", width=1500),
+        ),
+        (
+            ["the print shop wants 6000 pixels wide"],
+            "enlarge shop.png to that",
+            ImageRequest("shop.png", width=6000),
+        ),
+        (
+            ["upscale cat.png 3x", "what is LIIF?"],
+            "can you enlarge it 5x instead",
+            ImageRequest("cat.png", scale=5.0),
+        ),
+        (
+            ["upscale cat.png 3x"],
+            "great. now blow it up to the same scale as before",
+            ImageRequest("cat.png", scale=3.0),
+        ),
+        (["upscale cat.png 3x"], "now do dog.png at the same size", ImageRequest("dog.png", scale=3.0)),
+    ],
+)
+def test_a_picture_and_a_size_referred_back_to_come_from_earlier_messages(
+    earlier: list[str], message: str, expected: ImageRequest
+) -> None:
+    assert parse_request(resolve_references(message, turns(*earlier))) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message"),
+    [
+        ([], "enlarge it to that"),  # nothing earlier to point to
+        (["upscale cat.png 3x"], "can you explain how it works at 4x?"),
+        (["upscale cat.png 3x"], "what does it do to faces?"),
+        (["upscale cat.png 3x"], "apply it to that picture"),
+        (["upscale cat.png 3x"], "thanks, the 3x version looks great"),
+    ],
+)
+def test_references_without_a_request_or_an_antecedent_run_nothing(earlier: list[str], message: str) -> None:
+    assert parse_request(resolve_references(message, turns(*earlier))) == []
+
+
+def test_a_reference_keeps_what_the_message_names_itself(tmp_path: Path) -> None:
+    history = turns("upscale cat.png 3x")
+    assert resolve_references("upscale dog.png to that", history) == "upscale dog.png to 3x"
+    assert resolve_references("enlarge it 4x", history, attachments=True) == "enlarge it 4x"
+    assert resolve_references("enlarge it to 1920 wide, not to that", history).startswith(
+        "enlarge cat.png to 1920"
+    )
 
 
 def test_every_tool_question_of_the_question_set_parses_to_its_expected_call() -> None:

@@ -116,6 +116,10 @@ def test_refuses_non_images_missing_files_bad_names_and_big_requests(
         ({"path": "fake.png", "scale": 2}, "not an image format zoomqa reads"),
         ({"path": "dog.png", "scale": 2}, "no image named dog.png"),
         ({"path": "trips", "scale": 2}, "trips is not one"),
+        (
+            {"path": "IMG_2031.HEIC", "scale": 2},
+            f"I cannot read .heic images (IMG_2031.HEIC); I enlarge {KINDS}",
+        ),
         ({"path": "cat.png", "scale": 2, "output_name": "../cat.png"}, "must be a plain file name"),
         ({"path": "cat.png", "scale": 2, "output_name": "/tmp/x.png"}, "must be a plain file name"),
         ({"path": "cat.png", "scale": 2, "output_name": "cat.exe"}, "must be a plain file name"),

@@ -37,6 +37,12 @@ OUTPUT_FORMATS = {
 }
 # File names the upscaler takes as input: those it writes, and a GIF (read as its first frame).
 INPUT_SUFFIXES: dict[str, str] = {**OUTPUT_FORMATS, ".gif": "GIF"}
+# Image formats it does not read (phones' HEIC, renders' EXR, cameras' raw files, ...): a person
+# who names one is told to convert it, rather than that it is no image.
+OTHER_IMAGE_SUFFIXES = frozenset(
+    {".heic", ".heif", ".avif", ".jxl", ".exr", ".hdr", ".tga", ".psd", ".svg", ".ico", ".dds", ".jp2"}
+    | {".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"}
+)
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "BMP"}
 _SAVE_OPTIONS: dict[str, dict[str, Any]] = {

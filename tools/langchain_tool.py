@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from zoomqa.config import UpscaleSettings
 from zoomqa.errors import ZoomqaError
-from zoomqa.tools.images import INPUT_SUFFIXES, OUTPUT_FORMATS
+from zoomqa.tools.images import INPUT_SUFFIXES, OTHER_IMAGE_SUFFIXES, OUTPUT_FORMATS
 
 if TYPE_CHECKING:  # the upscaler (torch) is imported when the tool first runs
     from zoomqa.tools.engine import Progress
@@ -86,6 +86,12 @@ def resolve_allowed_image(path_text: str, allowed_dirs: Sequence[Path]) -> Path:
     (symlinks and ``..`` included) before the containment check.
     """
     if not is_image_name(path_text):  # refused by its name alone: nothing is opened or resolved
+        suffix = Path(path_text).suffix.lower()
+        if suffix in OTHER_IMAGE_SUFFIXES:
+            raise ZoomqaError(
+                f"I cannot read {suffix} images ({path_text}); I enlarge {IMAGE_KINDS}: "
+                "save it as PNG first (most photo apps export it)"
+            )
         raise ZoomqaError(f"I can only enlarge image files ({IMAGE_KINDS}): {path_text} is not one")
     roots = [Path(d).expanduser().resolve() for d in allowed_dirs]
     if not roots:

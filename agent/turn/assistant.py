@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from zoomqa.agent.compose.answer import Answer, Statement, WorkflowStep
 from zoomqa.agent.llm.failures import ModelUnavailable, is_offline_note
 from zoomqa.agent.turn.enlarge_requests import find_image_paths, parse_request
-from zoomqa.agent.turn.history import Turn, bounded, condense, only_an_amount
+from zoomqa.agent.turn.history import Turn, bounded, condense, only_an_amount, resolve_references
 from zoomqa.agent.turn.reply import TOOL_FIELD, TOOL_NAME, Reply, ToolCall
 from zoomqa.agent.understand.language import language_of
 from zoomqa.config import Settings, UpscaleSettings
@@ -454,7 +454,7 @@ class Assistant:
     ) -> tuple[str, list[ToolCall]]:
         """The deterministic plan: the condensed question, and the enlargements the message asks for."""
         condensed = condense(message, history)
-        requests = parse_request(message, attachments)
+        requests = parse_request(resolve_references(message, history, bool(attachments)), attachments)
         if not requests and condensed != message and only_an_amount(message):
             requests = parse_request(condensed)  # "and at 8x?" after "upscale cat.png 3x"
         return self._run_requests([r.arguments() for r in requests], condensed, progress)

@@ -24,7 +24,7 @@ from zoomqa.agent.understand.question import analyse
 from zoomqa.agent.understand.sizes import FoundSize, find_scale, find_size
 from zoomqa.agent.understand.spelling import respell
 from zoomqa.agent.understand.vocabulary import vocabulary
-from zoomqa.tools.images import INPUT_SUFFIXES
+from zoomqa.tools.images import INPUT_SUFFIXES, OTHER_IMAGE_SUFFIXES
 
 # Used when a request names no amount ("upscale cat.png"): the smallest enlargement worth showing.
 DEFAULT_SCALE = 2.0
@@ -32,11 +32,18 @@ DEFAULT_SCALE = 2.0
 # It was also trained on noise and blur, but not measured on them, so they do not pick it.
 DAMAGED_MODEL_DAMAGE = frozenset({"jpeg"})
 
-_EXTENSIONS = "|".join(ext.lstrip(".") for ext in sorted(INPUT_SUFFIXES, key=len, reverse=True))
+# Image files a person may name: those the upscaler reads, and formats it does not read (a
+# phone's HEIC, a render's EXR) so that the request is answered with why, not ignored.
+_EXTENSIONS = "|".join(
+    ext.lstrip(".") for ext in sorted({*INPUT_SUFFIXES, *OTHER_IMAGE_SUFFIXES}, key=len, reverse=True)
+)
+_WINDOWS_NAME = r'[^<>:"/\\|?*\n]'  # a character Windows allows in a file or folder name
 _PATH = re.compile(
     rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'"""  # quoted: spaces allowed
     rf"""|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
-    rf"""|(?<![\w/.~-])(?P<bare>[\w~./-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
+    # A Windows path from a drive letter: its folders and name may hold spaces, unquoted.
+    rf"""|(?<![\w/.~-])(?P<drive>[a-z]:\\(?:{_WINDOWS_NAME}+\\)*{_WINDOWS_NAME}*?\.(?:{_EXTENSIONS}))"""
+    rf"""|(?<![\w/\\.~-])(?P<bare>[\w~./\\-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
@@ -52,6 +59,10 @@ _ANY_FILE = re.compile(
 )
 # ... that looks like one: a folder in it, or an extension ("notes.txt", not "e.g" or "v1.2") ...
 _FILE_LIKE = re.compile(r"(?:.*/.*|.*[^/.]{2}\.[a-z][a-z0-9]{0,7})", re.IGNORECASE | re.DOTALL)
+# An amount as it names a result: "4x", "x4", "2.5x", "1920x1080", "1920 by 1080", "1080p", "4k".
+_AMOUNT = (
+    r"\d+(?:\.\d+)?\s*[x×]|[x×]\s*\d+(?:\.\d+)?|\d{3,5}\s*(?:[x×]|by)\s*\d{3,5}|\d{3,5}\s*(?:px|p)|[248]k"
+)
 _AMOUNT_LIKE = re.compile(r"[\d.,:x×/%-]+", re.IGNORECASE)  # "2x/4x", "16:9", "3/4"
 
 
@@ -89,13 +100,16 @@ class _RequestWords:
     request: re.Pattern[str]  # "please", "can you"
     sized: re.Pattern[str]  # "make", "enhance": a request when a wanted size follows
     object_of_verb: re.Pattern[str]  # ends where the file an enlarge verb acts on starts
+    result: re.Pattern[str]  # a picture already made, named by its amount: "the 4x version"
+    picture_reference: re.Pattern[str]  # "enlarge it": group "ref" is the picture referred back to
+    size_reference: re.Pattern[str]  # "... to that": a size referred back to
 
 
 @cache
 def _patterns() -> _RequestWords:
     """The request words of the vocabulary file (agent/understand/vocabulary.toml), as patterns."""
     words = vocabulary().requests
-    verbs, make = "|".join(words["verbs"]), "|".join(words["make"])
+    verbs, make, results = "|".join(words["verbs"]), "|".join(words["make"]), "|".join(words["results"])
     return _RequestWords(
         verb=re.compile(rf"\b(?:{verbs}|make\b[^.?!]{{0,60}}?\b(?:{make}))\b", re.IGNORECASE),
         past=re.compile(rf"\b(?:{'|'.join(words['past'])})\b", re.IGNORECASE),
@@ -105,7 +119,29 @@ def _patterns() -> _RequestWords:
             rf"\b(?:{verbs}|make)(?:\s+(?:the|this|that|my|file|image|picture|photo|document))*\s+$",
             re.IGNORECASE,
         ),
+        result=re.compile(
+            rf"\b(?:the|that|this|these|those|your|my)\s+(?:{_AMOUNT})\s+(?:{results})\b", re.IGNORECASE
+        ),
+        picture_reference=re.compile(
+            rf"\b(?:{verbs}|make|blow|scale|do)\s+(?P<ref>{'|'.join(words['picture_reference'])})\b",
+            re.IGNORECASE,
+        ),
+        size_reference=re.compile(
+            rf"\b(?:{'|'.join(words['size_reference'])})\b(?!\s+(?:{results}|pic|folder)\b)", re.IGNORECASE
+        ),
     )
+
+
+def referred_picture(message: str) -> tuple[int, int] | None:
+    """Where an enlarge verb's object refers back to a picture ("enlarge it", "upscale that one")."""
+    match = _patterns().picture_reference.search(message)
+    return match.span("ref") if match else None
+
+
+def referred_size(message: str) -> tuple[int, int] | None:
+    """Where the message refers back to a size ("enlarge it to that", "at the same width")."""
+    match = _patterns().size_reference.search(message)
+    return match.span() if match else None
 
 
 def find_named_files(message: str) -> list[str]:
@@ -171,6 +207,8 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     if not paths:
         return []
     text = respell(_without_paths(message, named))
+    if not _patterns().request.search(text):  # "thanks, the 4x one of cat.png looks great"
+        text = _patterns().result.sub(" ", text)
     size, scale = find_size(text), find_scale(text)
     if not _asks_to_enlarge(text, size, None if scale is None else scale[0]):
         return []

@@ -15,8 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from zoomqa.agent.turn.enlarge_requests import find_image_paths, find_named_files
-from zoomqa.agent.understand.sizes import find_scale, parse_size
+from zoomqa.agent.turn.enlarge_requests import (
+    find_image_paths,
+    find_named_files,
+    referred_picture,
+    referred_size,
+)
+from zoomqa.agent.understand.sizes import find_scale, find_size, parse_size
 
 # Only the latest turns shape a follow-up; older ones would only dilute the search.
 MAX_TURNS = 8
@@ -99,4 +104,36 @@ def condense(message: str, history: Sequence[Turn]) -> str:
             previous = merge(turn.text, previous) if previous and is_follow_up(turn.text) else turn.text
     if previous and is_follow_up(message):
         return merge(message, previous)
+    return message
+
+
+def _amount_text(text: str) -> str | None:
+    """The amount a message names, written out: "3840x2160", "1500 pixels wide", "3x"."""
+    size = find_size(text)
+    if size is not None:
+        width, height = size.value
+        if width and height:
+            return f"{width}x{height}"
+        return f"{width} pixels wide" if width else f"{height} pixels tall"
+    scale = find_scale(text)
+    return None if scale is None else f"{scale[0]:g}x"
+
+
+def resolve_references(message: str, history: Sequence[Turn], attachments: bool = False) -> str:
+    """The message with the picture and the size it refers back to written out from the
+    person's earlier messages: "ok, enlarge it to that" after "I need beach.jpg at 3840x2160"
+    becomes "ok, enlarge beach.jpg to 3840x2160". What the message names itself (a file, an
+    attachment, an amount) is kept; a reference with nothing earlier to point to stays as it is.
+    """
+    earlier = [t.text for t in reversed(bounded(history)) if t.role == "user"]
+    span = referred_size(message)
+    if span is not None and find_size(message) is None and find_scale(message) is None:
+        amount = next((a for a in map(_amount_text, earlier) if a), None)
+        if amount is not None:
+            message = f"{message[: span[0]]}to {amount}{message[span[1] :]}"
+    span = referred_picture(message)
+    if span is not None and not (attachments or find_image_paths(message) or find_named_files(message)):
+        picture = next((paths[-1] for paths in map(find_image_paths, earlier) if paths), None)
+        if picture is not None:
+            message = f"{message[: span[0]]}{picture}{message[span[1] :]}"
     return message

@@ -29,14 +29,14 @@ class Vocabulary:
     specialties: tuple[tuple[str, str], ...]
     task_labels: dict[str, tuple[str, ...]]
     card_patterns: dict[str, re.Pattern[str]]
-    requests: dict[str, tuple[str, ...]]  # verbs, make, sized, past, polite: alternatives as written
+    requests: dict[str, tuple[str, ...]]  # REQUEST_WORDS: alternatives as written
     spelling: tuple[str, ...]  # request words a misspelling is read as
 
     def condition(self, name: str) -> re.Pattern[str]:
         return self.conditions[name]
 
 
-REQUEST_WORDS = ("verbs", "make", "sized", "past", "polite")
+REQUEST_WORDS = ("verbs", "make", "sized", "past", "polite", "results", "size_reference", "picture_reference")
 
 
 def _checked(pattern: str) -> str:
