@@ -325,6 +325,12 @@ def test_gpu_recipe_pack_keeps_the_held_out_split_and_the_benchmark_pixels(
     for name in gpu_recipe.BENCHMARKS:
         original = read_rgb(shared / "sr-bench" / name / "crop.png")
         assert np.array_equal(read_rgb(tmp_path / "pack" / "bench" / name / "crop.webp"), original)
+    # Benchmarks left out (scored where the full data is) leave room for more training photos.
+    fewer = gpu_recipe.main(
+        ["pack", "--shared", str(shared), "--to", str(tmp_path / "p2"), "--mib", str(budget), "--sets", "Set5"]
+    )
+    assert sorted(p.name for p in (tmp_path / "p2" / "bench").iterdir()) == ["Set5"]
+    assert fewer["training_photos"] > summary["training_photos"]
 
 
 def test_gpu_recipe_runs_as_a_file_without_zoomqa_installed(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 One command for a machine lent a GPU for a few minutes (it runs on a CPU too, slowly)::
 
-    python3 tools/gpu_recipe.py --out "$OUT"                       # ~6 min training + ~2 min scoring
+    python3 tools/gpu_recipe.py --out "$OUT"                       # 6 min training, then scoring
     python3 tools/gpu_recipe.py --photos DIR/photos --bench DIR/bench --out "$OUT"
 
 It trains from the shipped ``liif-edsr`` weights with the paper's batch (16) under autocast (bf16
@@ -24,6 +24,7 @@ folder (and the benchmarks, as pixel-identical lossless WebP) within a size budg
 machine the full data cannot be copied to::
 
     python3 tools/gpu_recipe.py pack --to runs/gpu-pack --mib 48
+    python3 tools/gpu_recipe.py pack --to runs/gpu-pack --mib 38 --sets Set5,Set14  # more photos
 
 The module runs as a file (``python3 tools/gpu_recipe.py``) without zoomqa being installed: it
 then needs only torch, numpy, Pillow, safetensors and pydantic.
@@ -100,12 +101,14 @@ def read_all(paths: Sequence[Path], threads: int) -> list[np.ndarray]:
         return list(pool.map(read_rgb, paths))
 
 
-def pack(shared: Path, to: Path, mib: float) -> dict:
-    """A copy of the data the recipe reads that fits ``mib``: benchmarks as lossless WebP, all the
-    held-out photos, and as many training photos (spread evenly over the sorted list) as fit."""
+def pack(shared: Path, to: Path, mib: float, sets: Sequence[str] = BENCHMARKS) -> dict:
+    """A copy of the data the recipe reads that fits ``mib``: the benchmarks in ``sets`` as lossless
+    WebP, all the held-out photos, and as many training photos (spread evenly over the sorted
+    list) as fit. Leaving a large benchmark out (B100) buys training photos; it is then scored
+    where the full data is."""
     to.mkdir(parents=True, exist_ok=True)
     budget = mib * 2**20
-    for name in BENCHMARKS:
+    for name in sets:
         target = to / "bench" / name
         target.mkdir(parents=True, exist_ok=True)
         for path in list_images(shared / "sr-bench" / name):
@@ -351,6 +354,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.add_argument("--shared", type=Path, default=shared)
         parser.add_argument("--to", type=Path, required=True)
         parser.add_argument("--mib", type=float, default=48.0, help="size budget of the whole folder")
+        parser.add_argument("--sets", default=",".join(BENCHMARKS), help="benchmarks to copy")
         args = parser.parse_args(argv[1:])
         args.command = "pack"
         return args
@@ -395,7 +399,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse(argv)
     if args.command == "pack":
-        summary = pack(args.shared, args.to, args.mib)
+        summary = pack(args.shared, args.to, args.mib, args.sets.split(","))
         print(json.dumps(summary))
         return summary
     return run_recipe(args)
