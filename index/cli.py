@@ -211,7 +211,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
 
 _TRAINING_GROUPS = {
     "question": "in-domain questions (false refusals)",
-    "written": "questions written for card sentences (false refusals)",
+    "written": "questions written for card sentences and work situations (false refusals)",
     "card": "card sentences (false refusals)",
     "near-domain": "near-domain off-topic (false answers)",
     "general": "general off-topic (false answers)",

@@ -1,8 +1,11 @@
 """Training the relevance classifier (:mod:`zoomqa.index.relevance`) from texts kept in the repo.
 
 In-domain: the questions in ``data/relevance/in_domain.txt``, the questions written for the
-cards' sentences (``data/matching``) and every sentence of the
-bundled cards (titles, summaries, tasks, workflows, explains, facts). Off-topic: the
+cards' sentences (``data/matching``) and for the works' situations (``data/works``), and every
+sentence of the bundled cards (titles, summaries, tasks, workflows, explains, facts). The
+situation questions speak as people with a picture do ("want to zoom a 100x100 thumbnail up
+10x..."), which the others rarely do: 645 such questions written afterwards were refused 13
+times by weights trained without them and 5 times by weights trained with the earlier 2,512. Off-topic: the
 questions in ``data/relevance/off_topic*.txt``, many of them sharing a word with the domain
 ("sharpen a knife", "blur my background in Zoom", "monitor resolution"). The evaluation
 question set (tests/questions.jsonl) is never read here, so it stays a held-out check.
@@ -26,7 +29,7 @@ import numpy as np
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import read_matching_questions
+from zoomqa.index.matching import read_matching_questions, read_work_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.relevance import RelevanceModel, mean_of_nearest
 from zoomqa.index.sentences import split_sentences
@@ -35,8 +38,8 @@ TEXTS_DIR = Path(str(files("zoomqa.index") / "data" / "relevance"))
 IN_DOMAIN_FILE = "in_domain.txt"
 OFF_TOPIC_FILES = {"near-domain": "off_topic_near_domain.txt", "general": "off_topic.txt"}
 OFF_TOPIC_GROUPS = tuple(OFF_TOPIC_FILES)
-# In-domain: questions people asked, questions written for each card sentence (index/matching.py),
-# and the card sentences themselves.
+# In-domain: questions people asked, questions written for each card sentence and each work's
+# situations (index/matching.py), and the card sentences themselves.
 IN_DOMAIN_GROUPS = ("question", "written", "card")
 # Chosen by cross-validation on these texts (the module docstring says how it is measured).
 NEIGHBOURS = 5  # k of the nearest-neighbour features
@@ -98,10 +101,11 @@ def training_texts(
     written: Iterable[str] | None = None,
 ) -> TrainingTexts:
     """The texts of ``directory``, the cards (the bundled ones by default) and the questions
-    written for the cards' sentences (``data/matching``, by default), each once."""
+    written for the cards' sentences and the works' situations (``data/matching`` and
+    ``data/works``, by default), each once."""
     groups: dict[str, str] = {}
     if written is None:
-        written = [q.question for q in read_matching_questions()]
+        written = [q.question for q in read_matching_questions()] + [q.question for q in read_work_questions()]
     sources = [
         ("question", read_text_lines(directory / IN_DOMAIN_FILE)),
         ("written", list(written)),
