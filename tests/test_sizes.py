@@ -31,6 +31,8 @@ from zoomqa.agent.understand.sizes import find_scale, parse_scale, parse_size
         ("by a factor of 6", 6.0),
         ("by 300%", 3.0),
         ("enlarge to 250 %", 2.5),
+        ("make it 50% bigger", 1.5),  # the picture plus half of it
+        ("20 % larger please", 1.2),
         ("enlarge by 4", 4.0),
         ("how does upscaling 3x work?", 3.0),
         # no enlargement, but written as a factor: read, for the upscaler to refuse

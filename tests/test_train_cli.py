@@ -327,7 +327,17 @@ def test_gpu_recipe_pack_keeps_the_held_out_split_and_the_benchmark_pixels(
         assert np.array_equal(read_rgb(tmp_path / "pack" / "bench" / name / "crop.webp"), original)
     # Benchmarks left out (scored where the full data is) leave room for more training photos.
     fewer = gpu_recipe.main(
-        ["pack", "--shared", str(shared), "--to", str(tmp_path / "p2"), "--mib", str(budget), "--sets", "Set5"]
+        [
+            "pack",
+            "--shared",
+            str(shared),
+            "--to",
+            str(tmp_path / "p2"),
+            "--mib",
+            str(budget),
+            "--sets",
+            "Set5",
+        ]
     )
     assert sorted(p.name for p in (tmp_path / "p2" / "bench").iterdir()) == ["Set5"]
     assert fewer["training_photos"] > summary["training_photos"]

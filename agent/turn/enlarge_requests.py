@@ -43,7 +43,7 @@ _PATH = re.compile(
     rf"""|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
     # A Windows path from a drive letter: its folders and name may hold spaces, unquoted.
     rf"""|(?<![\w/.~-])(?P<drive>[a-z]:\\(?:{_WINDOWS_NAME}+\\)*{_WINDOWS_NAME}*?\.(?:{_EXTENSIONS}))"""
-    rf"""|(?<![\w/\\.~-])(?P<bare>[\w~./\\-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",
+    rf"""|(?<![\w/\\.~@+-])(?P<bare>[\w~./\\@+-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",  # icon@2x.png
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
@@ -97,6 +97,7 @@ def find_image_paths(message: str) -> list[str]:
 class _RequestWords:
     verb: re.Pattern[str]  # asks for a bigger picture: "upscale", "make it bigger"
     past: re.Pattern[str]  # reports one: "I upscaled it"
+    intention: re.Pattern[str]  # puts one off: "I'll enlarge it later"
     request: re.Pattern[str]  # "please", "can you"
     sized: re.Pattern[str]  # "make", "enhance": a request when a wanted size follows
     object_of_verb: re.Pattern[str]  # ends where the file an enlarge verb acts on starts
@@ -113,6 +114,7 @@ def _patterns() -> _RequestWords:
     return _RequestWords(
         verb=re.compile(rf"\b(?:{verbs}|make\b[^.?!]{{0,60}}?\b(?:{make}))\b", re.IGNORECASE),
         past=re.compile(rf"\b(?:{'|'.join(words['past'])})\b", re.IGNORECASE),
+        intention=re.compile(rf"\b(?:{'|'.join(words['intention'])})(?!\w)", re.IGNORECASE),
         request=re.compile(rf"\b(?:{'|'.join(words['polite'])})\b", re.IGNORECASE),
         sized=re.compile(rf"\b(?:{'|'.join(words['sized'])})\b", re.IGNORECASE),
         object_of_verb=re.compile(
@@ -163,9 +165,12 @@ def find_named_files(message: str) -> list[str]:
     return found
 
 
+_PLACEHOLDER = "IMAGE"  # where a named picture was, in the text the request words are read from
+
+
 def _without_paths(message: str, paths: Sequence[str]) -> str:
     for path in paths:
-        message = message.replace(path, " IMAGE ")
+        message = message.replace(path, f" {_PLACEHOLDER} ")
     return message
 
 
@@ -180,6 +185,12 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> 
     if _QUESTION_START.search(text) and not request:
         return False
     if words.past.search(text) and not verb and not request:
+        return False
+    if words.intention.search(text) and not request:  # "I'll enlarge holiday.jpg later"
+        return False
+    image = text.find(_PLACEHOLDER)
+    sentence = re.split(r"[.!?;]", text[: max(image, 0)])[-1]  # before the picture, in its sentence
+    if not verb and _NEGATION.search(sentence):  # "don't touch wedding.jpg, ..."
         return False
     # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
     # picture ("cat.png is 640x480") unless it comes with "please", "I need"... or after a verb

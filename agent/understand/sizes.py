@@ -52,6 +52,8 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         rf"\btimes\s+({_NUMBER[1:-1]}|{_WORD})\b(?!\.\d)",
         # scale 3, scale of 3, scale factor 2.5, factor of 4, by a factor 4
         rf"\b(?:scale(?:\s+factor)?|factor)\s*(?:of|=|:)?\s*({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels)\b)",
+        # 50% bigger, 20 % larger: the picture plus that share of it (1.5, 1.2)
+        rf"(?<![\w.]){_NUMBER}\s?%\s+(?:bigger|larger)\b",
         # by 300%, to 250 %, at 400%, 175% of its size
         rf"\b(?:by|to|at)\s+{_NUMBER}\s?%",
         rf"(?<![\w.]){_NUMBER}\s?%\s+of\s+(?:its|the|their)\b",
@@ -113,6 +115,9 @@ _TARGET_CLAUSE = re.compile(
 )
 
 
+_MORE = re.compile(r"(?:bigger|larger)$", re.IGNORECASE)
+
+
 def _is_present_size(before: str) -> bool:
     """Whether a size written after ``before`` is the picture's present size, not the one wanted."""
     return bool(_SOURCE_WORD.search(before)) and not _TARGET_CLAUSE.search(before)
@@ -127,7 +132,7 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     """The enlargement factor a text names and where it is written (start, end), or None.
 
     "3x", "x2.5", "10 times", "threefold", "twice as big", "scale of 4", "by 300%" (3.0),
-    "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales. A factor no enlargement
+    "50% bigger" (1.5), "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales. A factor no enlargement
     has ("0x", "0.5x", "1x") is read as written, so that the upscaler refuses it (the scale must
     be greater than 1) instead of a request falling back to its default amount.
     """
@@ -137,7 +142,7 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
                 continue
             value = _factor(match.group(1))
             if "%" in match.group(0):
-                value /= 100
+                value = value / 100 + (1 if _MORE.search(match.group(0)) else 0)
             elif match.group(0).lower().startswith("by") and value > _BARE_SCALE_LIMIT:
                 continue
             return value, match.span()

@@ -36,7 +36,17 @@ class Vocabulary:
         return self.conditions[name]
 
 
-REQUEST_WORDS = ("verbs", "make", "sized", "past", "polite", "results", "size_reference", "picture_reference")
+REQUEST_WORDS = (
+    "verbs",
+    "make",
+    "sized",
+    "past",
+    "polite",
+    "intention",
+    "results",
+    "size_reference",
+    "picture_reference",
+)
 
 
 def _checked(pattern: str) -> str:
