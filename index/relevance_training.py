@@ -105,7 +105,8 @@ def training_texts(
     ``data/works``, by default), each once."""
     groups: dict[str, str] = {}
     if written is None:
-        written = [q.question for q in read_matching_questions()] + [q.question for q in read_work_questions()]
+        situations = [q.question for q in read_work_questions()]
+        written = [q.question for q in read_matching_questions()] + situations
     sources = [
         ("question", read_text_lines(directory / IN_DOMAIN_FILE)),
         ("written", list(written)),
