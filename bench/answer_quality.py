@@ -2,10 +2,11 @@
 
 The dev set (tests/questions.jsonl) is the one rules, weights and card sentences may be tuned
 on; the holdout set (tests/holdout.jsonl) was written before it was ever run and is only
-reported. A gap between the two columns is what tuning on dev did not carry over to new
-questions. Each set runs through `zoomqa eval answers --json` (the same code users run).
+reported, as is tests/situations_holdout.jsonl (situation questions written for the bundled
+works, never trained on). A gap between the columns is what tuning on dev did not carry over
+to new questions. Each set runs through `zoomqa eval answers --json` (the same code users run).
 
-    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout]
+    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations]
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SETS = {"dev": REPO / "tests" / "questions.jsonl", "holdout": REPO / "tests" / "holdout.jsonl"}
+SETS = {
+    "dev": REPO / "tests" / "questions.jsonl",
+    "holdout": REPO / "tests" / "holdout.jsonl",
+    # Situation questions written for the bundled works, like index/data/works but never trained
+    # on: the work to explain and no nuggets, so only the anchor and refusals count.
+    "situations": REPO / "tests" / "situations_holdout.jsonl",
+}
 ROWS = (
     ("anchor accuracy", "anchor_accuracy"),
     ("nugget recall", "nugget_recall"),
@@ -66,7 +73,9 @@ def _cell(report: dict, key: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writer", default="extractive")
-    parser.add_argument("--sets", default="dev,holdout", help="comma-separated: dev, holdout")
+    parser.add_argument(
+        "--sets", default="dev,holdout,situations", help="comma-separated: " + ", ".join(SETS)
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
     reports = {name: evaluate(SETS[name], args.writer) for name in names}
