@@ -19,13 +19,17 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 
 from zoomqa.agent.evaluation.answers import Works
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.matching import read_matching_questions, read_work_questions
 from zoomqa.index.records import normalise_arxiv_id, read_bundled_corpus
+from zoomqa.index.relevance_training import IN_DOMAIN_FILE, TEXTS_DIR
 from zoomqa.question_set import Question, read_question_set
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")  # dev: rules and weights may be tuned on it
 # Written before it was ever run and only reported (bench/answer_quality.py); a question used to
 # diagnose a failure moves to dev and a new one is written in its place.
 HOLDOUT = Path(__file__).with_name("holdout.jsonl")
+# Situation questions written for the bundled works like index/data/works, never trained on.
+SITUATIONS = Path(__file__).with_name("situations_holdout.jsonl")
 LIIF_ARXIV_ID = "2012.09161"
 FIXED_RECORD_ID = re.compile(r"^(dataset|metric):[a-z0-9]+$")
 TOOL_KEYS = ("path", "scale", "width", "height")
@@ -142,6 +146,16 @@ def holdout() -> list[CuratedQuestion]:
 def questions(dev: list[CuratedQuestion], holdout: list[CuratedQuestion]) -> list[CuratedQuestion]:
     """Both sets: ids, texts, references and anchors are checked across them."""
     return dev + holdout
+
+
+def test_no_holdout_question_is_a_training_text() -> None:
+    """The holdouts stay unseen: none of their questions is a question written for training."""
+    training = {q.question.casefold() for q in (*read_work_questions(), *read_matching_questions())}
+    relevance = TEXTS_DIR / IN_DOMAIN_FILE
+    training |= {line.strip().casefold() for line in relevance.read_text(encoding="utf-8").splitlines()}
+    held = [q.question for path in (HOLDOUT, SITUATIONS) for q in read_question_set(path)]
+    assert len(held) > 400
+    assert not [q for q in held if q.casefold() in training]
 
 
 def test_ids_are_unique(questions: list[CuratedQuestion]) -> None:
