@@ -247,6 +247,13 @@ def test_references_without_a_request_or_an_antecedent_run_nothing(earlier: list
     assert parse_request(resolve_references(message, turns(*earlier))) == []
 
 
+def test_a_picture_referred_back_to_keeps_the_spaces_in_its_name() -> None:
+    history = turns('upscale "my holiday photo.jpg" 3x')
+    assert parse_request(resolve_references("now enlarge it 5x", history)) == [
+        ImageRequest("my holiday photo.jpg", scale=5.0)
+    ]
+
+
 def test_a_reference_keeps_what_the_message_names_itself(tmp_path: Path) -> None:
     history = turns("upscale cat.png 3x")
     assert resolve_references("upscale dog.png to that", history) == "upscale dog.png to 3x"

@@ -135,5 +135,6 @@ def resolve_references(message: str, history: Sequence[Turn], attachments: bool 
     if span is not None and not (attachments or find_image_paths(message) or find_named_files(message)):
         picture = next((paths[-1] for paths in map(find_image_paths, earlier) if paths), None)
         if picture is not None:
-            message = f"{message[: span[0]]}{picture}{message[span[1] :]}"
+            written = f'"{picture}"' if re.search(r"\s", picture) else picture  # keeps its spaces
+            message = f"{message[: span[0]]}{written}{message[span[1] :]}"
     return message
