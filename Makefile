@@ -56,7 +56,7 @@ bench: install
 
 # A lent GPU: pack the data small enough to travel, then fine-tune, score and export (tools/README.md).
 gpu-pack: install
-	$(BIN)/python tools/gpu_recipe.py pack --to runs/gpu-pack --mib 44
+	$(BIN)/python tools/gpu_recipe.py pack --to runs/gpu-pack --mib 37.5 --sets Set5,Set14
 gpu-recipe: install
 	$(BIN)/python tools/gpu_recipe.py --out $${OUT:-runs/gpu-recipe}
 

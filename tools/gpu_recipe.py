@@ -21,10 +21,10 @@ scale + 6) and Set5, Set14 and B100 (Y, shave = scale) at x2, x4 and x8. ``--out
 Photos: ``--photos`` holds the training photos; the held-out ones are every 20th by name, as in
 ``zoomqa train``, unless the folder has a ``split.json`` naming them. ``pack`` writes such a
 folder (and the benchmarks, as pixel-identical lossless WebP) within a size budget, for a
-machine the full data cannot be copied to::
+machine the full data cannot be copied to (a lent machine receives 64 MiB with the repository;
+B100 left behind is scored where the data is)::
 
-    python3 tools/gpu_recipe.py pack --to runs/gpu-pack --mib 48
-    python3 tools/gpu_recipe.py pack --to runs/gpu-pack --mib 38 --sets Set5,Set14  # more photos
+    python3 tools/gpu_recipe.py pack --to runs/gpu-pack --mib 37.5 --sets Set5,Set14
 
 The module runs as a file (``python3 tools/gpu_recipe.py``) without zoomqa being installed: it
 then needs only torch, numpy, Pillow, safetensors and pydantic.
