@@ -58,9 +58,12 @@ def _probability(model: PairClassifier, label: str, first: str, second: str) -> 
     return float(model.probabilities([(first, second)])[0, model.labels.index(label)])
 
 
-def read_pair_classifier(path: Path, embedder: Embedder) -> PairClassifier:
-    """The classifier in ``path`` on top of ``embedder``'s MiniLM; a ZoomqaError when it was
-    trained for another base model or the base cannot read pairs (a sentence-transformers fallback)."""
+def read_tuned_layers(
+    path: Path, embedder: Embedder, what: str
+) -> tuple[MiniLMEncoder, dict[str, np.ndarray], dict[str, str]]:
+    """``embedder``'s MiniLM with the fine-tuned layers in ``path`` in place of its own, the
+    file's other tensors (a head) and its metadata; a ZoomqaError when the file is unreadable,
+    was trained for another base model, or the base cannot take layers (a sentence-transformers fallback)."""
     from safetensors import safe_open
     from safetensors.numpy import load_file
 
@@ -68,23 +71,31 @@ def read_pair_classifier(path: Path, embedder: Embedder) -> PairClassifier:
         with safe_open(str(path), framework="numpy") as handle:
             meta = handle.metadata() or {}
         tensors = load_file(str(path))
-        labels = tuple(json.loads(meta["labels"]))
-    except (OSError, ValueError, KeyError) as exc:
-        raise ZoomqaError(f"cannot read the pair classifier {path}: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise ZoomqaError(f"cannot read {what} {path}: {exc}") from None
     if meta.get("embedder") != embedder.identity:
-        raise ZoomqaError(
-            f"the pair classifier {path} was trained on {meta.get('embedder')}, not {embedder.identity}"
-        )
+        raise ZoomqaError(f"{what} {path} was trained on {meta.get('embedder')}, not {embedder.identity}")
     base = embedder.minilm()
     if base is None:
-        raise ZoomqaError(
-            f"the pair classifier {path} needs the numpy MiniLM encoder, not {embedder.identity}"
-        )
-    layers = {name: value for name, value in tensors.items() if not name.startswith(f"{HEAD}.")}
+        raise ZoomqaError(f"{what} {path} needs the numpy MiniLM encoder, not {embedder.identity}")
+    layers = {name: value for name, value in tensors.items() if name.startswith("encoder.layer.")}
+    rest = {name: value for name, value in tensors.items() if name not in layers}
+    return base.with_layers(layers), rest, meta
+
+
+def read_pair_classifier(path: Path, embedder: Embedder) -> PairClassifier:
+    """The classifier in ``path`` on top of ``embedder``'s MiniLM; a ZoomqaError when it was
+    trained for another base model or the base cannot read pairs (a sentence-transformers fallback)."""
+    encoder, head, meta = read_tuned_layers(path, embedder, "the pair classifier")
+    try:
+        labels = tuple(json.loads(meta["labels"]))
+        weight, bias = head[f"{HEAD}.weight"], head[f"{HEAD}.bias"]
+    except (ValueError, KeyError) as exc:
+        raise ZoomqaError(f"cannot read the pair classifier {path}: {exc}") from None
     return PairClassifier(
-        encoder=base.with_layers(layers),
-        weight=tensors[f"{HEAD}.weight"].astype(np.float32),
-        bias=tensors[f"{HEAD}.bias"].astype(np.float32),
+        encoder=encoder,
+        weight=weight.astype(np.float32),
+        bias=bias.astype(np.float32),
         labels=labels,
         embedder=meta["embedder"],
         digest=meta.get("digest", ""),

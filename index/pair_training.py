@@ -64,22 +64,15 @@ def train_pair_classifier(
 ) -> dict[str, Any]:
     """Choose the epochs on held-out groups, fit on all, write ``destination``; returns the report."""
     import torch
-    from safetensors.torch import save_file
-    from tokenizers import Tokenizer
-    from transformers import BertModel
 
-    directory, identity = resolve_embedder(embedder_spec)
     torch.manual_seed(settings.seed)
-    bert = BertModel.from_pretrained(str(directory), attn_implementation="eager").eval()
-    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=settings.max_tokens)
+    bert, tokenizer, identity = load_base(embedder_spec, settings.max_tokens)
     frozen = len(bert.encoder.layer) - settings.top_layers
     bf16 = cpu_has_native_bf16()
     say(f"{len(pairs)} pairs; running the {frozen} frozen layers once{' (bf16 autocast)' if bf16 else ''}")
     started = time.monotonic()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        hidden = _frozen_states(bert, tokenizer, [(p.first, p.second) for p in pairs], frozen)
+        hidden = frozen_states(bert, tokenizer, [(p.first, p.second) for p in pairs], frozen)
     targets = torch.tensor([p.label for p in pairs])
     held = held_out_groups([p.group for p in pairs], settings.validation_share, settings.seed)
     is_held = np.array([p.group in held for p in pairs])
@@ -103,7 +96,7 @@ def train_pair_classifier(
             for start in range(0, len(order), settings.batch):
                 batch = order[start : start + settings.batch].tolist()
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    logits = head(_top_pooled(top, [hidden[i] for i in batch]))
+                    logits = head(top_pooled(top, [hidden[i] for i in batch]))
                 loss = torch.nn.functional.cross_entropy(logits.float(), targets[batch], weight=balance)
                 optimiser.zero_grad()
                 loss.backward()
@@ -126,11 +119,7 @@ def train_pair_classifier(
         "precision": "bf16 autocast" if bf16 else "fp32",
         "train_s": round(time.monotonic() - started, 1),
     }
-    tensors = {
-        f"encoder.layer.{frozen + i}.{name}": value.detach().to(torch.float16).contiguous()
-        for i, layer in enumerate(top)
-        for name, value in layer.state_dict().items()
-    }
+    tensors = layer_tensors(top, frozen)
     tensors[f"{HEAD}.weight"] = head.weight.detach().to(torch.float16).contiguous()
     tensors[f"{HEAD}.bias"] = head.bias.detach().to(torch.float16).contiguous()
     metadata = {
@@ -139,18 +128,54 @@ def train_pair_classifier(
         "labels": json.dumps(list(labels)),
         "report": json.dumps(report),
     }
+    save_tuned(destination, tensors, metadata)
+    return report
+
+
+def load_base(embedder_spec: str, max_tokens: int) -> tuple[Any, Any, str]:
+    """The packaged MiniLM as a torch BertModel, its tokenizer (truncating at ``max_tokens``,
+    no padding) and its identity."""
+    from tokenizers import Tokenizer
+    from transformers import BertModel
+
+    directory, identity = resolve_embedder(embedder_spec)
+    bert = BertModel.from_pretrained(str(directory), attn_implementation="eager").eval()
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return bert, tokenizer, identity
+
+
+def layer_tensors(top: Sequence[Any], frozen: int) -> dict[str, Any]:
+    """The fine-tuned layers' weights in fp16, named as the base model's layers they replace."""
+    import torch
+
+    return {
+        f"encoder.layer.{frozen + i}.{name}": value.detach().to(torch.float16).contiguous()
+        for i, layer in enumerate(top)
+        for name, value in layer.state_dict().items()
+    }
+
+
+def save_tuned(destination: Path, tensors: dict[str, Any], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` as safetensors with ``metadata``, replacing ``destination`` atomically."""
+    from safetensors.torch import save_file
+
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     save_file(tensors, str(partial), metadata=metadata)
     partial.replace(destination)
-    return report
 
 
-def _frozen_states(bert: Any, tokenizer: Any, pairs: list[tuple[str, str]], frozen: int) -> list[Any]:
-    """Each pair's hidden states after the frozen layers, one (tokens, dim) tensor per pair."""
+def frozen_states(
+    bert: Any, tokenizer: Any, texts: Sequence[str | tuple[str, str]], frozen: int
+) -> list[Any]:
+    """Each text's (or pair's) hidden states after the frozen layers, one (tokens, dim) tensor each."""
     import torch
 
-    encodings = tokenizer.encode_batch([(a.lower(), b.lower()) for a, b in pairs])
+    encodings = tokenizer.encode_batch(
+        [t.lower() if isinstance(t, str) else (t[0].lower(), t[1].lower()) for t in texts]
+    )
     order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))  # little padding
     states: list[Any] = [None] * len(encodings)
     with torch.no_grad():
@@ -175,7 +200,7 @@ def _frozen_states(bert: Any, tokenizer: Any, pairs: list[tuple[str, str]], froz
     return states
 
 
-def _top_pooled(top: Sequence[Any], states: Sequence[Any]) -> Any:
+def top_pooled(top: Sequence[Any], states: Sequence[Any]) -> Any:
     """Mean-pooled output of the top layers over each pair's real tokens (what the numpy
     encoder's ``encode_pairs`` computes)."""
     import torch
@@ -205,7 +230,7 @@ def _scores(
     with torch.no_grad():
         for start in range(0, len(rows), 64):
             batch = rows[start : start + 64].tolist()
-            predicted.extend(head(_top_pooled(top, [hidden[i] for i in batch])).argmax(1).tolist())
+            predicted.extend(head(top_pooled(top, [hidden[i] for i in batch])).argmax(1).tolist())
     truth = targets[rows.tolist()].tolist()
     recall = {
         name: round(

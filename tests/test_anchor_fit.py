@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from zoomqa.agent.compose.anchor import FEATURES, PRIOR, WEIGHTS_FILE, load_anchor_weights
-from zoomqa.agent.compose.work_matching import RETRAIN, SHIPPED_ADAPTER
+from zoomqa.agent.compose.work_matching import SHIPPED_MATCHER, read_work_matcher
 from zoomqa.agent.evaluation.anchor_fit import (
     Choice,
     accuracy,
@@ -18,7 +18,6 @@ from zoomqa.agent.evaluation.anchor_fit import (
     questions_digest,
 )
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import load_adapter
 
 DEV = Path(__file__).parent / "questions.jsonl"
 
@@ -32,9 +31,9 @@ def test_shipped_weights_are_fitted_on_the_current_development_questions(embedde
         "tests/questions.jsonl changed: run `zoomqa eval fit-anchor -q tests/questions.jsonl`"
     )
     assert str(report["penalty"]) in report["cross_validated_accuracy"]
-    work_map = load_adapter(SHIPPED_ADAPTER, embedder=embedder.identity, retrain=RETRAIN)
-    assert report["work_map_sha256"] == work_map.digest, (
-        "the work map changed: run `zoomqa eval fit-anchor -q tests/questions.jsonl`"
+    matcher = read_work_matcher(SHIPPED_MATCHER, embedder)
+    assert report["work_matcher_digest"] == matcher.digest, (
+        "the work matcher changed: run `zoomqa eval fit-anchor -q tests/questions.jsonl`"
     )
     assert report["written_questions"] >= 1000
 
@@ -86,8 +85,8 @@ def test_a_weighted_question_counts_by_its_weight() -> None:
 
 
 def test_the_report_separates_development_and_written_accuracy() -> None:
-    weights = fit_anchor_weights(_choices(40, 7), "digest", _choices(80, 8), "map")
+    weights = fit_anchor_weights(_choices(40, 7), "digest", _choices(80, 8), "matcher")
     report = weights.report
     assert report["questions"] == 40 and report["written_questions"] == 80
-    assert report["work_map_sha256"] == "map"
+    assert report["work_matcher_digest"] == "matcher"
     assert set(report["cross_validated_written"]) == set(report["cross_validated_development"])

@@ -15,11 +15,10 @@ import numpy as np
 from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor
 from zoomqa.agent.compose.answer import Source
 from zoomqa.agent.compose.local_method import with_local_method
-from zoomqa.agent.compose.work_matching import shipped_work_adapter, work_match, work_vector
+from zoomqa.agent.compose.work_matching import WorkMatcher, shipped_work_matcher, work_match, work_vector
 from zoomqa.agent.understand.question import Analysis, analyse
 from zoomqa.index.abstract_roles import tag_abstract
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import QueryAdapter
 from zoomqa.index.records import Record
 from zoomqa.index.results import SearchResult
 from zoomqa.index.sentences import split_clauses, split_sentences
@@ -165,18 +164,20 @@ class Evidence:
     anchor_scores: tuple[float, ...]
     retrieval_scores: tuple[float, ...]  # each source's fused retrieval score
     similarity: tuple[float, ...]  # each source's best quotable passage, by the embedder's own cosine
-    work_match: tuple[float, ...]  # each source as a whole work, to the mapped question (work_matching.py)
+    work_match: tuple[
+        float, ...
+    ]  # each source as a whole work, to the question as the tuned encoder reads it (work_matching.py)
 
     @classmethod
     def gather(
         cls,
         result: SearchResult,
         embedder: Embedder,
-        work_map: Callable[[Embedder], QueryAdapter | None] = shipped_work_adapter,
+        work_matcher: Callable[[Embedder], WorkMatcher | None] = shipped_work_matcher,
     ) -> Evidence:
         """Number the hits (models first), cut and embed their records, choose the anchor.
-        ``work_map`` gives the question-to-work map (the anchor's fit passes maps that never
-        saw the question)."""
+        ``work_matcher`` gives the question encoder tuned towards works (the anchor's fit passes
+        matchers that never saw the question)."""
         analysis = analyse(result.question)
         hits = with_local_method(result, analysis).hits
         records = tuple(hit.record for hit in hits)
@@ -201,7 +202,7 @@ class Evidence:
         # adapter that learnt which sentence answers a question does not know which work should.
         similarity = tuple(best_quotable(passages, cosine, len(records)))
         works = np.stack([work_vector(block) for block in blocks]) if blocks else np.zeros((0, embedder.dim))
-        matched = tuple(work_match(work_map(embedder), question_vector, records, works))
+        matched = tuple(work_match(work_matcher(embedder), result.question, question_vector, records, works))
         scores = anchor_scores(analysis, records, similarity, retrieval, matched)
         return cls(
             result.question,

@@ -1,34 +1,41 @@
-"""Which retrieved work answers a question: question vectors mapped towards the works that answer them.
+"""Which retrieved work answers a question: the question read by an encoder tuned towards the works that answer it.
 
 Sentence cosine ranks works by the one sentence closest to the question. A person who writes
 "the any-size upscaler i use smooths everything, is there a version that keeps texture?" is
-closest to a sentence of the upscaler they already use, not of the work that answers them. A
-residual linear map of the question vector, ``q' = norm(q + q W)`` (the form of
-:class:`zoomqa.index.matching.QueryAdapter`), is trained so that ``q'`` lies closest to the
-*work* that answers it, a work's vector being the mean of its passages' vectors. It learns from
-questions written for the bundled works in people's own words (``index/data/works/``)
-and from the questions written for card sentences (``index/data/matching``), by
-``zoomqa eval train-works`` (:mod:`zoomqa.agent.evaluation.work_matching_training`).
+closest to a sentence of the upscaler they already use, not of the work that answers them. The
+question side of the packaged MiniLM, with its top layers fine-tuned, is trained so that the
+question's vector lies closest to the *work* that answers it, a work's vector being the mean of
+its passages' vectors as the plain embedder reads them (the index and the passages stay as
+they are). It learns from questions written for the bundled works in people's own words
+(``index/data/works/``) and from the questions written for card sentences
+(``index/data/matching``), by ``zoomqa eval train-works``
+(:mod:`zoomqa.agent.evaluation.work_matching_training`). Only the tuned layers ship
+(safetensors, fp16), with the base model's identity, a digest of the training data and the
+held-out report.
 
-The anchor reads cos(q', work) as one of its signals. The map knows only the bundled works: a
-record added from arXiv is compared with the question as the embedder reads it.
+The anchor reads cos(question, work) as one of its signals. The encoder knows only the bundled
+works: a record added from arXiv is compared with the question as the plain embedder reads it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import QueryAdapter, load_adapter
+from zoomqa.index.minilm import MiniLMEncoder
+from zoomqa.index.pair_model import read_tuned_layers
 from zoomqa.index.records import Record
 
-SHIPPED_ADAPTER = Path(str(files("zoomqa.agent.compose") / "data" / "work_adapter.npz"))
+SHIPPED_MATCHER = Path(str(files("zoomqa.agent.compose") / "data" / "work_matcher.safetensors"))
 RETRAIN = "run `zoomqa eval train-works`"
 
 
@@ -38,35 +45,58 @@ def work_vector(passage_vectors: np.ndarray) -> np.ndarray:
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-_loaded: dict[tuple[Path, str], QueryAdapter | None] = {}
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: it holds arrays
+class WorkMatcher:
+    """The question encoder tuned towards works, and how it was trained."""
+
+    encoder: MiniLMEncoder
+    embedder: str  # the identity of the base model it was tuned from
+    digest: str  # of its training data and settings
+    report: dict[str, Any]
+
+    def question_vector(self, question: str) -> np.ndarray:
+        """The question's unit vector as the tuned encoder reads it."""
+        return self.encoder.encode([question])[0]
+
+
+def read_work_matcher(path: Path, embedder: Embedder) -> WorkMatcher:
+    """The matcher in ``path`` for ``embedder``; a ZoomqaError when it cannot serve it."""
+    encoder, _, meta = read_tuned_layers(path, embedder, "the work matcher")
+    return WorkMatcher(
+        encoder, meta["embedder"], meta.get("digest", ""), json.loads(meta.get("report", "{}"))
+    )
+
+
+_loaded: dict[tuple[Path, str], WorkMatcher | None] = {}
 _loading = threading.Lock()
 
 
-def shipped_work_adapter(embedder: Embedder, path: Path = SHIPPED_ADAPTER) -> QueryAdapter | None:
-    """The shipped map for ``embedder``, read once per process; None for another embedder
+def shipped_work_matcher(embedder: Embedder, path: Path = SHIPPED_MATCHER) -> WorkMatcher | None:
+    """The shipped matcher for ``embedder``, read once per process; None for another embedder
     (the anchor then goes without this signal)."""
     key = (path, embedder.identity)
     with _loading:
         if key not in _loaded:
             try:
-                _loaded[key] = load_adapter(path, embedder=embedder.identity, retrain=RETRAIN)
+                _loaded[key] = read_work_matcher(path, embedder)
             except ZoomqaError:
                 _loaded[key] = None
         return _loaded[key]
 
 
 def work_match(
-    adapter: QueryAdapter | None,
+    matcher: WorkMatcher | None,
+    question: str,
     question_vector: np.ndarray,
     records: Sequence[Record],
     work_vectors: np.ndarray,
 ) -> list[float]:
-    """cos(q', work) for each record (rows of ``work_vectors``); a record without card fields,
-    which the map never learnt, by the plain cosine."""
-    plain = np.asarray(question_vector, dtype=np.float32).reshape(1, -1)
-    mapped = plain if adapter is None else adapter.apply(plain)
-    scores = []
-    for record, vector in zip(records, work_vectors, strict=True):
-        learnt = adapter is not None and bool(record.card_fields())
-        scores.append(float((mapped if learnt else plain)[0] @ vector))
-    return scores
+    """cos(question, work) for each record (rows of ``work_vectors``), the question read by the
+    tuned encoder; a record without card fields, which it never learnt, by the plain
+    ``question_vector``."""
+    plain = np.asarray(question_vector, dtype=np.float32)
+    tuned = plain if matcher is None else matcher.question_vector(question)
+    return [
+        float((tuned if matcher is not None and record.card_fields() else plain) @ vector)
+        for record, vector in zip(records, work_vectors, strict=True)
+    ]

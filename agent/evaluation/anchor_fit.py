@@ -12,9 +12,9 @@ longer a holdout.
 The development questions are few (~280) and were written around the same topics; the
 situation questions written for each bundled work (``index/data/works/``, ~2,500, in
 people's own words) that name none of their sources are pooled with them, counting together
-as much as the development questions. Their work-match signal comes from a map fitted without
-them (:func:`~zoomqa.agent.evaluation.work_matching_training.cross_fitted_maps`), or they
-would teach the anchor to trust a signal that has memorised them.
+as much as the development questions. Their work-match signal comes from an encoder tuned
+without them (:func:`~zoomqa.agent.evaluation.work_matching_training.cross_fitted_matchers`), or
+they would teach the anchor to trust a signal that has memorised them.
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ import numpy as np
 
 from zoomqa.agent.compose.anchor import FEATURES, PRIOR, AnchorWeights, anchor_features, subject_tier
 from zoomqa.agent.compose.evidence import Evidence
-from zoomqa.agent.compose.work_matching import RETRAIN, shipped_work_adapter
+from zoomqa.agent.compose.work_matching import RETRAIN, WorkMatcher, shipped_work_matcher
 from zoomqa.agent.evaluation.answers import Works
-from zoomqa.agent.evaluation.work_matching_training import cross_fitted_maps
+from zoomqa.agent.evaluation.work_matching_training import cross_fitted_matchers
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import QueryAdapter
 from zoomqa.index.retrieval import HybridRetriever
 from zoomqa.question_set import Question
 
@@ -64,7 +63,7 @@ class Choice:
     weight: float = 1.0  # how much the question counts in the fit and in accuracies
 
 
-WorkMap = Callable[[Embedder], QueryAdapter | None]
+MatcherFor = Callable[[Embedder], WorkMatcher | None]
 
 
 _NAMING = [FEATURES.index("named"), FEATURES.index("named_measure")]
@@ -76,7 +75,7 @@ def _choice(
     anchor: str,
     retriever: HybridRetriever,
     works: Works,
-    work_map: WorkMap,
+    work_matcher: MatcherFor,
     *,
     naming: bool = True,
 ) -> Choice | None:
@@ -86,7 +85,7 @@ def _choice(
     result = retriever.search(text)
     if not result.relevant:
         return None
-    evidence = Evidence.gather(result, retriever.embedder, work_map)
+    evidence = Evidence.gather(result, retriever.embedder, work_matcher)
     correct = np.array([works.same(anchor, r) for r in evidence.records])
     if not correct.any():
         return None
@@ -105,30 +104,34 @@ def _choice(
 def collect_choices(questions: Sequence[Question], retriever: HybridRetriever, works: Works) -> list[Choice]:
     """The choices of every answerable question with an anchor whose right work was retrieved."""
     choices = (
-        _choice(q.id, q.question, q.anchor, retriever, works, shipped_work_adapter)
+        _choice(q.id, q.question, q.anchor, retriever, works, shipped_work_matcher)
         for q in questions
         if q.expect != "refuse" and q.anchor
     )
     return [c for c in choices if c is not None]
 
 
-def _always(adapter: QueryAdapter) -> WorkMap:
-    """The work map ``adapter``, whatever the embedder."""
-    return lambda _embedder: adapter
+def _always(matcher: WorkMatcher) -> MatcherFor:
+    """The work matcher ``matcher``, whatever the embedder."""
+    return lambda _embedder: matcher
 
 
-def collect_written_choices(retriever: HybridRetriever, works: Works, folds: int = FOLDS) -> list[Choice]:
-    """The choices of the situation questions, each with its work-match signal from a map that
-    never saw it (fitted with the shipped map's penalty). A situation question that names a
+def collect_written_choices(
+    embedder_spec: str, retriever: HybridRetriever, works: Works, folds: int = FOLDS
+) -> list[Choice]:
+    """The choices of the situation questions, each with its work-match signal from an encoder
+    that never saw it (tuned for as many epochs as the shipped one). A situation question that names a
     retrieved work is left out: it was written for another work (the named one is what the
     person tried, or the contrast), while the development questions hold what a question that
     names works should get (the first named, the newer of two compared)."""
-    shipped = shipped_work_adapter(retriever.embedder)
+    shipped = shipped_work_matcher(retriever.embedder)
     if shipped is None:
-        raise ZoomqaError(f"no work map for this embedder; {RETRAIN} first")
+        raise ZoomqaError(f"no work matcher for this embedder; {RETRAIN} first")
     choices = []
-    for part, (questions, adapter) in enumerate(
-        cross_fitted_maps(retriever.embedder, float(shipped.report["penalty"]), folds, seed=SEED)
+    for part, (questions, matcher) in enumerate(
+        cross_fitted_matchers(
+            embedder_spec, retriever.embedder, int(shipped.report["epochs"]), folds, seed=SEED
+        )
     ):
         for i, q in enumerate(questions):
             found = _choice(
@@ -137,7 +140,7 @@ def collect_written_choices(retriever: HybridRetriever, works: Works, folds: int
                 q.record,
                 retriever,
                 works,
-                _always(adapter),
+                _always(matcher),
                 naming=False,
             )
             if found is not None:
@@ -213,7 +216,7 @@ def questions_digest(path: Path) -> str:
 
 
 def fit_anchor_weights(
-    choices: Sequence[Choice], digest: str, written: Sequence[Choice] = (), work_map: str | None = None
+    choices: Sequence[Choice], digest: str, written: Sequence[Choice] = (), work_matcher: str | None = None
 ) -> AnchorWeights:
     """The weights fitted on every choice (the development ones, pooled with the ``written``
     ones) with the strongest pull to the prior whose cross-validated accuracy is within one
@@ -237,7 +240,7 @@ def fit_anchor_weights(
         "questions_sha256": digest,
         "questions": len(choices),
         "written_questions": len(written),
-        "work_map_sha256": work_map,
+        "work_matcher_digest": work_matcher,
         "folds": FOLDS,
         "penalty": penalty,
         "standard_error": round(error, 4),
