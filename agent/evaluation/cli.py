@@ -147,7 +147,9 @@ def fit_anchor(
     weights.save(target)
     report = weights.report
     table = Table("weights", "cross-validated anchor accuracy", box=None)
-    table.add_row("hand-set prior", f"{report['accuracy_prior']:.3f} (not fitted)")
+    table.add_row(
+        "hand-set prior", f"{report['accuracy_prior']:.3f} (development questions only, not fitted)"
+    )
     for penalty, value in report["cross_validated_accuracy"].items():
         table.add_row(
             f"fitted, penalty {penalty}",
