@@ -4,7 +4,9 @@ The bottom layers stay frozen, so their output is computed once per pair; only t
 and a linear head learn, with each label weighted by the inverse of its share. On a CPU with
 native bf16 (AMX, AVX512-BF16) the forward passes run under bf16 autocast with fp32 weights. The number of
 epochs is chosen on groups (cards) held out entirely, which is also what the report states;
-the shipped weights are then fitted on every group.
+the shipped weights are then fitted on every group. The helpers below the trainer (the base
+model, the frozen states, the tuned layers' tensors and their file) also tune the anchor's
+question encoder (zoomqa eval train-works).
 """
 
 from __future__ import annotations

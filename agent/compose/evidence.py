@@ -164,9 +164,7 @@ class Evidence:
     anchor_scores: tuple[float, ...]
     retrieval_scores: tuple[float, ...]  # each source's fused retrieval score
     similarity: tuple[float, ...]  # each source's best quotable passage, by the embedder's own cosine
-    work_match: tuple[
-        float, ...
-    ]  # each source as a whole work, to the question as the tuned encoder reads it (work_matching.py)
+    work_match: tuple[float, ...]  # each source as a whole work, to the tuned question (work_matching.py)
 
     @classmethod
     def gather(
