@@ -137,7 +137,7 @@ class _Problem:
                 top_pooled(layers, [self.states[i] for i in index[s : s + 128]])
                 for s in range(0, len(index), 128)
             ]
-        return torch.nn.functional.normalize(torch.cat(pooled).float(), dim=1)
+        return torch.nn.functional.normalize(torch.cat(pooled), dim=1)
 
     def top1(self, top: Sequence[Any] | None, rows: np.ndarray) -> float:
         """Share of the questions in ``rows`` whose closest record is of their work."""
