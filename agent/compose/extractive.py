@@ -10,7 +10,6 @@ writer is also the fallback whenever the grounding guard rejects a generative wr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from string import Template
@@ -27,6 +26,7 @@ from zoomqa.agent.compose.evidence import (
     encode_cached,
 )
 from zoomqa.agent.understand.question import Analysis, content_stems, named_in, situation_terms
+from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.errors import ZoomqaError
 from zoomqa.prompts import load_prompt, read_template
 
@@ -38,17 +38,10 @@ POINT_MARGIN = 0.3  # a further point must score within this of the best one
 LEXICAL_WEIGHT = 0.25  # share of the question's content words (stems) a sentence repeats
 EXPLAINS_BONUS = 0.04  # "why" questions are answered by "why you saw X" sentences first
 SITUATION_BONUS = 0.1  # a sentence about the person's kind of picture or damage (anime, faces, JPEG...)
-# "What did DA-Fusion improve?", "what is EDSR known for?": the sentences that state a result.
-_ASKS_RESULTS = re.compile(
-    r"\b(improv\w*|achiev\w*|known for|famous for|find|found|findings?|results?|win|won|"
-    r"contribut\w*|accomplish\w*|show(ed|n)?|prove[dn]?|outperform\w*|beat)\b",
-    re.IGNORECASE,
-)
-_RESULT = re.compile(
-    r"\b(improved|improves|won|wins|outperform\w*|beats?|reach(ed|es)|found|finds|matches|"
-    r"state[- ]of[- ]the[- ]art|first place|top (psnr|results?)|gains?|proved|shows that|showed)\b",
-    re.IGNORECASE,
-)
+# "What did DA-Fusion improve?", "what is EDSR known for?": the sentences that state a result
+# (both patterns: vocabulary.toml).
+_ASKS_RESULTS = vocabulary().question_patterns["asks_results"]
+_RESULT = vocabulary().card_patterns["reports_result"]
 RESULT_BONUS = 0.1  # a result sentence for a question about results
 NEAR_DUPLICATE = 0.85  # cosine above which two sentences say the same thing
 # A card's first "explains" sentence is its headline reason ("why any scale works"): a

@@ -29,6 +29,7 @@ class Vocabulary:
     specialties: tuple[tuple[str, str], ...]
     task_labels: dict[str, tuple[str, ...]]
     card_patterns: dict[str, re.Pattern[str]]
+    question_patterns: dict[str, re.Pattern[str]]
     requests: dict[str, tuple[str, ...]]  # REQUEST_WORDS: alternatives as written
     spelling: tuple[str, ...]  # request words a misspelling is read as
 
@@ -60,6 +61,10 @@ def _alternatives(words: list[str]) -> re.Pattern[str]:
     return re.compile(r"\b(" + "|".join(words) + r")\b")
 
 
+def _patterns(table: dict[str, str]) -> dict[str, re.Pattern[str]]:
+    return {name: re.compile(p, re.IGNORECASE) for name, p in table.items()}
+
+
 @cache
 def vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
     """The vocabulary at ``path`` (read once per process); ZoomqaError when it is malformed."""
@@ -78,7 +83,8 @@ def vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
             preferred={name: tuple(words) for name, words in data["preferred"].items()},
             specialties=tuple((str(a), str(b)) for a, b in labels["specialties"]),
             task_labels={name: tuple(v) for name, v in labels.items() if name != "specialties"},
-            card_patterns={name: re.compile(p, re.IGNORECASE) for name, p in data["card_patterns"].items()},
+            card_patterns=_patterns(data["card_patterns"]),
+            question_patterns=_patterns(data["question_patterns"]),
             requests={name: tuple(_checked(w) for w in data["requests"][name]) for name in REQUEST_WORDS},
             spelling=tuple(str(w).lower() for w in data["spelling"]["words"]),
         )
