@@ -27,6 +27,8 @@ SETS = {
 }
 ROWS = (
     ("anchor accuracy", "anchor_accuracy"),
+    ("  lay questions", "anchor_lay"),
+    ("  expert questions", "anchor_expert"),
     ("nugget recall", "nugget_recall"),
     ("false refusals", "false_refusals"),
     ("false answers", "false_answers"),
@@ -58,6 +60,27 @@ def evaluate(questions: Path, writer: str) -> dict:
     return json.loads(completed.stdout)
 
 
+VOICES = ("lay", "expert")  # anchor accuracy by the voice a question is written in (its ``kind``)
+
+
+def anchor_by_voice(report: dict, questions: Path) -> dict[str, float | None]:
+    """Anchor accuracy over the questions of each voice: lay people fare worse than experts."""
+    kinds = {}
+    for line in questions.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            kinds[row["id"]] = row.get("kind")
+    shares: dict[str, float | None] = {}
+    for voice in VOICES:
+        judged = [
+            o["anchor_correct"]
+            for o in report["per_question"]
+            if kinds.get(o["id"]) == voice and o.get("anchor_correct") is not None
+        ]
+        shares[f"anchor_{voice}"] = sum(judged) / len(judged) if judged else None
+    return shares
+
+
 def _cell(report: dict, key: str) -> str:
     value = report.get(key)
     if value is None:
@@ -79,6 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
     reports = {name: evaluate(SETS[name], args.writer) for name in names}
+    for name, report in reports.items():
+        report.update(anchor_by_voice(report, SETS[name]))
     print(f"answers by the {args.writer} writer")
     print(f"{'':22}" + "".join(f"{name} ({reports[name]['n']} questions)".rjust(26) for name in names))
     for label, key in ROWS:

@@ -1,0 +1,45 @@
+"""bench/answer_quality.py splits anchor accuracy by the voice each question is written in."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "answer_quality.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("answer_quality", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_anchor_accuracy_is_split_by_voice(tmp_path: Path) -> None:
+    questions = tmp_path / "set.jsonl"
+    rows = [
+        {"id": "a", "kind": "lay"},
+        {"id": "b", "kind": "lay"},
+        {"id": "c", "kind": "expert"},
+        {"id": "d", "kind": "off-topic"},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = {
+        "per_question": [
+            {"id": "a", "anchor_correct": True},
+            {"id": "b", "anchor_correct": False},
+            {"id": "c", "anchor_correct": True},
+            {"id": "d", "anchor_correct": None},
+        ]
+    }
+    assert _bench().anchor_by_voice(report, questions) == {"anchor_lay": 0.5, "anchor_expert": 1.0}
+
+
+def test_a_set_without_a_voice_has_no_share(tmp_path: Path) -> None:
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(json.dumps({"id": "a", "kind": "tool"}) + "\n", encoding="utf-8")
+    report = {"per_question": [{"id": "a", "anchor_correct": True}]}
+    assert _bench().anchor_by_voice(report, questions) == {"anchor_lay": None, "anchor_expert": None}
