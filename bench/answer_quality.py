@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from zoomqa.question_set import read_question_set
+
 REPO = Path(__file__).resolve().parents[1]
 SETS = {
     "dev": REPO / "tests" / "questions.jsonl",
@@ -65,11 +67,7 @@ VOICES = ("lay", "expert")  # anchor accuracy by the voice a question is written
 
 def anchor_by_voice(report: dict, questions: Path) -> dict[str, float | None]:
     """Anchor accuracy over the questions of each voice: lay people fare worse than experts."""
-    kinds = {}
-    for line in questions.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            kinds[row["id"]] = row.get("kind")
+    kinds = {q.id: q.kind for q in read_question_set(questions)}
     shares: dict[str, float | None] = {}
     for voice in VOICES:
         judged = [

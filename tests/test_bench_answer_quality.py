@@ -18,13 +18,24 @@ def _bench() -> ModuleType:
     return module
 
 
+def _question(id_: str, kind: str) -> dict[str, object]:
+    return {
+        "id": id_,
+        "question": f"which upscaler for question {id_}?",
+        "relevant": ["2012.09161"],
+        "expect": "answer",
+        "anchor": "2012.09161",
+        "kind": kind,
+    }
+
+
 def test_anchor_accuracy_is_split_by_voice(tmp_path: Path) -> None:
     questions = tmp_path / "set.jsonl"
     rows = [
-        {"id": "a", "kind": "lay"},
-        {"id": "b", "kind": "lay"},
-        {"id": "c", "kind": "expert"},
-        {"id": "d", "kind": "off-topic"},
+        _question("a", "lay"),
+        _question("b", "lay"),
+        _question("c", "expert"),
+        {**_question("d", "off-topic"), "expect": "refuse", "anchor": None, "relevant": []},
     ]
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     report = {
@@ -40,6 +51,6 @@ def test_anchor_accuracy_is_split_by_voice(tmp_path: Path) -> None:
 
 def test_a_set_without_a_voice_has_no_share(tmp_path: Path) -> None:
     questions = tmp_path / "set.jsonl"
-    questions.write_text(json.dumps({"id": "a", "kind": "tool"}) + "\n", encoding="utf-8")
+    questions.write_text(json.dumps(_question("a", "expert") | {"kind": "tool"}) + "\n", encoding="utf-8")
     report = {"per_question": [{"id": "a", "anchor_correct": True}]}
     assert _bench().anchor_by_voice(report, questions) == {"anchor_lay": None, "anchor_expert": None}
