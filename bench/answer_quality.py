@@ -2,11 +2,12 @@
 
 The dev set (tests/questions.jsonl) is the one rules, weights and card sentences may be tuned
 on; the holdout set (tests/holdout.jsonl) was written before it was ever run and is only
-reported, as is tests/situations_holdout.jsonl (situation questions written for the bundled
-works, never trained on). A gap between the columns is what tuning on dev did not carry over
+reported, as are tests/situations_holdout.jsonl (situation questions written for the bundled
+works, never trained on) and tests/relevance_holdout.jsonl (what to refuse and what only looks
+off-topic). A gap between the columns is what tuning on dev did not carry over
 to new questions. Each set runs through `zoomqa eval answers --json` (the same code users run).
 
-    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations]
+    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations,relevance]
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ SETS = {
     # Situation questions written for the bundled works, like index/data/works but never trained
     # on: the work to explain and no nuggets, so only the anchor and refusals count.
     "situations": REPO / "tests" / "situations_holdout.jsonl",
+    # Off-topic questions (near-domain and general) and in-domain ones that look off-topic, by a
+    # writer blind to the rules and to the relevance training texts: refusals only.
+    "relevance": REPO / "tests" / "relevance_holdout.jsonl",
 }
 ROWS = (
     ("anchor accuracy", "anchor_accuracy"),
@@ -95,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writer", default="extractive")
     parser.add_argument(
-        "--sets", default="dev,holdout,situations", help="comma-separated: " + ", ".join(SETS)
+        "--sets", default="dev,holdout,situations,relevance", help="comma-separated: " + ", ".join(SETS)
     )
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]

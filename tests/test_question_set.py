@@ -21,7 +21,7 @@ from zoomqa.agent.evaluation.answers import Works
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.matching import read_matching_questions, read_work_questions
 from zoomqa.index.records import normalise_arxiv_id, read_bundled_corpus
-from zoomqa.index.relevance_training import IN_DOMAIN_FILE, TEXTS_DIR
+from zoomqa.index.relevance_training import IN_DOMAIN_FILE, OFF_TOPIC_FILES, TEXTS_DIR, read_text_lines
 from zoomqa.question_set import Question, read_question_set
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")  # dev: rules and weights may be tuned on it
@@ -30,6 +30,9 @@ QUESTIONS = Path(__file__).with_name("questions.jsonl")  # dev: rules and weight
 HOLDOUT = Path(__file__).with_name("holdout.jsonl")
 # Situation questions written for the bundled works like index/data/works, never trained on.
 SITUATIONS = Path(__file__).with_name("situations_holdout.jsonl")
+# Off-topic questions and in-domain ones that look off-topic, for the relevance decision only,
+# written blind to the rules and to the relevance training texts; never trained on.
+RELEVANCE = Path(__file__).with_name("relevance_holdout.jsonl")
 LIIF_ARXIV_ID = "2012.09161"
 FIXED_RECORD_ID = re.compile(r"^(dataset|metric):[a-z0-9]+$")
 TOOL_KEYS = ("path", "scale", "width", "height")
@@ -151,11 +154,19 @@ def questions(dev: list[CuratedQuestion], holdout: list[CuratedQuestion]) -> lis
 def test_no_holdout_question_is_a_training_text() -> None:
     """The holdouts stay unseen: none of their questions is a question written for training."""
     training = {q.question.casefold() for q in (*read_work_questions(), *read_matching_questions())}
-    relevance = TEXTS_DIR / IN_DOMAIN_FILE
-    training |= {line.strip().casefold() for line in relevance.read_text(encoding="utf-8").splitlines()}
-    held = [q.question for path in (HOLDOUT, SITUATIONS) for q in read_question_set(path)]
-    assert len(held) > 400
+    for name in (IN_DOMAIN_FILE, *OFF_TOPIC_FILES.values()):
+        training |= {text.casefold() for text in read_text_lines(TEXTS_DIR / name)}
+    held = [q.question for path in (HOLDOUT, SITUATIONS, RELEVANCE) for q in read_question_set(path)]
+    assert len(held) > 1500
     assert not [q for q in held if q.casefold() in training]
+
+
+def test_relevance_holdout_expects_what_its_kind_says() -> None:
+    """Near-domain and general questions are to be refused, boundary ones answered."""
+    questions = read_question_set(RELEVANCE)
+    expected = {"near": "refuse", "general": "refuse", "boundary": "answer"}
+    assert Counter(q.kind for q in questions) == {"near": 130, "general": 49, "boundary": 120}
+    assert not [q.id for q in questions if q.expect != expected.get(q.kind or "")]
 
 
 def test_ids_are_unique(questions: list[CuratedQuestion]) -> None:
