@@ -189,7 +189,7 @@ _FACTOR = re.compile(
     r"(?<![\w.])(?:(\d+(?:\.\d+)?)\s?[x×](?![\w.]|\s*\d)|[x×]\s?(\d+(?:\.\d+)?)(?![\w.]|\s*[x×]\s*\d)|"
     r"(\d+(?:\.\d+)?)[\s-]?times\b)"
 )
-_NON_INTEGER_WORDS = re.compile(r"\bnon-?integer|fractional (factor|scale)")
+_NON_INTEGER_WORDS = _VOCAB.question_patterns["non_integer_factor"]
 
 
 def _factors(text: str) -> list[float]:
