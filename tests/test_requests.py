@@ -398,17 +398,29 @@ def test_a_follow_up_that_only_changes_the_amount(message: str, expected: bool) 
 # sizes, a width or height alone, numbers that describe the picture rather than the wish; and
 # messages that name a picture but ask for no enlargement (no path). A named resolution ("4K",
 # "full HD") keeps the picture's shape: one side.
+# A shrink ("reduce x.png by 50%") reaches the tool, which answers that it only enlarges.
+# Messages the parser is known to misread are marked "known_miss" and must still fail, so a
+# fix is noticed and the mark removed.
 WRITTEN = [json.loads(line) for line in Path(__file__).with_name("tool_requests.jsonl").open()]
-PHRASINGS = [p for p in WRITTEN if p["path"] is not None]
-NOT_ASKED = [p for p in WRITTEN if p["path"] is None]
 
 
-@pytest.mark.parametrize("written", NOT_ASKED, ids=[p["id"] for p in NOT_ASKED])
+def _cases(written: list[dict]) -> list[object]:
+    return [
+        pytest.param(p, id=p["id"], marks=[pytest.mark.xfail(strict=True)] if p.get("known_miss") else [])
+        for p in written
+    ]
+
+
+PHRASINGS = _cases([p for p in WRITTEN if p["path"] is not None])
+NOT_ASKED = _cases([p for p in WRITTEN if p["path"] is None])
+
+
+@pytest.mark.parametrize("written", NOT_ASKED)
 def test_messages_that_name_a_picture_without_asking_run_nothing(written: dict) -> None:
     assert parse_request(written["message"]) == []
 
 
-@pytest.mark.parametrize("asked", PHRASINGS, ids=[p["id"] for p in PHRASINGS])
+@pytest.mark.parametrize("asked", PHRASINGS)
 def test_requests_phrased_in_new_ways_give_the_asked_size(asked: dict) -> None:
     (request,) = parse_request(asked["message"])
     sized = asked["width"] is not None or asked["height"] is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoomqa.agent.understand.sizes import find_scale, parse_scale, parse_size
+from zoomqa.agent.understand.sizes import all_scales, find_scale, normalise_numbers, parse_scale, parse_size
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,12 @@ from zoomqa.agent.understand.sizes import find_scale, parse_scale, parse_size
         ("make it 50% bigger", 1.5),  # the picture plus half of it
         ("20 % larger please", 1.2),
         ("enlarge by 4", 4.0),
+        ("upscale it by three", 3.0),
+        ("add 50% to its size", 1.5),
+        ("two and a half times bigger", 2.5),
+        ("one and a half times", 1.5),
+        ("three and a quarter times its size", 3.25),
+        ("two and three quarters times", 2.75),
         ("how does upscaling 3x work?", 3.0),
         # no enlargement, but written as a factor: read, for the upscaler to refuse
         ("upscale it 0x", 0.0),
@@ -140,3 +146,25 @@ def test_the_picture_as_it_is_is_not_what_is_wanted(
     assert parse_size(text) == size
     if size is None:
         assert parse_scale(text) == scale
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("to 1 920 × 1 080 px", "to 1920 × 1080 px"),
+        ("1,920 wide", "1920 wide"),
+        ("1\u202f920 wide", "1920 wide"),  # a narrow no-break space
+        ("enlarge to 300 percent", "enlarge to 300%"),
+        ("250 per cent of it", "250% of it"),
+        ("x2, 100 wide", "x2, 100 wide"),  # a comma and a space: two numbers
+        ("version 1.2 000", "version 1.2 000"),
+    ],
+)
+def test_numbers_written_in_groups_or_with_words_are_read_as_one(text: str, normal: str) -> None:
+    assert normalise_numbers(text) == normal
+
+
+def test_all_scales_in_the_order_written() -> None:
+    text = "make it 3 times bigger (it was 2x upscaled already)"
+    assert [value for value, _ in all_scales(text)] == [3.0, 2.0]
+    assert find_scale(text) is not None and find_scale(text)[0] == 2.0  # the first pattern's

@@ -70,7 +70,10 @@ def test_the_schema_is_strict() -> None:
     [
         ({"path": "cat.png"}, "give either scale, or width and/or height"),
         ({"path": "cat.png", "scale": 2, "width": 30}, "give either scale, or width and/or height"),
-        ({"path": "cat.png", "scale": 0.5}, "greater than 1"),
+        ({"path": "cat.png", "scale": 0.5}, "greater than 1: this tool only enlarges, and 0.5x would shrink"),
+        ({"path": "cat.png", "scale": "1"}, "and 1x would keep the picture"),
+        ({"path": "cat.png", "scale": "big"}, "scale: Input should be a valid number"),
+        ({"path": "cat.png", "scale": 100}, "less than or equal to 64"),
         ({"path": "cat.png", "scale": 2, "overwrite": True}, "Extra inputs are not permitted"),
         ({"path": "", "scale": 2}, "at least 1 character"),
     ],

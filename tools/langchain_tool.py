@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from langchain_core.tools import BaseTool, ToolException, tool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from zoomqa.config import UpscaleSettings
 from zoomqa.errors import ZoomqaError
@@ -55,6 +56,23 @@ class UpscaleRequest(BaseModel):
         description="True when the user says the picture is JPEG-compressed (blocky, from a messaging app or "
         "the web): it is then enlarged with the model trained on damaged pictures.",
     )
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _enlarges(cls, value: object) -> object:
+        """A factor of 1 or less would keep or shrink the picture: say so in the person's terms
+        (the schema's bound, gt=1, stays what a model reads)."""
+        try:
+            factor = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return value  # the field's own check says what is wrong with it
+        if factor <= 1:
+            raise PydanticCustomError(
+                "not_an_enlargement",
+                "must be greater than 1: this tool only enlarges, and {factor}x would {effect} the picture",
+                {"factor": f"{factor:g}", "effect": "keep" if factor == 1 else "shrink"},
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_way_to_size(self) -> UpscaleRequest:

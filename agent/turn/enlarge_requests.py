@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
-from zoomqa.agent.understand.sizes import FoundSize, find_scale, find_size
+from zoomqa.agent.understand.sizes import FoundSize, all_scales, find_scale, find_size, normalise_numbers
 from zoomqa.agent.understand.spelling import respell
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.tools.images import INPUT_SUFFIXES, OTHER_IMAGE_SUFFIXES
@@ -51,7 +51,10 @@ _QUESTION_START = re.compile(
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
     re.IGNORECASE,
 )
-_ARROW = re.compile(r"(?:->|→|=>)\s*$")  # "garden.jpg -> 1600x1200": the size it should become
+# "garden.jpg -> 1600x1200", "from 400 to 1200 px wide": the size it should become.
+_ARROW = re.compile(r"(?:->|→|=>|\bfrom\s+\S+\s+to)\s*$", re.IGNORECASE)
+# Where a clause ends: a sentence's end (not the point of "2.5x"), a semicolon, a dash, brackets.
+_CLAUSE_END = re.compile(r"[.!?;](?=\s|$)|[()—–]|\s-\s")
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|not|no\s+need\s+to|stop)\b", re.IGNORECASE)
 # Any file name or path, quoted (spaces allowed) or bare ...
 _ANY_FILE = re.compile(
@@ -97,6 +100,9 @@ def find_image_paths(message: str) -> list[str]:
 class _RequestWords:
     verb: re.Pattern[str]  # asks for a bigger picture: "upscale", "make it bigger"
     past: re.Pattern[str]  # reports one: "I upscaled it"
+    report: re.Pattern[str]  # a clause about an earlier run: "it was 2x already", "last week"
+    commentary: re.Pattern[str]  # an amount that comments on the wish: "that should make it about"
+    other_edit: re.Pattern[str]  # asks for another edit: "crop", "rotate", "convert"
     intention: re.Pattern[str]  # puts one off: "I'll enlarge it later"
     request: re.Pattern[str]  # "please", "can you"
     sized: re.Pattern[str]  # "make", "enhance": a request when a wanted size follows
@@ -114,6 +120,9 @@ def _patterns() -> _RequestWords:
     return _RequestWords(
         verb=re.compile(rf"\b(?:{verbs}|make\b[^.?!]{{0,60}}?\b(?:{make}))\b", re.IGNORECASE),
         past=re.compile(rf"\b(?:{'|'.join(words['past'])})\b", re.IGNORECASE),
+        report=re.compile(rf"\b(?:{'|'.join((*words['past'], *words['report']))})\b", re.IGNORECASE),
+        other_edit=re.compile(rf"\b(?:{'|'.join(words['other_edits'])})\b", re.IGNORECASE),
+        commentary=re.compile(rf"(?:\b(?:{'|'.join(words['commentary'])})\b|~)", re.IGNORECASE),
         intention=re.compile(rf"\b(?:{'|'.join(words['intention'])})(?!\w)", re.IGNORECASE),
         request=re.compile(rf"\b(?:{'|'.join(words['polite'])})\b", re.IGNORECASE),
         sized=re.compile(rf"\b(?:{'|'.join(words['sized'])})\b", re.IGNORECASE),
@@ -174,6 +183,43 @@ def _without_paths(message: str, paths: Sequence[str]) -> str:
     return message
 
 
+def _clause(text: str, at: int) -> tuple[str, str]:
+    """The clause around position ``at``: its part before ``at``, and the whole of it."""
+    starts = [m.end() for m in _CLAUSE_END.finditer(text, 0, at)]
+    start = starts[-1] if starts else 0
+    end = next((m.start() for m in _CLAUSE_END.finditer(text, at)), len(text))
+    return text[start:at], text[start:end]
+
+
+def _reported(text: str, at: int) -> bool:
+    """The clause at ``at`` tells of an earlier run ("last week you enlarged dog.png 2x"), and
+    asks nothing."""
+    _, clause = _clause(text, at)
+    words = _patterns()
+    return bool(words.report.search(clause)) and not words.request.search(clause)
+
+
+def _commentary(text: str, at: int) -> bool:
+    """The amount at ``at`` comments on the wish ("..., that should get it to roughly 3000 px")."""
+    before, _ = _clause(re.sub(r",", ";", text), at)
+    return bool(_patterns().commentary.search(before))
+
+
+def _wished_scale(text: str) -> tuple[float, tuple[int, int]] | None:
+    """The factor asked for: of several, the first not in a clause that tells of an earlier run
+    ("make it 3 times bigger (it was 2x upscaled already)")."""
+    found = find_scale(text)
+    wishes = [scale for scale in all_scales(text) if not _reported(text, scale[1][0])]
+    return wishes[0] if found is not None and wishes and len(wishes) < len(all_scales(text)) else found
+
+
+def _wished_paths(message: str, paths: list[str]) -> list[str]:
+    """The pictures asked for: of several, those not only named in a clause that tells of an
+    earlier run ("last week you enlarged dog.png 2x; now please do cat.png")."""
+    wished = [p for p in paths if not _reported(message, message.find(p))]
+    return wished or paths
+
+
 def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> bool:
     """A request (not a question about, or a report of, enlarging), with a verb or an amount;
     ``size`` and ``scale`` are what the text names."""
@@ -187,6 +233,8 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> 
     if words.past.search(text) and not verb and not request:
         return False
     if words.intention.search(text) and not request:  # "I'll enlarge holiday.jpg later"
+        return False
+    if words.other_edit.search(text) and not verb:  # "crop headshot.jpg to 800x800"
         return False
     image = text.find(_PLACEHOLDER)
     sentence = re.split(r"[.!?;]", text[: max(image, 0)])[-1]  # before the picture, in its sentence
@@ -214,20 +262,25 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     named = find_image_paths(message)
     if not (named or attachments):
         named = find_named_files(message)
-    paths = named or [str(path) for path in attachments]
+    paths = _wished_paths(message, named) if named else [str(path) for path in attachments]
     if not paths:
         return []
-    text = respell(_without_paths(message, named))
+    text = normalise_numbers(respell(_without_paths(message, named)))
     if not _patterns().request.search(text):  # "thanks, the 4x one of cat.png looks great"
         text = _patterns().result.sub(" ", text)
-    size, scale = find_size(text), find_scale(text)
+    size, scale = find_size(text), _wished_scale(text)
     if not _asks_to_enlarge(text, size, None if scale is None else scale[0]):
         return []
-    # A size and a factor both written: a size stated as the wish ("to 1920x1080, about 3x")
-    # wins, else the later one does; the earlier describes the picture ("pano.jpg came out at
-    # 4000x1000; make it twice as big").
+    # A size and a factor both written: one that comments on the other ("2.5x, that should make
+    # it about 3000 wide") gives way; else a size stated as the wish ("to 1920x1080") wins, else
+    # the later one does; the earlier describes the picture ("pano.jpg came out at 4000x1000;
+    # make it twice as big").
     if size is not None and scale is not None:
-        size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
+        size_comments, scale_comments = _commentary(text, size.start), _commentary(text, scale[1][0])
+        if size_comments != scale_comments:
+            size, scale = (None, scale) if size_comments else (size, None)
+        else:
+            size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
     width, height = size.value if size is not None else (None, None)
     scale_value = scale[0] if scale is not None else (DEFAULT_SCALE if size is None else None)
     damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(message).constraints.damage)

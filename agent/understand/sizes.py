@@ -8,6 +8,7 @@ Both functions only read the text; whether a value is allowed is the upscaler's 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -15,7 +16,10 @@ _WORDS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "sixteen": 16, "twenty": 20, "thirty": 30,
 }  # fmt: skip
-_WORD = "|".join(_WORDS)
+# "two and a half times", "three and a quarter times": a number word and a part of one.
+_PARTS = {"a half": 0.5, "a quarter": 0.25, "three quarters": 0.75}
+_WORD = rf"(?:one|{'|'.join(_WORDS)})\s+and\s+(?:{'|'.join(_PARTS)})|{'|'.join(_WORDS)}"
+_AND_A_PART = re.compile(rf"^(\w+)\s+and\s+({'|'.join(_PARTS)})$")
 _MULTIPLIERS = {
     "twice": 2,
     "double": 2,
@@ -52,13 +56,14 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         rf"\btimes\s+({_NUMBER[1:-1]}|{_WORD})\b(?!\.\d)",
         # scale 3, scale of 3, scale factor 2.5, factor of 4, by a factor 4
         rf"\b(?:scale(?:\s+factor)?|factor)\s*(?:of|=|:)?\s*({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels)\b)",
-        # 50% bigger, 20 % larger: the picture plus that share of it (1.5, 1.2)
+        # 50% bigger, 20 % larger, add 50%: the picture plus that share of it (1.5, 1.2)
         rf"(?<![\w.]){_NUMBER}\s?%\s+(?:bigger|larger)\b",
+        rf"\badd\s+{_NUMBER}\s?%",
         # by 300%, to 250 %, at 400%, 175% of its size
         rf"\b(?:by|to|at)\s+{_NUMBER}\s?%",
         rf"(?<![\w.]){_NUMBER}\s?%\s+of\s+(?:its|the|their)\b",
         # enlarge by 4 (not "1920 by 1080")
-        rf"(?<!\d)(?<!\d\s)\bby\s+{_NUMBER}(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
+        rf"(?<!\d)(?<!\d\s)\bby\s+({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
     )
 )
 
@@ -70,7 +75,7 @@ _WIDTH_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         rf"\bwidth{_SIDE_IS}",
-        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|across|in\s+width|width)\b",
+        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|across|(?:in|of)\s+width|width)\b",
         r"\b(4k|8k|uhd)\b",
     )
 )
@@ -78,7 +83,7 @@ _HEIGHT_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         rf"\bheight{_SIDE_IS}",
-        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|in\s+height|height)\b",
+        rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|(?:in|of)\s+height|height)\b",
         r"\b(\d{3,4})p\b",  # 1080p, 720p
         r"\b(full[- ]?hd|fhd)\b",
     )
@@ -115,7 +120,18 @@ _TARGET_CLAUSE = re.compile(
 )
 
 
-_MORE = re.compile(r"(?:bigger|larger)$", re.IGNORECASE)
+_MORE = re.compile(r"(?:bigger|larger)$|^add\b", re.IGNORECASE)
+
+
+# "1 920", "1,920", "1 920" (a thin space): thousands written in groups.
+_GROUPED_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,2})[ ,\u2009\u202f](\d{3})(?!\d|[.,]\d)")
+_PERCENT_WORD = re.compile(r"(?<=\d)\s*(?:percent|per\s+cent)\b", re.IGNORECASE)
+
+
+def normalise_numbers(text: str) -> str:
+    """The text with numbers written in groups of thousands ("1 920 × 1 080 px") as one
+    number, and "300 percent" as "300%"."""
+    return _PERCENT_WORD.sub("%", _GROUPED_THOUSANDS.sub(r"\1\2", text))
 
 
 def _is_present_size(before: str) -> bool:
@@ -124,18 +140,15 @@ def _is_present_size(before: str) -> bool:
 
 
 def _factor(token: str) -> float:
-    token = token.lower()
+    token = " ".join(token.lower().split())
+    parts = _AND_A_PART.match(token)
+    if parts:
+        return float(_WORDS.get(parts[1], 1)) + _PARTS[parts[2]]
     return float(_WORDS.get(token) or _MULTIPLIERS.get(token) or token)
 
 
-def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
-    """The enlargement factor a text names and where it is written (start, end), or None.
-
-    "3x", "x2.5", "10 times", "threefold", "twice as big", "scale of 4", "by 300%" (3.0),
-    "50% bigger" (1.5), "enlarge by 4". Sizes such as "1920x1080" or "3x3" are not scales. A factor no enlargement
-    has ("0x", "0.5x", "1x") is read as written, so that the upscaler refuses it (the scale must
-    be greater than 1) instead of a request falling back to its default amount.
-    """
+def _scales(text: str) -> Iterator[tuple[float, tuple[int, int]]]:
+    """Every factor the text names, pattern by pattern (the order they are tried in)."""
     for pattern in _SCALE_PATTERNS:
         for match in pattern.finditer(text):
             if _FROM.search(text[: match.start()]):  # "from 1x to 6x": where it starts
@@ -145,8 +158,29 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
                 value = value / 100 + (1 if _MORE.search(match.group(0)) else 0)
             elif match.group(0).lower().startswith("by") and value > _BARE_SCALE_LIMIT:
                 continue
-            return value, match.span()
-    return None
+            yield value, match.span()
+
+
+def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
+    """The enlargement factor a text names and where it is written (start, end), or None.
+
+    "3x", "x2.5", "10 times", "two and a half times", "threefold", "twice as big", "scale of 4",
+    "by 300%" (3.0), "50% bigger" and "add 50%" (1.5), "enlarge by 4". Sizes such as "1920x1080"
+    or "3x3" are not scales. A factor no enlargement
+    has ("0x", "0.5x", "1x") is read as written, so that the upscaler refuses it (the scale must
+    be greater than 1) instead of a request falling back to its default amount.
+    """
+    return next(_scales(text), None)
+
+
+def all_scales(text: str) -> list[tuple[float, tuple[int, int]]]:
+    """Every factor the text names, in the order written; of two that overlap, the one
+    :func:`find_scale` would read."""
+    found: list[tuple[float, tuple[int, int]]] = []
+    for value, (start, end) in _scales(text):
+        if not any(start < e and s < end for _, (s, e) in found):
+            found.append((value, (start, end)))
+    return sorted(found, key=lambda item: item[1][0])
 
 
 def parse_scale(text: str) -> float | None:
