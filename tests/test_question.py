@@ -117,6 +117,28 @@ def test_a_source_that_cannot_make_the_asked_size_sits_below_one_that_can(corpus
         ), other
 
 
+def test_a_work_that_needs_a_gpu_sits_below_one_that_does_not_for_a_person_without_one(
+    corpus: tuple[Record, ...],
+) -> None:
+    by_id = {r.id: r for r in corpus}
+    heavy, light = by_id["SISR-x4-Real-ESRGAN"], by_id["SISR-Any-LIIF-EDSR"]
+    assert heavy.traits is not None and heavy.traits.hardware == "gpu"
+    for question in ("best upscaler without a gpu", "i dont have a gpu, what can enlarge my photos?"):
+        analysis = analyse(question)
+        assert analysis.constraints.no_gpu and analysis.constraints.cpu_only, question
+        assert list(tiers(analysis, [heavy, light])) == [-CONSTRAINT_TIER, 0.0], question
+        scores = anchor_scores(analysis, [heavy, light], [0.9, 0.4], [1.0, 0.5], [0.6, 0.0])
+        assert choose_anchor(scores) == 2, question
+    for other in (
+        "can I run Real-ESRGAN without a gpu?",  # named: the question is about that work
+        "best upscaler for my gaming laptop",  # a laptop may well have a GPU
+        "which upscaler is best for anime?",  # nothing said about hardware
+    ):
+        analysis = analyse(other)
+        assert list(tiers(analysis, [heavy, light])) == list(subject_tier(analysis, [heavy, light])), other
+    assert list(tiers(analyse("no gpu here"), [heavy])) == [0.0]  # no source can: nothing decided
+
+
 def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:
     exact = analyse("I need exactly 1000x750 from a 320x240 thumbnail, not a fixed 2x or 4x model")
     assert exact.constraints.size == (1000, 750) and exact.constraints.needs_arbitrary_scale

@@ -170,9 +170,17 @@ _NEEDS_GPU = vocabulary().card_patterns["needs_gpu"]
 
 
 def needs_gpu(record: Record) -> bool:
-    """The record says the work needs a GPU: it cannot be the answer for a person without one."""
+    """The record says the work needs a GPU: a heavy choice for a person asking what to use."""
     texts = [record.summary, *record.facts, *record.explains]
     return any(_NEEDS_GPU.search(t) for t in texts)
+
+
+def gpu_only(record: Record) -> bool:
+    """The work needs a GPU in practice (its hardware trait; a record without traits, what it
+    says): it cannot be the answer for a person without one."""
+    if record.traits is not None and record.traits.hardware != "none":
+        return record.traits.hardware == "gpu"
+    return needs_gpu(record)
 
 
 def invents_detail(record: Record) -> bool:
@@ -288,9 +296,16 @@ def _only_any_scale(analysis: Analysis, records: Sequence[Record]) -> bool:
 
 def tiers(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
     """Fixed offsets of each source's score, beside the weighted signals: the subject tier
-    (below), and -CONSTRAINT_TIER for a source that cannot make the asked size when only an
-    any-scale method can and one is among the sources -- a constraint, not a preference."""
+    (below), and -CONSTRAINT_TIER for a source that cannot meet a hard constraint while another
+    can -- a work that needs a GPU for a person without one (unless the question names it), one
+    that cannot make the asked size when only an any-scale method can -- a constraint, not a
+    preference."""
     offsets = subject_tier(analysis, records)
+    if analysis.constraints.no_gpu:  # a work that needs a GPU is no answer, unless named
+        named = set(_named_in_order(analysis, records))
+        heavy = np.array([n not in named and gpu_only(r) for n, r in enumerate(records, start=1)], dtype=bool)
+        if not heavy.all():
+            offsets = offsets - CONSTRAINT_TIER * heavy
     if _only_any_scale(analysis, records):
         able = np.array([makes_any_scale(r) for r in records], dtype=bool)
         if able.any():

@@ -56,7 +56,8 @@ class Constraints:
     unknown_quality: bool = False  # JPEG of an unknown quality, or compressed more than once
     faces: bool = False
     illustration: bool = False
-    cpu_only: bool = False
+    cpu_only: bool = False  # no GPU, or a machine that rarely has a strong one (a laptop)
+    no_gpu: bool = False  # says outright there is no GPU: a work that needs one cannot be the answer
     fast: bool = False  # speed (or cost) is what the person asks for
     faithful: bool = (
         False  # the detail must be true, not invented (evidence, medicine, "rather than inventing")
@@ -236,7 +237,8 @@ def analyse(question: str) -> Analysis:
         unknown_quality=bool(_VOCAB.condition("unknown_quality").search(text)),
         faces=bool(_VOCAB.condition("faces").search(text)),
         illustration=bool(_VOCAB.condition("illustration").search(text)),
-        cpu_only=bool(_VOCAB.condition("cpu_only").search(text)),
+        cpu_only=bool(_VOCAB.condition("cpu_only").search(text) or _VOCAB.condition("no_gpu").search(text)),
+        no_gpu=bool(_VOCAB.condition("no_gpu").search(text)),
         fast=_stated(_VOCAB.condition("fast"), text),
         faithful=bool(_VOCAB.condition("faithful").search(text)),
         heavy_ok=_stated(_VOCAB.condition("heavy_ok"), text),
