@@ -11,7 +11,7 @@ from langchain_core.language_models import GenericFakeChatModel
 
 from zoomqa.agent.compose.anchor import off_subject
 from zoomqa.agent.compose.answer import REQUIRED_STAGES, Answer, Statement
-from zoomqa.agent.compose.extractive import ExtractiveWriter
+from zoomqa.agent.compose.extractive import ExtractiveWriter, read_situation_phrases, situation
 from zoomqa.agent.compose.pipeline import Answerer
 from zoomqa.agent.compose.writers import ChatWriter
 from zoomqa.agent.doors.render import render_json, render_markdown, render_slack
@@ -541,3 +541,16 @@ def test_nothing_relevant_is_said_plainly_without_calling_a_model(index_embedder
     assert "how long should I boil an egg?" in message.text
     assert "arbitrary-scale super-resolution, JPEG artifact removal" in message.text
     assert render_markdown(answer).startswith("### Nothing relevant found")
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("I blew up an old photo 10x and it stayed crisp - how?", "an enlargement of 10x, more than 4x"),
+        ("can I enlarge by 2.5x?", "an enlargement of 2.5x"),
+        ("reduce cat.png to 25%", None),  # no enlargement: the tool's refusal says why
+    ],
+)
+def test_the_situation_names_only_an_enlargement_as_one(question: str, said: str | None) -> None:
+    sentence = situation(analyse(question), read_situation_phrases(None)) or ""
+    assert (said in sentence) if said else "enlargement" not in sentence

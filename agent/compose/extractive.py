@@ -108,7 +108,7 @@ def situation(analysis: Analysis, phrases: dict[str, Template]) -> str | None:
     """The person's situation as their question states it, or None when it states none."""
     c = analysis.constraints
     parts: list[str] = []
-    if c.scale is not None:
+    if c.scale is not None and c.scale > 1:  # "0.5x" is no enlargement: the tool says so
         key = "scale_beyond" if c.beyond_fixed else "scale"
         parts.append(phrases[key].safe_substitute(scale=f"{c.scale:g}"))
     if c.size is not None:
