@@ -464,3 +464,28 @@ def test_a_misspelt_request_word_is_read_as_meant(message: str, expected: ImageR
 )
 def test_words_near_request_words_are_not_misread(message: str) -> None:
     assert parse_request(message) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("crop headshot.jpg to 800x800", []),  # the size is the crop's
+        ("rotate scan.png 90 degrees and make it 2000 wide", [ImageRequest("scan.png", width=2000)]),
+        ("crop and upscale headshot.jpg 2x", [ImageRequest("headshot.jpg", scale=2.0)]),
+        ("please convert banner.png to 1920x1080", [ImageRequest("banner.png", width=1920, height=1080)]),
+    ],
+)
+def test_another_edit_asks_for_no_enlargement_unless_one_is_asked_too(
+    message: str, expected: list[ImageRequest]
+) -> None:
+    assert parse_request(message) == expected
+
+
+def test_of_several_pictures_the_one_only_named_in_a_report_of_an_earlier_run_is_not_asked_for() -> None:
+    assert parse_request("Last week you enlarged dog.png 2x. Now please do cat.png at 3x.") == [
+        ImageRequest("cat.png", scale=3.0)
+    ]
+    assert parse_request("upscale dog.png and cat.png 2x") == [
+        ImageRequest("dog.png", scale=2.0),
+        ImageRequest("cat.png", scale=2.0),
+    ]

@@ -220,7 +220,7 @@ def _wished_paths(message: str, paths: list[str]) -> list[str]:
     return wished or paths
 
 
-def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> bool:
+def _asks_to_enlarge(text: str, size: FoundSize | None, scale: tuple[float, tuple[int, int]] | None) -> bool:
     """A request (not a question about, or a report of, enlarging), with a verb or an amount;
     ``size`` and ``scale`` are what the text names."""
     words = _patterns()
@@ -234,8 +234,14 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: float | None) -> 
         return False
     if words.intention.search(text) and not request:  # "I'll enlarge holiday.jpg later"
         return False
-    if words.other_edit.search(text) and not verb:  # "crop headshot.jpg to 800x800"
-        return False
+    # Another edit and no enlarge verb: the amount is that edit's ("crop headshot.jpg to
+    # 800x800") unless a verb that asks for a size comes between ("rotate it and make it 2000 wide").
+    edit = words.other_edit.search(text)
+    if edit and not verb:
+        starts = ([size.start] if size is not None else []) + ([scale[1][0]] if scale is not None else [])
+        amount_at = min(starts, default=len(text))
+        if not words.sized.search(text, edit.end(), amount_at):
+            return False
     image = text.find(_PLACEHOLDER)
     sentence = re.split(r"[.!?;]", text[: max(image, 0)])[-1]  # before the picture, in its sentence
     if not verb and _NEGATION.search(sentence):  # "don't touch wedding.jpg, ..."
@@ -269,7 +275,7 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     if not _patterns().request.search(text):  # "thanks, the 4x one of cat.png looks great"
         text = _patterns().result.sub(" ", text)
     size, scale = find_size(text), _wished_scale(text)
-    if not _asks_to_enlarge(text, size, None if scale is None else scale[0]):
+    if not _asks_to_enlarge(text, size, scale):
         return []
     # A size and a factor both written: one that comments on the other ("2.5x, that should make
     # it about 3000 wide") gives way; else a size stated as the wish ("to 1920x1080") wins, else
