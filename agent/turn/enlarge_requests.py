@@ -102,7 +102,7 @@ class _RequestWords:
     past: re.Pattern[str]  # reports one: "I upscaled it"
     report: re.Pattern[str]  # a clause about an earlier run: "it was 2x already", "last week"
     commentary: re.Pattern[str]  # an amount that comments on the wish: "that should make it about"
-    other_edit: re.Pattern[str]  # asks for another edit: "crop", "rotate", "convert"
+    other_edit: re.Pattern[str]  # asks for another edit: "crop", "rotate", "flip"
     intention: re.Pattern[str]  # puts one off: "I'll enlarge it later"
     request: re.Pattern[str]  # "please", "can you"
     sized: re.Pattern[str]  # "make", "enhance": a request when a wanted size follows
@@ -208,9 +208,9 @@ def _commentary(text: str, at: int) -> bool:
 def _wished_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     """The factor asked for: of several, the first not in a clause that tells of an earlier run
     ("make it 3 times bigger (it was 2x upscaled already)")."""
-    found = find_scale(text)
-    wishes = [scale for scale in all_scales(text) if not _reported(text, scale[1][0])]
-    return wishes[0] if found is not None and wishes and len(wishes) < len(all_scales(text)) else found
+    found, every = find_scale(text), all_scales(text)
+    wishes = [scale for scale in every if not _reported(text, scale[1][0])]
+    return wishes[0] if found is not None and wishes and len(wishes) < len(every) else found
 
 
 def _wished_paths(message: str, paths: list[str]) -> list[str]:
