@@ -170,7 +170,8 @@ _NEEDS_GPU = vocabulary().card_patterns["needs_gpu"]
 
 
 def needs_gpu(record: Record) -> bool:
-    """The record says the work needs a GPU: a heavy choice for a person asking what to use."""
+    """The record says the work needs a GPU: wrong for a person without one, heavy for one
+    asking what to use."""
     texts = [record.summary, *record.facts, *record.explains]
     return any(_NEEDS_GPU.search(t) for t in texts)
 

@@ -225,6 +225,7 @@ def analyse(question: str) -> Analysis:
     damage = frozenset(name for name, pattern in _DAMAGE if _stated(pattern, text))
     several = len(damage - {"old_photo"}) >= 2
     found = find_scale(question)
+    no_gpu = bool(_VOCAB.condition("no_gpu").search(text))
     scale = None if found is None or _NEGATED.search(question[: found[1][0]]) else found[0]
     constraints = Constraints(
         scale=scale,
@@ -237,8 +238,8 @@ def analyse(question: str) -> Analysis:
         unknown_quality=bool(_VOCAB.condition("unknown_quality").search(text)),
         faces=bool(_VOCAB.condition("faces").search(text)),
         illustration=bool(_VOCAB.condition("illustration").search(text)),
-        cpu_only=bool(_VOCAB.condition("cpu_only").search(text) or _VOCAB.condition("no_gpu").search(text)),
-        no_gpu=bool(_VOCAB.condition("no_gpu").search(text)),
+        cpu_only=no_gpu or bool(_VOCAB.condition("cpu_only").search(text)),
+        no_gpu=no_gpu,
         fast=_stated(_VOCAB.condition("fast"), text),
         faithful=bool(_VOCAB.condition("faithful").search(text)),
         heavy_ok=_stated(_VOCAB.condition("heavy_ok"), text),
