@@ -216,7 +216,14 @@ def _wished_scale(text: str) -> tuple[float, tuple[int, int]] | None:
 def _wished_paths(message: str, paths: list[str]) -> list[str]:
     """The pictures asked for: of several, those not only named in a clause that tells of an
     earlier run ("last week you enlarged dog.png 2x; now please do cat.png")."""
-    wished = [p for p in paths if not _reported(message, message.find(p))]
+    wished = []
+    for path in paths:
+        at = message.find(path)
+        before, clause = _clause(message, at)
+        if clause.strip(" `'\"") == path:  # named aside, "(scan_2x.png)": the clause it sits in
+            at = max(at - len(before) - 2, 0)
+        if not _reported(message, at):
+            wished.append(path)
     return wished or paths
 
 
@@ -230,18 +237,21 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: tuple[float, tupl
         return False
     if _QUESTION_START.search(text) and not request:
         return False
-    if words.past.search(text) and not verb and not request:
+    # A report of an earlier run ("I upscaled it 4x and ..."): the past tense where the amount
+    # is asked (anywhere, when none is), and no verb or request word.
+    amounts = ([size.start] if size is not None else []) + ([scale[1][0]] if scale is not None else [])
+    reported = (
+        any(words.past.search(_clause(text, at)[1]) for at in amounts) if amounts else words.past.search(text)
+    )
+    if reported and not verb and not request:
         return False
     if words.intention.search(text) and not request:  # "I'll enlarge holiday.jpg later"
         return False
     # Another edit and no enlarge verb: the amount is that edit's ("crop headshot.jpg to
     # 800x800") unless a verb that asks for a size comes between ("rotate it and make it 2000 wide").
     edit = words.other_edit.search(text)
-    if edit and not verb:
-        starts = ([size.start] if size is not None else []) + ([scale[1][0]] if scale is not None else [])
-        amount_at = min(starts, default=len(text))
-        if not words.sized.search(text, edit.end(), amount_at):
-            return False
+    if edit and not verb and not words.sized.search(text, edit.end(), min(amounts, default=len(text))):
+        return False
     image = text.find(_PLACEHOLDER)
     sentence = re.split(r"[.!?;]", text[: max(image, 0)])[-1]  # before the picture, in its sentence
     if not verb and _NEGATION.search(sentence):  # "don't touch wedding.jpg, ..."
