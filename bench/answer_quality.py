@@ -3,11 +3,12 @@
 The dev set (tests/questions.jsonl) is the one rules, weights and card sentences may be tuned
 on; the holdout set (tests/holdout.jsonl) was written before it was ever run and is only
 reported, as are tests/situations_holdout.jsonl (situation questions written for the bundled
-works, never trained on) and tests/relevance_holdout.jsonl (what to refuse and what only looks
-off-topic). A gap between the columns is what tuning on dev did not carry over
+works, never trained on), tests/relevance_holdout.jsonl (what to refuse and what only looks
+off-topic) and tests/holdout_fresh.jsonl (lay, expert and off-topic questions by a writer who
+read only the cards). A gap between the columns is what tuning on dev did not carry over
 to new questions. Each set runs through `zoomqa eval answers --json` (the same code users run).
 
-    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations,relevance]
+    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations,relevance,fresh]
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SETS = {
     # Off-topic questions (near-domain and general) and in-domain ones that look off-topic, by a
     # writer blind to the rules and to the relevance training texts: refusals only.
     "relevance": REPO / "tests" / "relevance_holdout.jsonl",
+    # Lay, expert and off-topic questions with anchors and nuggets by a writer who read only
+    # the cards.
+    "fresh": REPO / "tests" / "holdout_fresh.jsonl",
 }
 ROWS = (
     ("anchor accuracy", "anchor_accuracy"),
@@ -99,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writer", default="extractive")
     parser.add_argument(
-        "--sets", default="dev,holdout,situations,relevance", help="comma-separated: " + ", ".join(SETS)
+        "--sets", default="dev,holdout,situations,relevance,fresh", help="comma-separated: " + ", ".join(SETS)
     )
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
