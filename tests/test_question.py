@@ -139,6 +139,29 @@ def test_a_work_that_needs_a_gpu_sits_below_one_that_does_not_for_a_person_witho
     assert list(tiers(analyse("no gpu here"), [heavy])) == [0.0]  # no source can: nothing decided
 
 
+def test_a_work_the_person_tried_and_asks_an_alternative_to_is_the_contrast_not_the_answer(
+    corpus: tuple[Record, ...],
+) -> None:
+    by_id = {r.id: r for r in corpus}
+    tried, other = by_id["Face-GFPGAN"], by_id["Face-CodeFormer"]
+    question = "GFPGAN changed my dad's face too much, anything more faithful?"
+    analysis = analyse(question)
+    assert analysis.constraints.alternative
+    assert named_in(analysis, (tried, other), contrasts=False) == []  # named only as the contrast
+    assert list(tiers(analysis, [tried, other])) == [-CONSTRAINT_TIER, 0.0]
+    scores = anchor_scores(analysis, [tried, other], [0.9, 0.4], [1.0, 0.5], [0.6, 0.0])
+    assert choose_anchor(scores) == 2
+    for asked in (
+        "how does GFPGAN work?",  # no alternative asked
+        "what else can GFPGAN do?",  # about the work itself
+        "GFPGAN or CodeFormer: which is better for a tiny face?",  # a comparison of named works
+    ):
+        assert not analyse(asked).constraints.alternative or analyse(asked).intent == "compare", asked
+        assert list(tiers(analyse(asked), [tried, other])) == list(
+            subject_tier(analyse(asked), [tried, other])
+        ), asked
+
+
 def test_exact_and_non_integer_sizes_need_an_arbitrary_scale_method() -> None:
     exact = analyse("I need exactly 1000x750 from a 320x240 thumbnail, not a fixed 2x or 4x model")
     assert exact.constraints.size == (1000, 750) and exact.constraints.needs_arbitrary_scale

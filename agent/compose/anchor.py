@@ -298,10 +298,14 @@ def _only_any_scale(analysis: Analysis, records: Sequence[Record]) -> bool:
 def tiers(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
     """Fixed offsets of each source's score, beside the weighted signals: the subject tier
     (below), and -CONSTRAINT_TIER for a source that cannot meet a hard constraint while another
-    can -- a work that needs a GPU for a person without one (unless the question names it), one
-    that cannot make the asked size when only an any-scale method can -- a constraint, not a
-    preference."""
+    can -- a work the person tried and asks for an alternative to, a work that needs a GPU for
+    a person without one (unless the question names it), one that cannot make the asked size
+    when only an any-scale method can -- a constraint, not a preference."""
     offsets = subject_tier(analysis, records)
+    if analysis.constraints.alternative:  # the named work fell short: it is the contrast, not the answer
+        tried = np.array([analysis.mention(r) is not None for r in records], dtype=bool)
+        if analysis.intent != "compare" and not tried.all():
+            offsets = offsets - CONSTRAINT_TIER * tried
     if analysis.constraints.no_gpu:  # a work that needs a GPU is no answer, unless named
         named = set(_named_in_order(analysis, records))
         heavy = np.array([n not in named and gpu_only(r) for n, r in enumerate(records, start=1)], dtype=bool)

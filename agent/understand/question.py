@@ -64,6 +64,7 @@ class Constraints:
     )
     heavy_ok: bool = False  # realism or a GPU is asked for: a slow, GPU-only model is a fair recommendation
     no_training_data: bool = False  # nothing to train on: one odd picture, an unusual camera
+    alternative: bool = False  # asks for another work than the one named (it was tried and fell short)
 
     @property
     def beyond_fixed(self) -> bool:
@@ -93,13 +94,15 @@ class Analysis:
     _mentions: dict[str, tuple[bool, int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def mention(self, record: Record) -> tuple[bool, int] | None:
-        """Whether the question names ``record`` as a contrast ("better than PSNR"), and where it
-        first names it; None when it does not name it."""
+        """Whether the question names ``record`` as a contrast ("better than PSNR", or any work
+        named by a person who asks for another: "GFPGAN changed his face, anything more
+        faithful?"), and where it first names it; None when it does not name it."""
         if record.id not in self._mentions:
             text = " ".join(self.question.lower().split())
             first = min(name_positions(text, record_names(record)), default=None)
+            tried = self.constraints.alternative and self.intent != "compare"
             self._mentions[record.id] = (
-                None if first is None else (bool(_CONTRASTED.search(text[:first])), first)
+                None if first is None else (tried or bool(_CONTRASTED.search(text[:first])), first)
             )
         return self._mentions[record.id]
 
@@ -244,6 +247,7 @@ def analyse(question: str) -> Analysis:
         faithful=bool(_VOCAB.condition("faithful").search(text)),
         heavy_ok=_stated(_VOCAB.condition("heavy_ok"), text),
         no_training_data=bool(_VOCAB.condition("no_training_data").search(text)),
+        alternative=bool(_VOCAB.condition("alternative").search(text)),
     )
     return Analysis(question, _intent(text), constraints, frozenset(_WORD.findall(text)))
 
