@@ -302,20 +302,21 @@ def tiers(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
     a person without one (unless the question names it), one that cannot make the asked size
     when only an any-scale method can -- a constraint, not a preference."""
     offsets = subject_tier(analysis, records)
-    if analysis.constraints.alternative:  # the named work fell short: it is the contrast, not the answer
-        tried = np.array([analysis.mention(r) is not None for r in records], dtype=bool)
-        if analysis.intent != "compare" and not tried.all():
-            offsets = offsets - CONSTRAINT_TIER * tried
+    if analysis.asks_alternative:  # the named work fell short: it is the contrast, not the answer
+        offsets -= _below([analysis.mention(r) is not None for r in records])
     if analysis.constraints.no_gpu:  # a work that needs a GPU is no answer, unless named
         named = set(_named_in_order(analysis, records))
-        heavy = np.array([n not in named and gpu_only(r) for n, r in enumerate(records, start=1)], dtype=bool)
-        if not heavy.all():
-            offsets = offsets - CONSTRAINT_TIER * heavy
+        offsets -= _below([n not in named and gpu_only(r) for n, r in enumerate(records, start=1)])
     if _only_any_scale(analysis, records):
-        able = np.array([makes_any_scale(r) for r in records], dtype=bool)
-        if able.any():
-            offsets = offsets - CONSTRAINT_TIER * ~able
+        offsets -= _below([not makes_any_scale(r) for r in records])
     return offsets
+
+
+def _below(unable: Sequence[bool]) -> np.ndarray:
+    """CONSTRAINT_TIER for each source that cannot meet a constraint, when some source can;
+    else nothing: a constraint no source meets decides nothing."""
+    mask = np.asarray(unable, dtype=bool)
+    return CONSTRAINT_TIER * mask if not mask.all() else np.zeros(len(mask))
 
 
 def subject_tier(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:

@@ -100,11 +100,17 @@ class Analysis:
         if record.id not in self._mentions:
             text = " ".join(self.question.lower().split())
             first = min(name_positions(text, record_names(record)), default=None)
-            tried = self.constraints.alternative and self.intent != "compare"
             self._mentions[record.id] = (
-                None if first is None else (tried or bool(_CONTRASTED.search(text[:first])), first)
+                None
+                if first is None
+                else (self.asks_alternative or bool(_CONTRASTED.search(text[:first])), first)
             )
         return self._mentions[record.id]
+
+    @property
+    def asks_alternative(self) -> bool:
+        """The person asks for another work than the ones they name (not a comparison of them)."""
+        return self.constraints.alternative and self.intent != "compare"
 
     @property
     def preferred_tasks(self) -> tuple[str, ...]:
