@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from zoomqa.agent.compose.evidence import encode, passages_of
+from zoomqa.agent.compose.matched_work import matched_first, with_matched_work
 from zoomqa.agent.compose.work_matching import (
     SHIPPED_MATCHER,
     read_work_matcher,
@@ -23,6 +24,7 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.matching import read_work_questions
 from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.results import Hit, SearchResult
 
 
 def test_every_question_is_written_for_a_bundled_record_and_most_works_have_many() -> None:
@@ -100,3 +102,41 @@ def test_the_matcher_moves_situations_towards_the_work_that_answers_them(embedde
             best = int(np.argmax(work_match(model, q.question, vector, records, works)))
             hits[name] += work_of[best] == right_work[q.record]
     assert hits["tuned"] >= hits["plain"] + 0.1 * len(questions)
+
+
+def test_shipped_matcher_carries_the_work_vectors_of_every_bundled_record(embedder: Embedder) -> None:
+    """The works it ranks over the whole collection are the bundled records as the plain
+    embedder reads them now: a card edited since training would make them stale."""
+    matcher = shipped_work_matcher(embedder)
+    assert matcher is not None and matcher.work_vectors is not None
+    records = read_bundled_corpus()
+    assert matcher.work_ids == tuple(r.id for r in records)
+    np.testing.assert_allclose(matcher.work_vectors, _vectors(embedder, records), atol=1e-4)
+
+
+def _result(question: str, *ids: str) -> SearchResult:
+    by_id = {r.id: r for r in read_bundled_corpus()}
+    hits = tuple(Hit(by_id[i], 0.5 - 0.1 * n, 0.4) for n, i in enumerate(ids))
+    return SearchResult(question, models=tuple(h for h in hits if h.record.kind == "model"),
+                        papers=tuple(h for h in hits if h.record.kind != "model"))  # fmt: skip
+
+
+def test_the_work_retrieval_missed_is_called_in_at_the_weakest_score(embedder: Embedder) -> None:
+    """A person who describes the idea in their own words ("skip the easy parts") shares no
+    words with the paper that does it; the matcher's first choice joins the sources."""
+    matcher = shipped_work_matcher(embedder)
+    assert matcher is not None
+    question = "why would an upscaler spend the same effort on a plain blue sky as on a detailed face? can it skip the easy parts"
+    best = matched_first(matcher, question)
+    assert best is not None
+    missed = _result(question, "SISR-Any-LIIF-EDSR", "paper:liif")
+    called = with_matched_work(missed, matcher)
+    assert [h.record.id for h in called.hits][:2] == ["SISR-Any-LIIF-EDSR", "paper:liif"]
+    assert called.hits[-1].record.work == best.work and len(called.hits) == 3
+    assert called.hits[-1].score == min(h.score for h in missed.hits)
+    # already retrieved, no matcher, or nothing relevant: the result stays as it is
+    found = _result(question, "SISR-Any-LIIF-EDSR", best.id)
+    assert with_matched_work(found, matcher) == found
+    assert with_matched_work(missed, None) == missed
+    refused = SearchResult(question, relevant=False)
+    assert with_matched_work(refused, matcher) == refused

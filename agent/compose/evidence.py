@@ -15,6 +15,7 @@ import numpy as np
 from zoomqa.agent.compose.anchor import anchor_scores, choose_anchor
 from zoomqa.agent.compose.answer import Source
 from zoomqa.agent.compose.local_method import with_local_method
+from zoomqa.agent.compose.matched_work import with_matched_work
 from zoomqa.agent.compose.work_matching import WorkMatcher, shipped_work_matcher, work_match, work_vector
 from zoomqa.agent.understand.question import Analysis, analyse
 from zoomqa.index.abstract_roles import tag_abstract
@@ -177,7 +178,8 @@ class Evidence:
         ``work_matcher`` gives the question encoder tuned towards works (the anchor's fit passes
         matchers that never saw the question)."""
         analysis = analyse(result.question)
-        hits = with_local_method(result, analysis).hits
+        matcher = work_matcher(embedder)
+        hits = with_matched_work(with_local_method(result, analysis), matcher).hits
         records = tuple(hit.record for hit in hits)
         passages: list[Passage] = []
         blocks: list[np.ndarray] = []
@@ -200,7 +202,7 @@ class Evidence:
         # adapter that learnt which sentence answers a question does not know which work should.
         similarity = tuple(best_quotable(passages, cosine, len(records)))
         works = np.stack([work_vector(block) for block in blocks]) if blocks else np.zeros((0, embedder.dim))
-        matched = tuple(work_match(work_matcher(embedder), result.question, question_vector, records, works))
+        matched = tuple(work_match(matcher, result.question, question_vector, records, works))
         scores = anchor_scores(analysis, records, similarity, retrieval, matched)
         return cls(
             result.question,

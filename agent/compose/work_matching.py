@@ -15,6 +15,8 @@ held-out report.
 
 The anchor reads cos(question, work) as one of its signals. The encoder knows only the bundled
 works: a record added from arXiv is compared with the question as the plain embedder reads it.
+The file also holds the bundled records' work vectors it was trained against, so the works it
+ranks first over the whole collection (matched_work.py) cost no embedding at answer time.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from zoomqa.index.records import Record
 
 SHIPPED_MATCHER = Path(str(files("zoomqa.agent.compose") / "data" / "work_matcher.safetensors"))
 RETRAIN = "run `zoomqa eval train-works`"
+WORK_VECTORS = "works.vectors"  # tensor: the bundled records' work vectors
+WORK_IDS = "works"  # metadata: their record ids, in row order
 
 
 def work_vector(passage_vectors: np.ndarray) -> np.ndarray:
@@ -53,6 +57,8 @@ class WorkMatcher:
     embedder: str  # the identity of the base model it was tuned from
     digest: str  # of its training data and settings
     report: dict[str, Any]
+    work_ids: tuple[str, ...] = ()  # the bundled records it was trained against...
+    work_vectors: np.ndarray | None = None  # ... and their work vectors, one row each
 
     def question_vector(self, question: str) -> np.ndarray:
         """The question's unit vector as the tuned encoder reads it."""
@@ -61,9 +67,18 @@ class WorkMatcher:
 
 def read_work_matcher(path: Path, embedder: Embedder) -> WorkMatcher:
     """The matcher in ``path`` for ``embedder``; a ZoomqaError when it cannot serve it."""
-    encoder, _, meta = read_tuned_layers(path, embedder, "the work matcher")
+    encoder, rest, meta = read_tuned_layers(path, embedder, "the work matcher")
+    ids = tuple(json.loads(meta.get(WORK_IDS, "[]")))
+    vectors = rest.get(WORK_VECTORS)
+    if vectors is None or len(ids) != len(vectors):
+        ids, vectors = (), None
     return WorkMatcher(
-        encoder, meta["embedder"], meta.get("digest", ""), json.loads(meta.get("report", "{}"))
+        encoder,
+        meta["embedder"],
+        meta.get("digest", ""),
+        json.loads(meta.get("report", "{}")),
+        ids,
+        None if vectors is None else vectors.astype(np.float32),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from zoomqa.agent.compose.evidence import passages_of
-from zoomqa.agent.compose.work_matching import WorkMatcher, work_vector
+from zoomqa.agent.compose.work_matching import WORK_IDS, WORK_VECTORS, WorkMatcher, work_vector
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
 from zoomqa.index.matching import WorkQuestion, read_matching_questions, read_work_questions
@@ -84,6 +84,7 @@ class _Problem:
     identity: str  # of the base model
     states: list[Any]  # one (tokens, dim) tensor per question
     works: Any  # (records, dim) tensor
+    work_ids: tuple[str, ...]  # the records of its rows
     right: Any  # (questions, records) bool tensor
 
     def fit(
@@ -155,7 +156,9 @@ class _Problem:
         if base is None:
             raise ZoomqaError(f"the work matcher needs the numpy MiniLM encoder, not {embedder.identity}")
         layers = {name: value.float().numpy() for name, value in layer_tensors(top, self.frozen).items()}
-        return WorkMatcher(base.with_layers(layers), self.identity, digest, report)
+        return WorkMatcher(
+            base.with_layers(layers), self.identity, digest, report, self.work_ids, self.works.numpy()
+        )
 
 
 def _problem(
@@ -177,7 +180,7 @@ def _problem(
     of_work = np.array([r.work for r in records])
     question_work = np.array([records[index[q.record]].work for q in questions])
     right = torch.tensor(question_work[:, None] == of_work[None, :])
-    return _Problem(bert, frozen, identity, states, works, right)
+    return _Problem(bert, frozen, identity, states, works, tuple(r.id for r in records), right)
 
 
 def train_work_matcher(
@@ -208,8 +211,10 @@ def train_work_matcher(
         "embedder": problem.identity,
         "digest": training_digest(problem.identity, questions, records),
         "report": json.dumps(report),
+        WORK_IDS: json.dumps(problem.work_ids),
     }
-    save_tuned(destination, layer_tensors(top, problem.frozen), metadata)
+    tensors = {**layer_tensors(top, problem.frozen), WORK_VECTORS: problem.works.contiguous()}
+    save_tuned(destination, tensors, metadata)
     return report
 
 
