@@ -389,11 +389,10 @@ def test_a_specialist_for_another_kind_of_picture_is_not_explained(
         ],
     )
     assert explained(answer)[0] in {"paper:perception-distortion", "SISR-x4-Real-ESRGAN"}
+    # a face: a face restorer (the work matcher calls GFPGAN in beside the retrieved CodeFormer)
     face = "is it possible to enhance a zoomed security camera frame to read a face?"
-    assert (
-        explained(anchor_of(records, index_embedder, face, ["Face-CodeFormer", "SISR-x4-Real-ESRGAN"]))[0]
-        == "Face-CodeFormer"
-    )
+    faces = explained(anchor_of(records, index_embedder, face, ["Face-CodeFormer", "SISR-x4-Real-ESRGAN"]))
+    assert faces[0] in {"Face-CodeFormer", "Face-GFPGAN"}
 
 
 def test_a_lay_symptom_is_explained_by_the_work_whose_why_sentence_names_it(
