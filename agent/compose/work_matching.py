@@ -25,6 +25,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,16 @@ class WorkMatcher:
     work_vectors: np.ndarray | None = None  # ... and their work vectors, one row each
 
     def question_vector(self, question: str) -> np.ndarray:
-        """The question's unit vector as the tuned encoder reads it."""
-        return self.encoder.encode([question])[0]
+        """The question's unit vector as the tuned encoder reads it; remembered, since the
+        call-in (matched_work.py) and the anchor's signal both ask for it."""
+        return _question_vector(self, question)
+
+
+@lru_cache(maxsize=256)
+def _question_vector(matcher: WorkMatcher, question: str) -> np.ndarray:
+    vector = matcher.encoder.encode([question])[0]
+    vector.setflags(write=False)  # one array, shared by every caller
+    return vector
 
 
 def read_work_matcher(path: Path, embedder: Embedder) -> WorkMatcher:
