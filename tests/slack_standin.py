@@ -609,6 +609,20 @@ class Conversation:
 
         return self.standin.wait_for(edited, timeout, f"an answer to {message['text']!r}")
 
+    def log_lines(self, *payloads: dict, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
+        """The bot's log line for each payload, by event id, once all are written.
+
+        The bot logs a question after its reply is posted, so a test that has seen the reply waits
+        for the line rather than reading the log at once.
+        """
+        wanted = {p["event_id"] for p in payloads}
+
+        def written() -> dict[str, dict[str, Any]] | None:
+            lines = question_lines(self.bot)
+            return lines if wanted <= lines.keys() else None
+
+        return self.standin.wait_for(written, timeout, f"the log lines of {sorted(wanted)}")
+
 
 def channel_of(test_name: str) -> str:
     """A channel id of the test's own, so tests sharing a bot never read each other's messages."""

@@ -41,7 +41,6 @@ from slack_standin import (
     png,
     port_open,
     post_event,
-    question_lines,
     signed_headers,
     start_bot,
 )
@@ -326,9 +325,7 @@ def test_a_slack_failure_while_answering_becomes_one_short_reply(chat: Conversat
     ref = re.fullmatch(r".* \(ref ([0-9a-f]{6})\)\.", text)
     assert ref, f"an error reply carries a reference: {text!r}"
     assert len(chat.replies_to(payload["event"])) == 1
-    line = chat.standin.wait_for(
-        lambda: question_lines(chat.bot).get(payload["event_id"]), 10, "the log line"
-    )
+    line = chat.log_lines(payload)[payload["event_id"]]
     assert line["outcome"] == "error" and line["ref"] == ref.group(1), "the admin finds the reply's ref"
 
 
@@ -425,11 +422,7 @@ def test_each_question_has_one_log_line_with_a_hash_of_its_text_and_never_the_te
     for payload in (asked, off_topic):
         chat.answer_to(payload)
 
-    def both() -> dict | None:
-        lines = question_lines(chat.bot)
-        return lines if asked["event_id"] in lines and off_topic["event_id"] in lines else None
-
-    lines = chat.standin.wait_for(both, 10, "the log lines")
+    lines = chat.log_lines(asked, off_topic)
     line = lines[asked["event_id"]]
     text = asked["event"]["text"]
     assert line["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()[:10]

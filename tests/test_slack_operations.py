@@ -27,7 +27,6 @@ from slack_standin import (
     free_port,
     png,
     port_open,
-    question_lines,
     start_bot,
 )
 
@@ -116,7 +115,7 @@ def test_while_every_worker_is_busy_a_placeholder_shows_the_queue_position_and_b
         u.params["text"] for u in chat.standin.calls_of("chat.update") if u.params["ts"] == shown[1]["ts"]
     ]
     assert texts[0] == PLACEHOLDER, "a worker took it: the placeholder says so before the answer"
-    lines = question_lines(chat.bot)
+    lines = chat.log_lines(first, second)
     assert all(lines[p["event_id"]]["queued_s"] > 0.4 for p in (first, second)), "the wait is logged"
 
 
@@ -132,7 +131,7 @@ def test_a_message_beyond_a_full_queue_is_told_at_once_that_the_bot_is_busy(chat
         assert "*Task*" in chat.answer_to(payload)["text"]
     time.sleep(0.5)
     assert [m["text"] for m in chat.replies_to(turned_away["event"])] == [BUSY], "it was never queued"
-    line = question_lines(chat.bot)[turned_away["event_id"]]
+    line = chat.log_lines(turned_away)[turned_away["event_id"]]
     assert line["outcome"] == "busy" and line["answer_s"] is None
 
 
@@ -154,7 +153,7 @@ def test_a_second_enlargement_from_the_same_person_is_declined_while_the_first_r
         "please ask again when it is done."
     )
     assert ("FSTAMP01", True) not in chat.standin.downloads, "not even downloaded"
-    assert question_lines(chat.bot)[second["event_id"]]["outcome"] == "refused"
+    assert chat.log_lines(second)[second["event_id"]]["outcome"] == "refused"
 
     someone_else = chat.say(f"<@{BOT_USER}> make this 2x bigger", files=[stamp], user="UOTHER01")
     assert "stamp.png went from 8x8 to 16x16" in chat.answer_to(someone_else)["text"], (
@@ -177,7 +176,7 @@ def test_a_message_over_the_timeout_is_abandoned_with_a_reference_that_its_log_l
         r"Sorry, I gave up on this after 5 s; please try again later \(ref ([0-9a-f]{6})\)\.", text
     )
     assert ref, text
-    line = chat.standin.wait_for(lambda: question_lines(chat.bot).get(payload["event_id"]), 5, "the log line")
+    line = chat.log_lines(payload)[payload["event_id"]]
     assert line["outcome"] == "timeout" and line["ref"] == ref.group(1)
     assert line["answer_s"] >= TIMEOUT_S and line["tool_s"] is None
     # while it ran, the placeholder showed how far the enlargement was and the time it had left
