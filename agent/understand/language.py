@@ -5,12 +5,15 @@ and refused as "not covered", which misleads: the topic may well be covered. The
 told by py3langid (a naive Bayes model over byte n-grams, shipped in the package as numpy
 arrays, no pickle). Loading that model costs about a second, so plain ASCII text with an
 English function word is taken as English without it: that is nearly every English question.
+A terse ASCII query without one ("psnr y channel", which the model reads as Welsh) is English
+too when most of its words are words of the bundled cards.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from functools import cache
 from typing import Any
 
 # Common English function words: one of them in an ASCII question settles it without the model.
@@ -24,6 +27,9 @@ _WORD = re.compile(r"[^\W\d_]+")
 # Short English keyword queries ("LIIF vs LTE", "SwinIR x4 psnr set5") score below 0.2 for any
 # other language; real sentences in German, French or Chinese score above 0.6.
 OTHER_LANGUAGE_CONFIDENCE = 0.5
+# Share of an ASCII query's words found in the bundled cards at which it is taken as English:
+# the cards are English and carry the field's own terms ("swinir", "psnr", "div2k").
+CARD_WORD_SHARE = 0.5
 
 _lock = threading.Lock()
 _identifier: Any = None
@@ -39,14 +45,25 @@ def _model() -> Any:
         return _identifier
 
 
+@cache
+def _card_words() -> frozenset[str]:
+    """Every word the bundled cards use, lower-cased."""
+    from zoomqa.index.records import read_bundled_corpus
+
+    return frozenset(w for r in read_bundled_corpus() for w in _WORD.findall(r.keyword_text().lower()))
+
+
 def language_of(text: str) -> str | None:
     """The ISO 639-1 code of the language ``text`` is written in when it is clearly not English,
     else None (English, or too short and ambiguous to say)."""
     words = _WORD.findall(text.lower())
     if not words:
         return None
-    if text.isascii() and any(word in _ENGLISH_WORDS for word in words):
-        return None
+    if text.isascii():
+        if any(word in _ENGLISH_WORDS for word in words):
+            return None
+        if sum(word in _card_words() for word in words) >= CARD_WORD_SHARE * len(words):
+            return None
     language, confidence = _model().classify(text)
     if language == "en" or confidence < OTHER_LANGUAGE_CONFIDENCE:
         return None
