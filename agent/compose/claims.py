@@ -129,7 +129,6 @@ OPPOSITE_MARGIN = 0.06
 # P(contradicted) from the entailment model (entailment.py) at which a sentence that passes the
 # other tests counts as saying the opposite of its source; chosen with the settings above.
 CONTRADICTION_THRESHOLD = 0.99
-ENTAILMENT_PASSAGES = 1
 # How much closer than the cited source another source must be to take over a citation.
 REPOINT_MARGIN = 0.05
 
@@ -548,12 +547,10 @@ class ClaimChecker:
                 # can only contradict it by dropping a negation, which the opposite test reads;
                 # the model is over-confident on such sentences, so it is not asked about them.
                 said = _stem_set(text)
-                within = np.flatnonzero(mask)
-                closest = within[np.argsort(-sims[within])[:ENTAILMENT_PASSAGES]]
                 contradicted = max(
                     (
                         contradiction(self.entailment, self._texts[i], text)
-                        for i in dict.fromkeys([*near.tolist(), *closest.tolist()])
+                        for i in near
                         if not said <= _stem_set(self._texts[i])
                     ),
                     default=0.0,
