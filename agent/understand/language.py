@@ -62,7 +62,8 @@ def language_of(text: str) -> str | None:
     if text.isascii():
         if any(word in _ENGLISH_WORDS for word in words):
             return None
-        if sum(word in _card_words() for word in words) >= CARD_WORD_SHARE * len(words):
+        known = _card_words()
+        if sum(word in known for word in words) >= CARD_WORD_SHARE * len(words):
             return None
     language, confidence = _model().classify(text)
     if language == "en" or confidence < OTHER_LANGUAGE_CONFIDENCE:
