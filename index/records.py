@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -343,6 +344,14 @@ def read_bundled_corpus() -> list[Record]:
             more = f" and {len(missing) - MAX_ERRORS_SHOWN} more" if len(missing) > MAX_ERRORS_SHOWN else ""
             raise ZoomqaError(f"{path}: bundled card(s) without traits: {names}{more}")
     return merge_unique(groups)
+
+
+@cache
+def bundled_cards() -> tuple[Record, ...]:
+    """The bundled records, read once per process: answering consults them for every question
+    (the work called in, the local method, the claim check's vocabulary, the card words) and
+    they change only with the installed package."""
+    return tuple(read_bundled_corpus())
 
 
 def merge_unique(groups: Iterable[list[Record]]) -> list[Record]:

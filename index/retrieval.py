@@ -46,7 +46,7 @@ from zoomqa.index.metadata import RowInfo
 from zoomqa.index.names import names_record
 from zoomqa.index.question_limits import MAX_QUESTION_CHARS as MAX_QUESTION_CHARS
 from zoomqa.index.question_limits import check_question
-from zoomqa.index.records import read_bundled_corpus
+from zoomqa.index.records import bundled_cards
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
 from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
@@ -261,7 +261,7 @@ class HybridRetriever(BaseRetriever):
             info.id: info.content_hash
             for info in self._snapshot.records.infos_of(self._curated_rows.tolist()).values()
         }
-        shipped = {record.id: record.content_hash() for record in read_bundled_corpus()}
+        shipped = {record.id: record.content_hash() for record in bundled_cards()}
         return len(stored.keys() ^ shipped.keys()) + sum(
             stored[i] != digest for i, digest in shipped.items() if i in stored
         )

@@ -49,7 +49,7 @@ import snowballstemmer
 from zoomqa.agent.compose.entailment import contradiction, shipped_model
 from zoomqa.agent.compose.evidence import FIELD_QUESTION, Evidence, encode
 from zoomqa.index.pair_model import PairClassifier
-from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.records import Record, bundled_cards
 from zoomqa.index.sentences import split_sentences
 
 # The three settings below were chosen together on the dev half (odd ids) of
@@ -187,7 +187,7 @@ def _stem_set(text: str) -> frozenset[str]:
 @cache
 def _common_stems() -> frozenset[str]:
     """The stems more than COMMON_SHARE of the bundled cards use: the function words of the field."""
-    records = read_bundled_corpus()
+    records = bundled_cards()
     frequency = Counter(
         stem for r in records for stem in {_stem(w) for w in _WORDS.findall(source_text(r).lower())}
     )
@@ -302,7 +302,7 @@ def _word(token: str) -> bool:
 @cache
 def bundled_vocabulary(max_share: float = DOMAIN_TERM_MAX_SHARE, burst: float = MIN_BURST) -> Vocabulary:
     """The vocabulary of the bundled cards, built once."""
-    return Vocabulary.of(read_bundled_corpus(), max_share, burst)
+    return Vocabulary.of(bundled_cards(), max_share, burst)
 
 
 def source_text(record: Record) -> str:

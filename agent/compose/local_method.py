@@ -12,17 +12,15 @@ it like any other source.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
 
 from zoomqa.agent.understand.question import Analysis, named_in
-from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.records import Record, bundled_cards
 from zoomqa.index.results import Hit, SearchResult
 
 
-@cache
 def local_card() -> Record | None:
     """The bundled card of the model the local upscaler runs by default (the first with a tool)."""
-    return next((r for r in read_bundled_corpus() if r.kind == "model" and r.tool), None)
+    return next((r for r in bundled_cards() if r.kind == "model" and r.tool), None)
 
 
 def demonstrable(analysis: Analysis, records: tuple[Record, ...]) -> bool:

@@ -20,13 +20,13 @@ from functools import cache
 import numpy as np
 
 from zoomqa.agent.compose.work_matching import WorkMatcher
-from zoomqa.index.records import Record, read_bundled_corpus
+from zoomqa.index.records import Record, bundled_cards
 from zoomqa.index.results import Hit, SearchResult
 
 
 @cache
 def _bundled() -> dict[str, Record]:
-    return {r.id: r for r in read_bundled_corpus()}
+    return {r.id: r for r in bundled_cards()}
 
 
 def matched_first(matcher: WorkMatcher, question: str) -> Record | None:

@@ -48,9 +48,9 @@ def _model() -> Any:
 @cache
 def _card_words() -> frozenset[str]:
     """Every word the bundled cards use, lower-cased."""
-    from zoomqa.index.records import read_bundled_corpus
+    from zoomqa.index.records import bundled_cards
 
-    return frozenset(w for r in read_bundled_corpus() for w in _WORD.findall(r.keyword_text().lower()))
+    return frozenset(w for r in bundled_cards() for w in _WORD.findall(r.keyword_text().lower()))
 
 
 def language_of(text: str) -> str | None:
