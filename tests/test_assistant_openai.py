@@ -97,6 +97,7 @@ def test_the_model_calls_the_tool_and_the_answer_reports_it(
         "scale",
         "width",
         "height",
+        "long_side",
         "output_name",
         "damaged",
     }

@@ -423,13 +423,14 @@ def test_messages_that_name_a_picture_without_asking_run_nothing(written: dict) 
 @pytest.mark.parametrize("asked", PHRASINGS)
 def test_requests_phrased_in_new_ways_give_the_asked_size(asked: dict) -> None:
     (request,) = parse_request(asked["message"])
-    sized = asked["width"] is not None or asked["height"] is not None
+    sized = any(asked.get(side) is not None for side in ("width", "height", "long_side"))
     scale = asked["scale"] if asked["scale"] is not None or sized else DEFAULT_SCALE
-    assert (request.path, request.scale, request.width, request.height) == (
+    assert (request.path, request.scale, request.width, request.height, request.long_side) == (
         asked["path"],
         scale,
         asked["width"],
         asked["height"],
+        asked.get("long_side"),
     )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from zoomqa.agent.understand.sizes import all_scales, find_scale, normalise_numbers, parse_scale, parse_size
+from zoomqa.agent.understand.sizes import (
+    all_scales,
+    find_long_side,
+    find_scale,
+    normalise_numbers,
+    parse_scale,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +37,7 @@ from zoomqa.agent.understand.sizes import all_scales, find_scale, normalise_numb
         ("scale factor 2.5", 2.5),
         ("by a factor of 6", 6.0),
         ("by 300%", 3.0),
+        ("scale it up 350%", 3.5),
         ("enlarge to 250 %", 2.5),
         ("make it 50% bigger", 1.5),  # the picture plus half of it
         ("20 % larger please", 1.2),
@@ -111,6 +119,28 @@ def test_sizes(text: str, size: tuple[int | None, int | None]) -> None:
 )
 def test_not_sizes(text: str) -> None:
     assert parse_size(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "side"),
+    [
+        ("so the long side is 3000 pixels", 3000),
+        ("longest edge of 2000 px please", 2000),
+        ("the longer side to 1500px", 1500),
+        ("1500 on the long edge", 1500),
+        ("2400 px along the longest side", 2400),
+        ("make it 1200px", 1200),
+        ("scale up 350%", None),
+        ("make it 1200px wide", None),  # a width, not the longer side
+        ("1920 px by 1080", None),
+        ("my photo is 800 px", None),  # the picture as it is
+        ("a 300 px image", None),
+        ("long side only", None),
+    ],
+)
+def test_the_longer_side_as_people_give_it(text: str, side: int | None) -> None:
+    found = find_long_side(text)
+    assert (found[0] if found else None) == side
 
 
 def test_find_scale_says_where_the_scale_is_written() -> None:

@@ -28,6 +28,9 @@ def test_target_size_from_each_way_of_asking() -> None:
     assert target_size((30, 20), height=50) == (75, 50)
     assert target_size((30, 20), size=(64, 21)) == (64, 21)  # non-uniform is fine
     assert target_size((30, 20), scale=1) == (30, 20)
+    assert target_size((30, 20), long_side=90) == (90, 60)  # landscape: the width
+    assert target_size((20, 30), long_side=90) == (60, 90)  # portrait: the height
+    assert target_size((25, 25), long_side=50) == (50, 50)
 
 
 def test_shrinking_and_ambiguous_requests_are_refused() -> None:
@@ -39,6 +42,10 @@ def test_shrinking_and_ambiguous_requests_are_refused() -> None:
         target_size((30, 20), width=0)
     with pytest.raises(ZoomqaError, match="exactly one"):
         target_size((30, 20), scale=2, width=100)
+    with pytest.raises(ZoomqaError, match="exactly one"):
+        target_size((30, 20), width=100, long_side=100)
+    with pytest.raises(ZoomqaError, match="would shrink"):
+        target_size((30, 20), long_side=25)
     with pytest.raises(ZoomqaError, match="exactly one"):
         target_size((30, 20))
 

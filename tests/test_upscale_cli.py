@@ -71,13 +71,22 @@ def test_sizes_models_and_outputs_from_the_command_line(photo: Path, edsr_checkp
     assert code == 0, text
     with Image.open(out) as image:
         assert image.size == (60, 40)
+    code, text = invoke(
+        "upscale", str(photo), "--long-side", "75", "-o", str(out), "--force", "--model", str(edsr_checkpoint)
+    )
+    assert code == 0, text
+    with Image.open(out) as image:
+        assert image.size == (75, 50)  # the photo is 30x20: its longer side is the width
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("--size", "20x10"), "only enlarges"),  # the photo is 30x20
-        (("--scale", "2", "--width", "90"), "exactly one of --scale, --size, --width or --height"),
+        (
+            ("--scale", "2", "--width", "90"),
+            "exactly one of --scale, --size, --width, --height or --long-side",
+        ),
         (("--size", "big"), "is not WIDTHxHEIGHT"),
         (
             ("--scale", "2", "--model", "liif-rdn"),
@@ -118,6 +127,7 @@ def test_missing_input_and_configured_limits(
         (("--width", "0"), "width must be from 1 to 65536 pixels, not 0"),
         (("--width", "-5"), "width must be from 1 to 65536 pixels, not -5"),
         (("--height", "99999999999999999999"), "height must be from 1 to 65536 pixels"),
+        (("--long-side", "0"), "long side must be from 1 to 65536 pixels, not 0"),
         (("--size", "0x100"), "each side of --size must be from 1 to 65536 pixels, not 0x100"),
         (("--size", "70000x70000"), "each side of --size must be from 1 to 65536 pixels"),
     ],

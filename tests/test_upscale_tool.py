@@ -49,6 +49,8 @@ def test_upscales_by_name_path_scale_or_size(upscale_tool: BaseTool, pictures: P
         assert out.size == (40, 20)
     reply = upscale_tool.invoke({"path": str(pictures / "cat.png"), "height": 30})
     assert "to 40x30" in reply and (pictures / "cat_h30.png").is_file()
+    reply = upscale_tool.invoke({"path": "cat.png", "long_side": 48})  # landscape 16x12: the width
+    assert "to 48x36" in reply and (pictures / "cat_l48.png").is_file()
 
 
 def test_a_damaged_picture_is_enlarged_with_the_damaged_model(pictures: Path, shared_dir: Path) -> None:
@@ -61,15 +63,22 @@ def test_a_damaged_picture_is_enlarged_with_the_damaged_model(pictures: Path, sh
 
 def test_the_schema_is_strict() -> None:
     schema = UpscaleRequest.model_json_schema()
-    assert set(schema["properties"]) == {"path", "scale", "width", "height", "output_name", "damaged"}
+    assert set(schema["properties"]) == {
+        "path", "scale", "width", "height", "long_side", "output_name", "damaged"
+    }  # fmt: skip
     assert schema["required"] == ["path"] and schema["additionalProperties"] is False
 
 
 @pytest.mark.parametrize(
     ("request_args", "message"),
     [
-        ({"path": "cat.png"}, "give either scale, or width and/or height"),
-        ({"path": "cat.png", "scale": 2, "width": 30}, "give either scale, or width and/or height"),
+        ({"path": "cat.png"}, "give one of scale, long_side, or width and/or height"),
+        (
+            {"path": "cat.png", "scale": 2, "width": 30},
+            "give one of scale, long_side, or width and/or height",
+        ),
+        ({"path": "cat.png", "long_side": 40, "height": 30}, "give one of scale, long_side"),
+        ({"path": "cat.png", "long_side": 0}, "long_side: Input should be greater than 0"),
         ({"path": "cat.png", "scale": 0.5}, "greater than 1: this tool only enlarges, and 0.5x would shrink"),
         ({"path": "cat.png", "scale": "1"}, "and 1x would keep the picture"),
         ({"path": "cat.png", "scale": "big"}, "scale: Input should be a valid number"),

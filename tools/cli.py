@@ -45,7 +45,12 @@ MODEL_HELP = (
 
 
 def _checked_amount(
-    image: Path, scale: float | None, width: int | None, height: int | None, size: str | None
+    image: Path,
+    scale: float | None,
+    width: int | None,
+    height: int | None,
+    size: str | None,
+    long_side: int | None = None,
 ) -> tuple[int, int] | None:
     """Refuse, in one line and before any image is read, the numbers no enlargement can have;
     returns the parsed ``--size``."""
@@ -55,7 +60,7 @@ def _checked_amount(
         raise ZoomqaError(f"{image} is a folder; give one image file")
     if scale is not None and not (math.isfinite(scale) and scale > 1):
         raise ZoomqaError("scale must be greater than 1")
-    for name, side in (("width", width), ("height", height)):
+    for name, side in (("width", width), ("height", height), ("long side", long_side)):
         if side is not None and not 1 <= side <= MAX_SIDE:
             raise ZoomqaError(f"{name} must be from 1 to {MAX_SIDE} pixels, not {side}")
     parsed = parse_size(size) if size else None
@@ -90,6 +95,10 @@ def upscale(
     height: Annotated[
         int | None, typer.Option(help="Output height; the width keeps the aspect ratio.")
     ] = None,
+    long_side: Annotated[
+        int | None,
+        typer.Option(help="Output length of the longer side (width if landscape, height if portrait)."),
+    ] = None,
     model: Annotated[str | None, typer.Option(help=MODEL_HELP, show_default=False)] = None,
     precision: Annotated[
         Literal["fast", "exact"] | None,
@@ -112,7 +121,7 @@ def upscale(
 
     from zoomqa.tools.upscale import upscale as upscale_file
 
-    exact_size = _checked_amount(image, scale, width, height, size)
+    exact_size = _checked_amount(image, scale, width, height, size, long_side)
     settings = _apply_threads()
     columns = (TextColumn("upscaling"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -128,6 +137,7 @@ def upscale(
             width=width,
             height=height,
             size=exact_size,
+            long_side=long_side,
             model=model or settings.upscale.model,
             model_dirs=(settings.home / "models",),
             precision=precision or settings.upscale.precision,

@@ -30,7 +30,8 @@ _OUTPUT_NAME = re.compile(r"^[\w][\w .()+-]{0,200}$")
 
 
 class UpscaleRequest(BaseModel):
-    """Enlarge one image: give ``path`` and either ``scale``, or ``width`` and/or ``height``."""
+    """Enlarge one image: give ``path`` and one way to size it: ``scale``, ``long_side``, or
+    ``width`` and/or ``height``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +46,13 @@ class UpscaleRequest(BaseModel):
     )
     height: int | None = Field(
         None, gt=0, le=65536, description="Output height in pixels (alone: keeps the aspect ratio)."
+    )
+    long_side: int | None = Field(
+        None,
+        gt=0,
+        le=65536,
+        description="Output length of the longer side in pixels, e.g. '3000 px on the long edge' "
+        "(keeps the aspect ratio).",
     )
     output_name: str | None = Field(
         None,
@@ -76,8 +84,13 @@ class UpscaleRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_way_to_size(self) -> UpscaleRequest:
-        if (self.scale is None) == (self.width is None and self.height is None):
-            raise ValueError("give either scale, or width and/or height (not both, not neither)")
+        ways = (
+            (self.scale is not None)
+            + (self.long_side is not None)
+            + (self.width is not None or self.height is not None)
+        )
+        if ways != 1:
+            raise ValueError("give one of scale, long_side, or width and/or height (not several, not none)")
         return self
 
 
@@ -180,11 +193,12 @@ def make_upscale_tool(
         scale: float | None = None,
         width: int | None = None,
         height: int | None = None,
+        long_side: int | None = None,
         output_name: str | None = None,
         damaged: bool = False,
     ) -> tuple[str, object]:  # (the text for the model, the UpscaleResult): hints are read at run time
-        """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, or to an
-        exact width/height) and save the result next to it. Use only when the user asks to enlarge,
+        """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, to an
+        exact width/height, or to a length of the longer side) and save the result next to it. Use only when the user asks to enlarge,
         upscale or super-resolve a specific image file."""
         from zoomqa.tools.upscale import upscale
 
@@ -194,6 +208,8 @@ def make_upscale_tool(
             tag = (
                 f"x{scale:g}"
                 if scale
+                else f"l{long_side}"
+                if long_side
                 else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
             )
             result = upscale(
@@ -203,6 +219,7 @@ def make_upscale_tool(
                 width=None if sized else width,
                 height=None if sized else height,
                 size=(width, height) if width is not None and height is not None else None,
+                long_side=long_side,
                 model=settings.damaged_model if damaged else settings.model,
                 model_dirs=model_dirs,
                 precision=settings.precision,

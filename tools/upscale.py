@@ -59,19 +59,30 @@ def target_size(
     width: int | None = None,
     height: int | None = None,
     size: tuple[int, int] | None = None,
+    long_side: int | None = None,
 ) -> tuple[int, int]:
-    """The output (width, height) from exactly one of scale, width, height or size.
+    """The output (width, height) from exactly one of scale, width, height, size or long side.
 
-    A width or height alone keeps the aspect ratio. Shrinking is refused: LIIF enlarges.
+    A width, a height or the longer side alone keeps the aspect ratio (a photo exported "3000
+    px on the long edge" is 3000 wide if landscape, 3000 tall if portrait). Shrinking is
+    refused: LIIF enlarges.
     """
     given = [
         name
-        for name, value in (("scale", scale), ("width", width), ("height", height), ("size", size))
+        for name, value in (
+            ("scale", scale),
+            ("width", width),
+            ("height", height),
+            ("size", size),
+            ("long_side", long_side),
+        )
         if value is not None
     ]
     if len(given) != 1:
-        raise ZoomqaError("give exactly one of --scale, --size, --width or --height")
+        raise ZoomqaError("give exactly one of --scale, --size, --width, --height or --long-side")
     w, h = input_size
+    if long_side is not None:
+        width, height = (long_side, None) if w >= h else (None, long_side)
     if scale is not None:
         out = (max(1, round(w * scale)), max(1, round(h * scale)))
     elif width is not None:
@@ -122,6 +133,7 @@ def upscale(
     width: int | None = None,
     height: int | None = None,
     size: tuple[int, int] | None = None,
+    long_side: int | None = None,
     model: str = "liif-edsr",
     model_dirs: tuple[Path, ...] = (),
     precision: Precision = "fast",
@@ -143,7 +155,9 @@ def upscale(
     if not path.is_file():
         raise ZoomqaError(f"image not found: {path}")
     image = load_image(path, max_pixels=max_input_pixels)
-    out_w, out_h = target_size(image.size, scale=scale, width=width, height=height, size=size)
+    out_w, out_h = target_size(
+        image.size, scale=scale, width=width, height=height, size=size, long_side=long_side
+    )
     if out_w * out_h > max_output_pixels:
         raise ZoomqaError(
             f"{out_w}x{out_h} = {out_w * out_h:,} pixels is above the output limit of {max_output_pixels:,} "

@@ -21,7 +21,14 @@ from functools import cache
 from pathlib import Path
 
 from zoomqa.agent.understand.question import analyse
-from zoomqa.agent.understand.sizes import FoundSize, all_scales, find_scale, find_size, normalise_numbers
+from zoomqa.agent.understand.sizes import (
+    FoundSize,
+    all_scales,
+    find_long_side,
+    find_scale,
+    find_size,
+    normalise_numbers,
+)
 from zoomqa.agent.understand.spelling import respell
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.tools.images import INPUT_SUFFIXES, OTHER_IMAGE_SUFFIXES
@@ -78,9 +85,16 @@ class ImageRequest:
     width: int | None = None
     height: int | None = None
     damaged: bool = False  # the person says the picture is JPEG-compressed
+    long_side: int | None = None  # "3000 px on the long edge": width or height, whichever is longer
 
     def arguments(self) -> dict[str, str | float | int | bool]:
-        given = {"path": self.path, "scale": self.scale, "width": self.width, "height": self.height}
+        given = {
+            "path": self.path,
+            "scale": self.scale,
+            "width": self.width,
+            "height": self.height,
+            "long_side": self.long_side,
+        }
         return {key: value for key, value in given.items() if value is not None} | (
             {"damaged": True} if self.damaged else {}
         )
@@ -227,9 +241,14 @@ def _wished_paths(message: str, paths: list[str]) -> list[str]:
     return wished or paths
 
 
-def _asks_to_enlarge(text: str, size: FoundSize | None, scale: tuple[float, tuple[int, int]] | None) -> bool:
+def _asks_to_enlarge(
+    text: str,
+    size: FoundSize | None,
+    scale: tuple[float, tuple[int, int]] | None,
+    long_side: tuple[int, int] | None = None,
+) -> bool:
     """A request (not a question about, or a report of, enlarging), with a verb or an amount;
-    ``size`` and ``scale`` are what the text names."""
+    ``size``, ``scale`` and ``long_side`` are what the text names."""
     words = _patterns()
     verb = words.verb.search(text)
     request = words.request.search(text)
@@ -239,7 +258,11 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: tuple[float, tupl
         return False
     # A report of an earlier run ("I upscaled it 4x and ..."): the past tense where the amount
     # is asked (anywhere, when none is), and no verb or request word.
-    amounts = ([size.start] if size is not None else []) + ([scale[1][0]] if scale is not None else [])
+    amounts = [
+        at
+        for at in (size and size.start, scale and scale[1][0], long_side and long_side[1])
+        if at is not None
+    ]
     reported = (
         any(words.past.search(_clause(text, at)[1]) for at in amounts) if amounts else words.past.search(text)
     )
@@ -256,16 +279,18 @@ def _asks_to_enlarge(text: str, size: FoundSize | None, scale: tuple[float, tupl
     sentence = re.split(r"[.!?;]", text[: max(image, 0)])[-1]  # before the picture, in its sentence
     if not verb and _NEGATION.search(sentence):  # "don't touch wedding.jpg, ..."
         return False
-    # An amount alone asks for the tool ("cat.png 4x"); a size alone may just describe the
-    # picture ("cat.png is 640x480") unless it comes with "please", "I need"... or after a verb
-    # that asks for a size ("make it 512x512", "enhance it to 1080 by 1350").
+    # An amount alone asks for the tool ("cat.png 4x", "cat.png 1200px"); a size alone may just
+    # describe the picture ("cat.png is 640x480") unless it comes with "please", "I need"...,
+    # after a verb that asks for a size ("make it 512x512", "enhance it to 1080 by 1350") or
+    # a word that states it as the wish ("cat.png to 2560x1440").
     sized = words.sized.search(text)
     wanted_size = size is not None and (
         request is not None
+        or size.stated
         or (sized is not None and sized.start() < size.start)
         or bool(_ARROW.search(text[: size.start]))
     )
-    amount = scale is not None or wanted_size
+    amount = scale is not None or long_side is not None or wanted_size
     return bool(verb or (amount and ("?" not in text or request)))
 
 
@@ -285,7 +310,8 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     if not _patterns().request.search(text):  # "thanks, the 4x one of cat.png looks great"
         text = _patterns().result.sub(" ", text)
     size, scale = find_size(text), _wished_scale(text)
-    if not _asks_to_enlarge(text, size, scale):
+    long_side = find_long_side(text) if size is None and scale is None else None
+    if not _asks_to_enlarge(text, size, scale, long_side):
         return []
     # A size and a factor both written: one that comments on the other ("2.5x, that should make
     # it about 3000 wide") gives way; else a size stated as the wish ("to 1920x1080") wins, else
@@ -298,9 +324,13 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
         else:
             size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
     width, height = size.value if size is not None else (None, None)
-    scale_value = scale[0] if scale is not None else (DEFAULT_SCALE if size is None else None)
+    longest = long_side[0] if long_side is not None else None
+    sized = size is not None or longest is not None
+    scale_value = scale[0] if scale is not None else (None if sized else DEFAULT_SCALE)
     damaged = bool(DAMAGED_MODEL_DAMAGE & analyse(message).constraints.damage)
     return [
-        ImageRequest(path=path, scale=scale_value, width=width, height=height, damaged=damaged)
+        ImageRequest(
+            path=path, scale=scale_value, width=width, height=height, damaged=damaged, long_side=longest
+        )
         for path in paths
     ]

@@ -59,8 +59,8 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # 50% bigger, 20 % larger, add 50%: the picture plus that share of it (1.5, 1.2)
         rf"(?<![\w.]){_NUMBER}\s?%\s+(?:bigger|larger)\b",
         rf"\badd\s+{_NUMBER}\s?%",
-        # by 300%, to 250 %, at 400%, 175% of its size
-        rf"\b(?:by|to|at)\s+{_NUMBER}\s?%",
+        # by 300%, to 250 %, at 400%, scale it up 350%, 175% of its size
+        rf"\b(?:by|to|at|up)\s+{_NUMBER}\s?%",
         rf"(?<![\w.]){_NUMBER}\s?%\s+of\s+(?:its|the|their)\b",
         # enlarge by 4 (not "1920 by 1080")
         rf"(?<!\d)(?<!\d\s)\bby\s+({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
@@ -86,6 +86,18 @@ _HEIGHT_PATTERNS = tuple(
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|(?:in|of)\s+height|height)\b",
         r"\b(\d{3,4})p\b",  # 1080p, 720p
         r"\b(full[- ]?hd|fhd)\b",
+    )
+)
+# "the long side 3000", "longest edge of 2000 px", "1500 on the long edge", "make it 1200px": the
+# longer side, whichever it is (a bare pixel count with no side named is how photo exports and
+# print shops give it).
+_LONG_SIDE_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"\blong(?:er|est)?\s+(?:side|edge)\b[^\d.?!]{{0,25}}?(\d{{2,5}}){_PX}(?![\w.]|\s*[x×])",
+        rf"(?<![\w.])(\d{{2,5}}){_PX}\s+(?:on|along|for|at|as)\s+the\s+long(?:er|est)?\s+(?:side|edge)\b",
+        r"(?<![\w.])(\d{2,5})\s*(?:px|pixels)\b(?!\s*(?:[x×]|by|wide|across|tall|high|in\b|of\b|width|height))"
+        r"(?!\s+(?:images?|photos?|pictures?|pics?|thumbnails?|icons?|ones?|versions?)\b)",
     )
 )
 # Screen and video resolutions by name; 4K is 3840 wide whatever the picture's shape.
@@ -242,6 +254,14 @@ def find_size(text: str) -> FoundSize | None:
     if wanted:
         return FoundSize((int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start(), False)
     return None
+
+
+def find_long_side(text: str) -> tuple[int, int] | None:
+    """The length in pixels a text wants the picture's longer side to have, and where it is
+    written, or None: "so the long side is 3000 pixels", "1500 on the long edge", or a pixel
+    count with no side named ("make it 1200px"). Read only where no width, height, WxH size or
+    factor is written; a count that is the picture's present size ("it's 800 px") is not one."""
+    return _first(_LONG_SIDE_PATTERNS, text)
 
 
 def parse_size(text: str) -> tuple[int | None, int | None] | None:
