@@ -111,6 +111,8 @@ def test_a_follow_up_reuses_the_conversation(assistant: Assistant, pictures: Pat
     reply = assistant.respond("and at 2.5x?", history=history)
     (call,) = reply.tool_calls
     assert call.ok and call.output_size == (40, 30) and call.output_path == str(pictures / "cat_x2.5.png")
+    (call,) = assistant.respond("and 48 on the long edge?", history=history).tool_calls
+    assert call.ok and call.output_size == (48, 36)  # cat.png is 16x12
     assert assistant.respond("which model is faster at 4x?", history=history).tool_calls == []
     question = assistant.respond("and at 8x?", history=[Turn(role="user", text=TEN_X)])
     assert question.tool_calls == [] and question.condensed_question == TEN_X.replace("10x", "8x")

@@ -371,6 +371,21 @@ def test_a_message_naming_an_image_is_never_a_follow_up() -> None:
     )
 
 
+def test_the_longer_side_beside_another_amount() -> None:
+    """The later wish wins, unless it only comments on the other one; a bare pixel count
+    beside a width is that width."""
+    assert parse_request("upscale cat.png 3x now 2000 on the long edge") == [
+        ImageRequest("cat.png", long_side=2000)
+    ]
+    assert parse_request("enlarge cat.png to 1500 on the long edge, that is about 3x") == [
+        ImageRequest("cat.png", long_side=1500)
+    ]
+    assert parse_request("upscale cat.png 3x, that should make the long side about 2000") == [
+        ImageRequest("cat.png", scale=3.0)
+    ]
+    assert parse_request("width 1500px for cat.png please") == [ImageRequest("cat.png", width=1500)]
+
+
 def test_history_is_bounded() -> None:
     long = turns(*[f"turn {i} " + "x" * 5000 for i in range(3 * MAX_TURNS)])
     kept = bounded(long)
@@ -385,6 +400,9 @@ def test_history_is_bounded() -> None:
         ("now 1920 wide", True),
         ("what about 1920x1080?", True),
         ("x2.5 then", True),
+        ("and 2000 on the long edge?", True),
+        ("now the long side 3000", True),
+        ("what about the long side?", False),
         ("which model is faster at 4x?", False),
         ("and with RDN?", False),
         ("why?", False),

@@ -310,7 +310,15 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     if not _patterns().request.search(text):  # "thanks, the 4x one of cat.png looks great"
         text = _patterns().result.sub(" ", text)
     size, scale = find_size(text), _wished_scale(text)
-    long_side = find_long_side(text) if size is None and scale is None else None
+    long_side = find_long_side(text, bare=size is None and scale is None)
+    if long_side is not None and (size is not None or scale is not None):
+        # the longer side named beside another amount: one that comments on the other gives
+        # way ("1500 on the long edge, that is about 3x"), else the later wish wins ("upscale
+        # cat.png 3x ... now 2000 on the long edge")
+        other = max(at for at in (size and size.start, scale and scale[1][0]) if at is not None)
+        long_comments, other_comments = _commentary(text, long_side[1]), _commentary(text, other)
+        wins = not long_comments if long_comments != other_comments else long_side[1] > other
+        size, scale, long_side = (None, None, long_side) if wins else (size, scale, None)
     if not _asks_to_enlarge(text, size, scale, long_side):
         return []
     # A size and a factor both written: one that comments on the other ("2.5x, that should make

@@ -21,7 +21,7 @@ from zoomqa.agent.turn.enlarge_requests import (
     referred_picture,
     referred_size,
 )
-from zoomqa.agent.understand.sizes import find_scale, find_size, parse_size
+from zoomqa.agent.understand.sizes import find_long_side, find_scale, find_size, parse_size
 
 # Only the latest turns shape a follow-up; older ones would only dilute the search.
 MAX_TURNS = 8
@@ -40,7 +40,9 @@ _FILLER = {
     "now", "of", "ok", "okay", "or", "please", "same", "so", "the", "then", "this", "time", "to", "try",
     "what", "with",
 }  # fmt: skip
-_SIZE_WORD = re.compile(r"\d+(?:p|px)?|x|by|wide|tall|high|px|pixels?|width|height|\d+x\d+")
+_SIZE_WORD = re.compile(
+    r"\d+(?:p|px)?|x|by|wide|tall|high|px|pixels?|width|height|\d+x\d+|long(?:er|est)?|sides?|edges?|on"
+)
 
 
 class Turn(BaseModel):
@@ -75,7 +77,7 @@ def only_an_amount(message: str) -> bool:
     if found is not None:
         (start, end) = found[1]
         message = message[:start] + message[end:]
-    elif parse_size(message) is None:
+    elif parse_size(message) is None and find_long_side(message, bare=False) is None:
         return False
     return not [w for w in _topic_words(message) if not _SIZE_WORD.fullmatch(w)]
 

@@ -256,12 +256,13 @@ def find_size(text: str) -> FoundSize | None:
     return None
 
 
-def find_long_side(text: str) -> tuple[int, int] | None:
+def find_long_side(text: str, *, bare: bool = True) -> tuple[int, int] | None:
     """The length in pixels a text wants the picture's longer side to have, and where it is
-    written, or None: "so the long side is 3000 pixels", "1500 on the long edge", or a pixel
-    count with no side named ("make it 1200px"). Read only where no width, height, WxH size or
-    factor is written; a count that is the picture's present size ("it's 800 px") is not one."""
-    return _first(_LONG_SIDE_PATTERNS, text)
+    written, or None: "so the long side is 3000 pixels", "1500 on the long edge", and with
+    ``bare`` a pixel count with no side named ("make it 1200px"), which means the longer side
+    only where no width, height, WxH size or factor is written. A count that is the picture's
+    present size ("it's 800 px") is not one."""
+    return _first(_LONG_SIDE_PATTERNS if bare else _LONG_SIDE_PATTERNS[:-1], text)
 
 
 def parse_size(text: str) -> tuple[int | None, int | None] | None:
