@@ -173,6 +173,17 @@ def _output_path(image: Path, output_name: str | None, tag: str, folder: Path) -
     raise ZoomqaError(f"too many earlier results beside {image.name}; give an output name")
 
 
+def _size_tag(scale: float | None, width: int | None, height: int | None, long_side: int | None) -> str:
+    """How a result's default name says its size: x2.5, l3000, 1920x1080, w800, h600."""
+    if scale:
+        return f"x{scale:g}"
+    if long_side:
+        return f"l{long_side}"
+    if width and height:
+        return f"{width}x{height}"
+    return f"w{width}" if width else f"h{height}"
+
+
 def make_upscale_tool(
     settings: UpscaleSettings,
     *,
@@ -197,21 +208,15 @@ def make_upscale_tool(
         output_name: str | None = None,
         damaged: bool = False,
     ) -> tuple[str, object]:  # (the text for the model, the UpscaleResult): hints are read at run time
-        """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, to an
-        exact width/height, or to a length of the longer side) and save the result next to it. Use only when the user asks to enlarge,
-        upscale or super-resolve a specific image file."""
+        """Enlarge one of the user's own images with the local LIIF upscaler (any scale, e.g. 3.5x, to
+        an exact width/height, or to a length of the longer side) and save the result next to it.
+        Use only when the user asks to enlarge, upscale or super-resolve a specific image file."""
         from zoomqa.tools.upscale import upscale
 
         try:
             image = resolve_allowed_image(path, settings.allowed_dirs)
             sized = width is not None and height is not None
-            tag = (
-                f"x{scale:g}"
-                if scale
-                else f"l{long_side}"
-                if long_side
-                else (f"{width}x{height}" if sized else f"w{width}" if width else f"h{height}")
-            )
+            tag = _size_tag(scale, width, height, long_side)
             result = upscale(
                 image,
                 _output_path(image, output_name, tag, output_dir or image.parent),
