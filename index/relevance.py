@@ -1,11 +1,13 @@
-"""Is a question about what zoomqa knows? A small classifier over the question's embedding decides.
+"""Is a question about what zoomqa knows? A small classifier over the question's embedding and words decides.
 
 One cosine threshold on the nearest card cannot tell "how do I sharpen a knife?" from "how
-do I sharpen a blurry photo?": both share words with the cards. The decision here is a
-logistic regression over the question embedding (the one retrieval already computed) plus
-two nearest-neighbour features: the mean cosine of the question to its ``k`` nearest
+do I sharpen a blurry photo?": both share words with the cards. The decision here adds two
+logistic regressions. One reads the question embedding (the one retrieval already computed)
+plus two nearest-neighbour features: the mean cosine of the question to its ``k`` nearest
 in-domain texts (card sentences, in-domain questions) and to its ``k`` nearest off-topic
-questions. It costs one product of the embedding with about a thousand stored vectors.
+questions. The other reads the question's words and letter sequences (:mod:`lexical`), which
+settle what the embedding blurs ("Ender 3", "motion blur"). It costs one product of the
+embedding with about ten thousand stored vectors and a few hundred hashed look-ups.
 
 The weights come from ``zoomqa index train-relevance`` (:mod:`zoomqa.index.relevance_training`)
 and ship as an ``.npz`` read without pickle. They carry the embedder they were trained with
@@ -25,15 +27,17 @@ from typing import Any
 import numpy as np
 
 from zoomqa.errors import ZoomqaError
+from zoomqa.index.lexical import BUCKETS, ngram_counts, weighted
 
 SHIPPED_WEIGHTS = Path(str(files("zoomqa.index") / "data" / "relevance" / "relevance.npz"))
-FORMAT = 1
-_ARRAYS = ("coef", "in_domain", "off_topic", "meta")
+FORMAT = 2
+_ARRAYS = ("coef", "in_domain", "off_topic", "lexical_coef", "lexical_idf", "meta")
 
 
 @dataclass(frozen=True)
 class RelevanceModel:
-    """Learnt weights: ``logit = coef · [q, knn(in_domain), knn(off_topic)] + intercept``."""
+    """Learnt weights: ``logit = coef · [q, knn(in_domain), knn(off_topic)] + intercept
+    + lexical_weight · (lexical_coef · tfidf(words) + lexical_intercept)``."""
 
     embedder: str  # identity ('name@sha256-prefix') of the embedder the vectors come from
     digest: str  # of the training texts and settings (relevance_training.training_digest)
@@ -43,25 +47,34 @@ class RelevanceModel:
     neighbours: int  # k of the nearest-neighbour features
     in_domain: np.ndarray  # (n, dim) unit vectors of the in-domain texts (stored as float16)
     off_topic: np.ndarray  # (m, dim) unit vectors of the off-topic texts
+    lexical_coef: np.ndarray  # (BUCKETS,) float32: the word model's weight of each hashed feature
+    lexical_idf: np.ndarray  # (BUCKETS,) float32: its idf, 0 where too few training texts had it
+    lexical_intercept: float
+    lexical_weight: float  # how much the word model's logit counts beside the embedding's
     report: dict[str, Any]  # cross-validation numbers of the training run, for people to read
 
     @property
     def dim(self) -> int:
         return int(self.in_domain.shape[1])
 
-    def logit(self, query: np.ndarray) -> float:
-        """The classifier's score for one unit question vector of shape (dim,) or (1, dim)."""
+    def logit(self, query: np.ndarray, text: str) -> float:
+        """The classifier's score for a question: its unit vector, of shape (dim,) or (1, dim), and its text."""
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
         features = np.concatenate([vector, self.neighbour_features(vector)])
-        return float(features @ self.coef + self.intercept)
+        return float(features @ self.coef + self.intercept) + self.lexical_weight * self.lexical_logit(text)
+
+    def lexical_logit(self, text: str) -> float:
+        """The word model's own score for ``text``."""
+        buckets, values = weighted(ngram_counts(text), self.lexical_idf)
+        return float(values @ self.lexical_coef[buckets]) + self.lexical_intercept
 
     def neighbour_features(self, vector: np.ndarray) -> np.ndarray:
         """Mean cosine to the ``k`` nearest in-domain and the ``k`` nearest off-topic texts."""
         similarities = [(group @ vector)[None, :] for group in (self.in_domain, self.off_topic)]
         return np.concatenate([mean_of_nearest(s, self.neighbours) for s in similarities])
 
-    def is_relevant(self, query: np.ndarray) -> bool:
-        return self.logit(query) >= self.threshold
+    def is_relevant(self, query: np.ndarray, text: str) -> bool:
+        return self.logit(query, text) >= self.threshold
 
     def save(self, path: Path) -> None:
         """Write the weights (no pickle) via a temporary file, so a crash never leaves half a file."""
@@ -72,6 +85,8 @@ class RelevanceModel:
             "intercept": self.intercept,
             "threshold": self.threshold,
             "neighbours": self.neighbours,
+            "lexical_intercept": self.lexical_intercept,
+            "lexical_weight": self.lexical_weight,
             "report": self.report,
         }
         path = Path(path)
@@ -82,6 +97,8 @@ class RelevanceModel:
                 coef=self.coef.astype(np.float32),
                 in_domain=self.in_domain.astype(np.float16),
                 off_topic=self.off_topic.astype(np.float16),
+                lexical_coef=self.lexical_coef.astype(np.float32),
+                lexical_idf=self.lexical_idf.astype(np.float32),
                 meta=np.array(json.dumps(meta, sort_keys=True)),
             )
         partial.replace(path)
@@ -115,6 +132,10 @@ def load_relevance(path: Path, *, embedder: str) -> RelevanceModel:
             neighbours=int(meta["neighbours"]),
             in_domain=arrays["in_domain"].astype(np.float32),
             off_topic=arrays["off_topic"].astype(np.float32),
+            lexical_coef=arrays["lexical_coef"].astype(np.float32),
+            lexical_idf=arrays["lexical_idf"].astype(np.float32),
+            lexical_intercept=float(meta["lexical_intercept"]),
+            lexical_weight=float(meta["lexical_weight"]),
             report=dict(meta.get("report") or {}),
         )
         _check_shapes(model)
@@ -138,5 +159,8 @@ def _check_shapes(model: RelevanceModel) -> None:
         raise ValueError(f"coef has shape {model.coef.shape}, expected ({model.dim + 2},)")
     if not (len(model.in_domain) and len(model.off_topic)) or model.neighbours < 1:
         raise ValueError("no stored texts or no neighbours")
-    if not all(np.isfinite(a).all() for a in (model.coef, model.in_domain, model.off_topic)):
+    if model.lexical_coef.shape != (BUCKETS,) or model.lexical_idf.shape != (BUCKETS,):
+        raise ValueError(f"the word model has {model.lexical_coef.shape} weights, expected ({BUCKETS},)")
+    arrays = (model.coef, model.in_domain, model.off_topic, model.lexical_coef, model.lexical_idf)
+    if not all(np.isfinite(a).all() for a in arrays):
         raise ValueError("non-finite weights")

@@ -308,7 +308,7 @@ class HybridRetriever(BaseRetriever):
         matched = self._best_sentences(query)
         keyword_scores = self._snapshot.keywords.scores(text)  # type: ignore[union-attr]
         named = self._named_rows(text, dense, keyword_scores)
-        if not named and not self._is_relevant(query, dense, matched):
+        if not named and not self._is_relevant(text, query, dense, matched):
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
         ranked = self._fuse(query, dense, matched, keyword_scores, named)
         # A record the question names is what it asks about: first in its block, never cut.
@@ -335,11 +335,15 @@ class HybridRetriever(BaseRetriever):
         return self._classifier
 
     def _is_relevant(
-        self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], matched: dict[int, float]
+        self,
+        text: str,
+        query: np.ndarray,
+        dense: dict[str, tuple[np.ndarray, np.ndarray]],
+        matched: dict[int, float],
     ) -> bool:
         if self._relevance(query, dense, matched) < self.min_relevance:
             return False
-        return self._classifier is None or self._classifier.is_relevant(query[0])
+        return self._classifier is None or self._classifier.is_relevant(query[0], text)
 
     def _named_rows(
         self, text: str, dense: dict[str, tuple[np.ndarray, np.ndarray]], keyword_scores: np.ndarray

@@ -3,6 +3,7 @@ terse on-topic ones answered; the shipped weights are current; unusable weights 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -185,7 +186,8 @@ def test_training_on_a_quarter_of_the_texts_already_tells_clear_questions_apart(
     with one_thread():
         written = [q.question for q in read_matching_questions()][::20]
         model = train_relevance(embedder, training_texts(tmp_path, read_bundled_corpus()[::20], written))
-    decisions = [model.is_relevant(v) for v in embedder.encode(CLEARLY_ON_TOPIC + CLEARLY_OFF_TOPIC)]
+    clear = CLEARLY_ON_TOPIC + CLEARLY_OFF_TOPIC
+    decisions = [model.is_relevant(v, q) for v, q in zip(embedder.encode(clear), clear, strict=True)]
     assert decisions == [True] * len(CLEARLY_ON_TOPIC) + [False] * len(CLEARLY_OFF_TOPIC)
 
 
@@ -196,11 +198,26 @@ def test_retraining_reproduces_the_shipped_decisions(tmp_path: Path, embedder: E
     cached = embedder.with_cache(tmp_path / "vectors.sqlite")  # the training texts are embedded once
     retrained = train_relevance(cached, texts)
     assert retrained.digest == shipped.digest
-    probes = cached.encode(NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC + list(texts.texts))
-    decisions = [(shipped.is_relevant(v), retrained.is_relevant(v)) for v in probes]
+    questions = NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC + list(texts.texts)
+    probes = list(zip(cached.encode(questions), questions, strict=True))
+    decisions = [(shipped.is_relevant(v, q), retrained.is_relevant(v, q)) for v, q in probes]
     assert all(a == b for a, b in decisions[: len(NEAR_DOMAIN_OFF_TOPIC + TERSE_ON_TOPIC)])
     assert np.mean([a == b for a, b in decisions]) >= 0.995
-    assert not any(retrained.is_relevant(v) for v in probes[: len(NEAR_DOMAIN_OFF_TOPIC)])
+    assert not any(retrained.is_relevant(v, q) for v, q in probes[: len(NEAR_DOMAIN_OFF_TOPIC)])
+
+
+def test_the_words_decide_where_the_embedding_alone_would_not(embedder: Embedder) -> None:
+    # the word model's own vote points the right way on the words it was trained on...
+    shipped = load_relevance(SHIPPED_WEIGHTS, embedder=embedder.identity)
+    assert shipped.lexical_logit("how do I upscale an anime drawing 4x with esrgan?") > 0
+    assert shipped.lexical_logit("which football team won the league last year?") < 0
+    # ...and adds to the embedding's: the full logit is their weighted sum
+    question = "remove compression artifacts"
+    vector = embedder.encode([question])[0]
+    embedding_only = dataclasses.replace(shipped, lexical_weight=0.0).logit(vector, question)
+    assert shipped.logit(vector, question) == pytest.approx(
+        embedding_only + shipped.lexical_weight * shipped.lexical_logit(question), abs=1e-5
+    )
 
 
 def test_saved_weights_load_back_with_the_same_decisions(tmp_path: Path, embedder: Embedder) -> None:
@@ -209,7 +226,9 @@ def test_saved_weights_load_back_with_the_same_decisions(tmp_path: Path, embedde
     shipped.save(copy)
     loaded = load_relevance(copy, embedder=embedder.identity)
     vector = embedder.encode(["liif cell size?"])[0]
-    assert loaded.logit(vector) == pytest.approx(shipped.logit(vector), abs=1e-4)
+    assert loaded.logit(vector, "liif cell size?") == pytest.approx(
+        shipped.logit(vector, "liif cell size?"), abs=1e-4
+    )
     assert not list(tmp_path.glob("*.partial"))
 
 
@@ -226,13 +245,15 @@ def _corrupt(tmp_path: Path, how: str) -> Path:
         del arrays["coef"]
     elif how == "short-coef":
         arrays["coef"] = arrays["coef"][:10]
+    elif how == "short-lexical":
+        arrays["lexical_coef"] = arrays["lexical_coef"][:10]
     elif how == "pickled":
         arrays["meta"] = np.array([{"format": 1}], dtype=object)
     np.savez(path, **arrays)
     return path
 
 
-@pytest.mark.parametrize("how", ["missing", "garbage", "no-coef", "short-coef", "pickled"])
+@pytest.mark.parametrize("how", ["missing", "garbage", "no-coef", "short-coef", "short-lexical", "pickled"])
 def test_unusable_weights_are_one_clear_error(tmp_path: Path, embedder: Embedder, how: str) -> None:
     with pytest.raises(ZoomqaError, match=r"relevance weights .*zoomqa index train-relevance"):
         load_relevance(_corrupt(tmp_path, how), embedder=embedder.identity)
