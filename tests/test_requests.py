@@ -64,7 +64,7 @@ REQUESTS = [
     ("upscale wallpaper.png to 4K", ImageRequest("wallpaper.png", width=3840)),
     ("upsample map.bmp threefold", ImageRequest("map.bmp", scale=3.0)),
     ("increase the resolution of old.png ten times", ImageRequest("old.png", scale=10.0)),
-    ("magnify pics/2024-05-01 cat.png 2x", ImageRequest("cat.png", scale=2.0)),
+    ("magnify pics/2024-05-01 cat.png 2x", ImageRequest("pics/2024-05-01 cat.png", scale=2.0)),
     ("scale up photo.PNG from 640x480 to 1280x960", ImageRequest("photo.PNG", width=1280, height=960)),
     ("upscale a.png and b.png 2x", None),  # two images: checked below
 ]
@@ -136,9 +136,48 @@ def test_paths_are_found_with_their_folders() -> None:
     assert find_image_paths("see ./a/b.png, then ~/c.JPG and /x/y z.webp.") == [
         "./a/b.png",
         "~/c.JPG",
-        "z.webp",
+        "/x/y z.webp",
     ]
     assert find_image_paths("photo.png.txt is not an image, nor is png") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "paths"),
+    [
+        # unquoted names with spaces, read back to the folder they start in
+        (
+            "x4 on shots/Screen Shot 2023-04-01 at 10.22.31.png",
+            ["shots/Screen Shot 2023-04-01 at 10.22.31.png"],
+        ),
+        ("longest edge 3000 px for landscapes/lake at dusk.jpg please", ["landscapes/lake at dusk.jpg"]),
+        # ... but not over another picture, a grammar word, or "and/or"
+        ("upscale pics/a.png b.png 2x", ["pics/a.png", "b.png"]),
+        ("in pics/2023 the file beach.png, 3x", ["beach.png"]),
+        ("upscale and/or sharpen cat.png", ["cat.png"]),
+        ("upscale this photo: moon.png", ["moon.png"]),
+    ],
+)
+def test_a_name_with_spaces_is_read_back_to_its_folder(message: str, paths: list[str]) -> None:
+    assert find_image_paths(message) == paths
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("make old/scan0001.TIFF 3x, no wait, 4x", ImageRequest("old/scan0001.TIFF", scale=4.0)),
+        ("upscale cat.png 2x... actually 3x", ImageRequest("cat.png", scale=3.0)),
+        ("upscale cat.png 3x please, sorry for the typo earlier", ImageRequest("cat.png", scale=3.0)),
+        (
+            "it's tiny, like 400px across. make pic.jpg 3000 pixels wide",
+            ImageRequest("pic.jpg", width=3000),
+        ),
+        ("upscale tv.png to 4K (3840x2160)", ImageRequest("tv.png", width=3840, height=2160)),
+    ],
+)
+def test_the_amount_wished_wins_over_one_taken_back_or_describing_the_picture(
+    message: str, expected: ImageRequest
+) -> None:
+    assert parse_request(message) == [expected]
 
 
 @pytest.mark.parametrize(

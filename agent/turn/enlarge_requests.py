@@ -53,6 +53,16 @@ _PATH = re.compile(
     rf"""|(?<![\w/\\.~@+-])(?P<bare>[\w~./\\@+-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",  # icon@2x.png
     re.IGNORECASE,
 )
+# "landscapes/lake at dusk.jpg", "shots/Screen Shot 2023-04-01 at 10.22.31.png": an unquoted
+# name with spaces (macOS names screenshots so) is read whole back to the folder it starts in,
+# over at most three words that are no grammar word ("pics/2023 the file a.png" is two names).
+_FOLDER_THEN_WORDS = re.compile(
+    r"(?:^|(?<=[\s(]))((?:[\w~.@+-]*/)+[\w~.@+-]*[\w~@+-])((?: [\w.@+-]+){0,3}) $"
+)
+_NO_FOLDER = re.compile(r"[a-z]{1,3}/[a-z]{1,3}", re.IGNORECASE)  # "and/or", "b/w", "w/o"
+_NOT_IN_A_NAME = frozenset(
+    {"a", "an", "the", "my", "your", "this", "that", "file", "and", "or", "to", "please"}
+)
 _QUESTION_START = re.compile(
     r"^\W*(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do|did|should|shall|has|have|had|"
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
@@ -105,9 +115,20 @@ def find_image_paths(message: str) -> list[str]:
     found = []
     for match in _PATH.finditer(message):
         path = next(group for group in match.groups() if group)
+        if match.group("bare") and "/" not in path:
+            path = _with_its_folder(message[: match.start()]) + path
         if path not in found:
             found.append(path)
     return found
+
+
+def _with_its_folder(before: str) -> str:
+    """The folder and words of a name with spaces that end right before its last word, or ""."""
+    match = _FOLDER_THEN_WORDS.search(before)
+    if match is None or _NO_FOLDER.fullmatch(match[1]) or _PATH.search(match[0]):
+        return ""
+    words = match[2].split()
+    return "" if any(w.lower() in _NOT_IN_A_NAME for w in words) else match[1] + match[2] + " "
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,7 @@ class _RequestWords:
     past: re.Pattern[str]  # reports one: "I upscaled it"
     report: re.Pattern[str]  # a clause about an earlier run: "it was 2x already", "last week"
     commentary: re.Pattern[str]  # an amount that comments on the wish: "that should make it about"
+    correction: re.Pattern[str]  # takes back the amount before it: "no wait", "actually"
     other_edit: re.Pattern[str]  # asks for another edit: "crop", "rotate", "flip"
     intention: re.Pattern[str]  # puts one off: "I'll enlarge it later"
     request: re.Pattern[str]  # "please", "can you"
@@ -137,6 +159,7 @@ def _patterns() -> _RequestWords:
         report=re.compile(rf"\b(?:{'|'.join((*words['past'], *words['report']))})\b", re.IGNORECASE),
         other_edit=re.compile(rf"\b(?:{'|'.join(words['other_edits'])})\b", re.IGNORECASE),
         commentary=re.compile(rf"(?:\b(?:{'|'.join(words['commentary'])})\b|~)", re.IGNORECASE),
+        correction=re.compile(rf"\b(?:{'|'.join(words['corrections'])})\b", re.IGNORECASE),
         intention=re.compile(rf"\b(?:{'|'.join(words['intention'])})(?!\w)", re.IGNORECASE),
         request=re.compile(rf"\b(?:{'|'.join(words['polite'])})\b", re.IGNORECASE),
         sized=re.compile(rf"\b(?:{'|'.join(words['sized'])})\b", re.IGNORECASE),
@@ -221,10 +244,16 @@ def _commentary(text: str, at: int) -> bool:
 
 def _wished_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     """The factor asked for: of several, the first not in a clause that tells of an earlier run
-    ("make it 3 times bigger (it was 2x upscaled already)")."""
+    ("make it 3 times bigger (it was 2x upscaled already)"), unless a later one takes it back
+    ("make it 3x, no wait, 4x")."""
     found, every = find_scale(text), all_scales(text)
     wishes = [scale for scale in every if not _reported(text, scale[1][0])]
-    return wishes[0] if found is not None and wishes and len(wishes) < len(every) else found
+    wished = wishes[0] if found is not None and wishes and len(wishes) < len(every) else found
+    for later in wishes:
+        if wished is not None and later[1][0] >= wished[1][1]:
+            if _patterns().correction.search(text, wished[1][1], later[1][0]):
+                wished = later
+    return wished
 
 
 def _wished_paths(message: str, paths: list[str]) -> list[str]:

@@ -104,11 +104,13 @@ _LONG_SIDE_PATTERNS = tuple(
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\w|\.\d)", re.IGNORECASE)
 # ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
-_STATED = re.compile(
-    r"(?:\b(?:to|into|exact|exactly|make\s+(?:it|them|this|that))|->|→|=>)\s*$", re.IGNORECASE
-)
+# "make it", "make the image" (a named picture reads as IMAGE where sizes are looked for).
+_MAKE_IT = r"make\s+(?:it|them|this|that|(?:the\s+|my\s+)?(?:image|picture|photo|pic))"
+# A size named and then spelt out in brackets is one wish: "to 4K (3840x2160)".
+_NAMED_THEN = r"(?:\s*(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)\s*\()?"
+_STATED = re.compile(rf"(?:\b(?:to|into|exact|exactly|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$", re.IGNORECASE)
 _TARGET_WORD = re.compile(
-    r"(?:\b(?:to|into|at|as|of|exact|exactly|need|want|get|make\s+(?:it|them|this|that))|->|→|=>)\s*$",
+    rf"(?:\b(?:to|into|at|as|of|exact|exactly|need|want|get|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$",
     re.IGNORECASE,
 )
 # "from a small 320x240 one", "my 320x240 photo", "it is only 320x240", "the plate is 12 pixels
@@ -201,17 +203,31 @@ def parse_scale(text: str) -> float | None:
     return found[0] if found else None
 
 
-def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] | None:
-    """The first side a pattern finds that is not the picture's present size ("from 1080p"),
-    and where it is written."""
+def _sides(patterns: tuple[re.Pattern[str], ...], text: str) -> list[tuple[int, int]]:
+    """Every side the patterns find that is not the picture's present size ("from 1080p"), and
+    where it is written, pattern by pattern."""
+    found = []
     for pattern in patterns:
         for match in pattern.finditer(text):
             if _is_present_size(text[: match.start()]):
                 continue
             side = match.group(1).lower()
             value = int(side) if side.isdigit() else _NAMED_SIDES[re.sub(r"[\s-]", "", side)]
-            return value, match.start()
-    return None
+            found.append((value, match.start()))
+    return found
+
+
+def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] | None:
+    """The first side a pattern finds that is not the picture's present size, and where."""
+    return next(iter(_sides(patterns, text)), None)
+
+
+def _wanted_side(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] | None:
+    """Of several sides, the last one stated as the wish ("it's like 400px across ... make it
+    3000 pixels wide"), else the first."""
+    found = _sides(patterns, text)
+    stated = [side for side in found if _STATED.search(text[: side[1]])]
+    return max(stated, key=lambda side: side[1]) if stated else next(iter(found), None)
 
 
 class FoundSize(NamedTuple):
@@ -245,7 +261,7 @@ def find_size(text: str) -> FoundSize | None:
         return FoundSize(
             (int(last[1]), int(last[2])), last.start(), bool(_STATED.search(text[: last.start()]))
         )
-    sides = _first(_WIDTH_PATTERNS, text), _first(_HEIGHT_PATTERNS, text)
+    sides = _wanted_side(_WIDTH_PATTERNS, text), _wanted_side(_HEIGHT_PATTERNS, text)
     if any(sides):
         width, height = (None if side is None else side[0] for side in sides)
         start = min(side[1] for side in sides if side is not None)

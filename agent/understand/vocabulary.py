@@ -44,6 +44,7 @@ REQUEST_WORDS = (
     "past",
     "report",
     "commentary",
+    "corrections",
     "other_edits",
     "polite",
     "intention",
