@@ -8,7 +8,7 @@ off-topic) and tests/holdout_fresh.jsonl (lay, expert and off-topic questions by
 read only the cards). A gap between the columns is what tuning on dev did not carry over
 to new questions. Each set runs through `zoomqa eval answers --json` (the same code users run).
 
-    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations,relevance,fresh]
+    python bench/answer_quality.py [--writer extractive] [--sets dev,holdout,situations,relevance,probe,fresh]
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ SETS = {
     # Off-topic questions (near-domain and general) and in-domain ones that look off-topic, by a
     # writer blind to the rules and to the relevance training texts: refusals only.
     "relevance": REPO / "tests" / "relevance_holdout.jsonl",
+    # 60 in-domain and 60 near-domain questions by another writer blind to the relevance texts,
+    # run to decide on the relevance classifier's word model: refusals only.
+    "probe": REPO / "tests" / "relevance_probe.jsonl",
     # Lay, expert and off-topic questions with anchors and nuggets by a writer who read only
     # the cards.
     "fresh": REPO / "tests" / "holdout_fresh.jsonl",
@@ -103,7 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writer", default="extractive")
     parser.add_argument(
-        "--sets", default="dev,holdout,situations,relevance,fresh", help="comma-separated: " + ", ".join(SETS)
+        "--sets",
+        default="dev,holdout,situations,relevance,probe,fresh",
+        help="comma-separated: " + ", ".join(SETS),
     )
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]

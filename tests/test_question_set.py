@@ -33,6 +33,9 @@ SITUATIONS = Path(__file__).with_name("situations_holdout.jsonl")
 # Off-topic questions and in-domain ones that look off-topic, for the relevance decision only,
 # written blind to the rules and to the relevance training texts; never trained on.
 RELEVANCE = Path(__file__).with_name("relevance_holdout.jsonl")
+# 120 more, by another writer blind to the classifier and its texts: run to decide whether the
+# word model and 300 probe texts of that writer (now training texts) were kept; never trained on.
+PROBE = Path(__file__).with_name("relevance_probe.jsonl")
 # Lay, expert and off-topic questions with anchors and nuggets by a writer who read only the
 # cards, run once after they were written; only reported.
 FRESH = Path(__file__).with_name("holdout_fresh.jsonl")
@@ -159,7 +162,9 @@ def test_no_holdout_question_is_a_training_text() -> None:
     training = {q.question.casefold() for q in (*read_work_questions(), *read_matching_questions())}
     for name in (IN_DOMAIN_FILE, *OFF_TOPIC_FILES.values()):
         training |= {text.casefold() for text in read_text_lines(TEXTS_DIR / name)}
-    held = [q.question for path in (HOLDOUT, SITUATIONS, RELEVANCE, FRESH) for q in read_question_set(path)]
+    held = [
+        q.question for path in (HOLDOUT, SITUATIONS, RELEVANCE, FRESH, PROBE) for q in read_question_set(path)
+    ]
     assert len(held) > 1600
     assert not [q for q in held if q.casefold() in training]
 
