@@ -150,6 +150,8 @@ def test_paths_are_found_with_their_folders() -> None:
             ["shots/Screen Shot 2023-04-01 at 10.22.31.png"],
         ),
         ("longest edge 3000 px for landscapes/lake at dusk.jpg please", ["landscapes/lake at dusk.jpg"]),
+        ("enlarge ~/Desktop/old photos/grandma.jpg 2x", ["~/Desktop/old photos/grandma.jpg"]),
+        ("compare a/b.png and c/d.png", ["a/b.png", "c/d.png"]),
         # ... but not over another picture, a grammar word, or "and/or"
         ("upscale pics/a.png b.png 2x", ["pics/a.png", "b.png"]),
         ("in pics/2023 the file beach.png, 3x", ["beach.png"]),

@@ -53,9 +53,10 @@ _PATH = re.compile(
     rf"""|(?<![\w/\\.~@+-])(?P<bare>[\w~./\\@+-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",  # icon@2x.png
     re.IGNORECASE,
 )
-# "landscapes/lake at dusk.jpg", "shots/Screen Shot 2023-04-01 at 10.22.31.png": an unquoted
-# name with spaces (macOS names screenshots so) is read whole back to the folder it starts in,
-# over at most three words that are no grammar word ("pics/2023 the file a.png" is two names).
+# "landscapes/lake at dusk.jpg", "shots/Screen Shot 2023-04-01 at 10.22.31.png", "~/old
+# photos/a.jpg": an unquoted name or folder with spaces (macOS names screenshots so) is read
+# whole back to the folder it starts in, over at most three words that are no grammar word
+# ("pics/2023 the file a.png" is two names).
 _FOLDER_THEN_WORDS = re.compile(
     r"(?:^|(?<=[\s(]))((?:[\w~.@+-]*/)+[\w~.@+-]*[\w~@+-])((?: [\w.@+-]+){0,3}) $"
 )
@@ -115,7 +116,7 @@ def find_image_paths(message: str) -> list[str]:
     found = []
     for match in _PATH.finditer(message):
         path = next(group for group in match.groups() if group)
-        if match.group("bare") and "/" not in path:
+        if match.group("bare") and not path.startswith(("/", "~", "./", "../")):  # not already a whole path
             path = _with_its_folder(message[: match.start()]) + path
         if path not in found:
             found.append(path)
