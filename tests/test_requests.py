@@ -174,6 +174,10 @@ def test_a_name_with_spaces_is_read_back_to_its_folder(message: str, paths: list
             ImageRequest("pic.jpg", width=3000),
         ),
         ("upscale tv.png to 4K (3840x2160)", ImageRequest("tv.png", width=3840, height=2160)),
+        (
+            "Could the AI enhance shop/item.webp to 1600 px wide? It's currently 400px.",
+            ImageRequest("shop/item.webp", width=1600),
+        ),
     ],
 )
 def test_the_amount_wished_wins_over_one_taken_back_or_describing_the_picture(

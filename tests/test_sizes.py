@@ -39,6 +39,8 @@ from zoomqa.agent.understand.sizes import (
         ("by 300%", 3.0),
         ("scale it up 350%", 3.5),
         ("enlarge to 250 %", 2.5),
+        ("upscale mountain.png 300 %", 3.0),  # a bare share above 100%
+        ("upscale it 1000%", 10.0),
         ("make it 50% bigger", 1.5),  # the picture plus half of it
         ("20 % larger please", 1.2),
         ("enlarge by 4", 4.0),
@@ -68,6 +70,9 @@ def test_scales(text: str, scale: float) -> None:
         "resize by 1080",
         "xray of my cat",
         "max 2.5x3.5 cm",
+        "I am 100% sure",
+        "it is 250% done",
+        "export it with 120% contrast",
         "",
     ],
 )

@@ -62,6 +62,9 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # by 300%, to 250 %, at 400%, scale it up 350%, 175% of its size
         rf"\b(?:by|to|at|up)\s+{_NUMBER}\s?%",
         rf"(?<![\w.]){_NUMBER}\s?%\s+of\s+(?:its|the|their)\b",
+        # upscale it 300%: a bare share above 100% is the size to reach (not "100% sure", "90% quality")
+        r"(?<![\w.])(?!100(?![\d.]))([1-9]\d{2,3}(?:\.\d+)?)\s?%"
+        r"(?!\s*(?:quality|zoom|crop|opacity|brightness|contrast|sure|certain|done|off)\b)",
         # enlarge by 4 (not "1920 by 1080")
         rf"(?<!\d)(?<!\d\s)\bby\s+({_NUMBER[1:-1]}|{_WORD})(?!\d|\.\d|\s*[x×%]|\s*(?:px|pixels|wide|tall|high)\b)",
     )
