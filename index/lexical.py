@@ -64,11 +64,11 @@ def weighted(counts: Counter[int], idf: np.ndarray) -> tuple[np.ndarray, np.ndar
     return buckets, values.astype(np.float32)
 
 
-def document_frequencies(texts: Sequence[str]) -> np.ndarray:
-    """In how many of ``texts`` each bucket occurs."""
+def document_frequencies(counts: Sequence[Counter[int]]) -> np.ndarray:
+    """In how many texts (their :func:`ngram_counts`) each bucket occurs."""
     df = np.zeros(BUCKETS, dtype=np.int64)
-    for text in texts:
-        df[list(ngram_counts(text))] += 1
+    for text in counts:
+        df[list(text)] += 1
     return df
 
 

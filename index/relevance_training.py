@@ -12,9 +12,9 @@ question set (tests/questions.jsonl) is never read here, so it stays a held-out 
 
 Two logistic regressions are fitted on the same texts, one over the embedding and its
 nearest-neighbour features and one over hashed words and letter sequences (:mod:`lexical`);
-their logits add up. Ten-fold cross-validation (three shuffles, logits averaged) picks the decision threshold and
-reports false refusals (in-domain questions refused) and false answers (off-topic questions
-answered) separately; the numbers travel in the weights file.
+their logits add up. Ten-fold cross-validation (three shuffles, logits averaged) picks the
+decision threshold and reports false refusals (in-domain questions refused) and false answers
+(off-topic questions answered) separately; the numbers travel in the weights file.
 scikit-learn is imported here only: answering questions needs numpy alone.
 """
 
@@ -186,10 +186,7 @@ def _fit(vectors: np.ndarray, counts: list[Counter[int]], labels: np.ndarray, we
     coef = model.coef_[0].astype(np.float32)
     coef[-2:] *= NEIGHBOUR_SCALE
 
-    df = np.zeros(lexical.BUCKETS, dtype=np.int64)
-    for c in counts:
-        df[list(c)] += 1
-    idf = lexical.smooth_idf(df, len(counts))
+    idf = lexical.smooth_idf(lexical.document_frequencies(counts), len(counts))
     words = LogisticRegression(C=LEXICAL_C, class_weight="balanced", max_iter=5000)
     words.fit(_lexical_matrix(counts, idf), labels, sample_weight=weights)
     return _Fit(

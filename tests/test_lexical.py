@@ -30,7 +30,7 @@ def test_the_hashing_is_the_same_in_another_process() -> None:
 
 def test_rare_buckets_get_no_weight_and_each_half_has_unit_length() -> None:
     texts = ["blurry photo", "blurry scan", "sharp photo"]
-    idf = smooth_idf(document_frequencies(texts), len(texts))
+    idf = smooth_idf(document_frequencies([ngram_counts(t) for t in texts]), len(texts))
     assert MIN_TEXTS == 2
     buckets, values = weighted(ngram_counts("blurry photo of a zebra"), idf)
     assert not set(buckets) & set(ngram_counts("zebra")) - set(ngram_counts("blurry photo of a"))

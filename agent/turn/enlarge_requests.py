@@ -251,9 +251,10 @@ def _wished_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     wishes = [scale for scale in every if not _reported(text, scale[1][0])]
     wished = wishes[0] if found is not None and wishes and len(wishes) < len(every) else found
     for later in wishes:
-        if wished is not None and later[1][0] >= wished[1][1]:
-            if _patterns().correction.search(text, wished[1][1], later[1][0]):
-                wished = later
+        if wished is None or later[1][0] < wished[1][1]:
+            continue
+        if _patterns().correction.search(text, wished[1][1], later[1][0]):
+            wished = later
     return wished
 
 
