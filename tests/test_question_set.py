@@ -33,8 +33,9 @@ SITUATIONS = Path(__file__).with_name("situations_holdout.jsonl")
 # Off-topic questions and in-domain ones that look off-topic, for the relevance decision only,
 # written blind to the rules and to the relevance training texts; never trained on.
 RELEVANCE = Path(__file__).with_name("relevance_holdout.jsonl")
-# 120 more, by another writer blind to the classifier and its texts: run to decide whether the
-# word model and 300 probe texts of that writer (now training texts) were kept; never trained on.
+# Never trained on: 120 by a writer blind to the classifier and its texts (60 in-domain, 60
+# near-domain), run to decide on the word model and 300 more probe texts of that writer (now
+# training texts); and 120 lay in-domain questions by another, run after the last texts joined.
 PROBE = Path(__file__).with_name("relevance_probe.jsonl")
 # Lay, expert and off-topic questions with anchors and nuggets by a writer who read only the
 # cards, run once after they were written; only reported.
