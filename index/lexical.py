@@ -25,13 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 
 BUCKETS = 2**18  # words hash into the lower half, letter sequences into the upper
+_HALF = BUCKETS // 2
 MIN_TEXTS = 2  # a bucket used by fewer training texts is ignored
 WORD_NGRAMS = 2  # unigrams and bigrams
 LETTER_NGRAMS = (3, 5)  # shortest and longest letter sequence, within a word padded by spaces
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-_HALF = BUCKETS // 2
 
 
 def _bucket(feature: str, offset: int) -> int:

@@ -206,29 +206,27 @@ def parse_scale(text: str) -> float | None:
     return found[0] if found else None
 
 
-def _sides(patterns: tuple[re.Pattern[str], ...], text: str) -> list[tuple[int, int]]:
+def _sides(patterns: tuple[re.Pattern[str], ...], text: str) -> Iterator[tuple[int, int]]:
     """Every side the patterns find that is not the picture's present size ("from 1080p"), and
     where it is written, pattern by pattern."""
-    found = []
     for pattern in patterns:
         for match in pattern.finditer(text):
             if _is_present_size(text[: match.start()]):
                 continue
             side = match.group(1).lower()
             value = int(side) if side.isdigit() else _NAMED_SIDES[re.sub(r"[\s-]", "", side)]
-            found.append((value, match.start()))
-    return found
+            yield value, match.start()
 
 
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] | None:
     """The first side a pattern finds that is not the picture's present size, and where."""
-    return next(iter(_sides(patterns, text)), None)
+    return next(_sides(patterns, text), None)
 
 
 def _wanted_side(patterns: tuple[re.Pattern[str], ...], text: str) -> tuple[int, int] | None:
     """Of several sides, the last one stated as the wish ("it's like 400px across ... make it
     3000 pixels wide"), else the first."""
-    found = _sides(patterns, text)
+    found = list(_sides(patterns, text))
     stated = [side for side in found if _STATED.search(text[: side[1]])]
     return max(stated, key=lambda side: side[1]) if stated else next(iter(found), None)
 
