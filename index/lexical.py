@@ -21,6 +21,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,3 +74,14 @@ def document_frequencies(counts: Sequence[Counter[int]]) -> np.ndarray:
 def smooth_idf(df: np.ndarray, n_texts: int) -> np.ndarray:
     """``log((1 + n) / (1 + df)) + 1`` for every bucket at least MIN_TEXTS texts used, 0 for the others."""
     return np.where(df >= MIN_TEXTS, np.log((1 + n_texts) / (1 + df)) + 1.0, 0.0).astype(np.float32)
+
+
+def matrix(counts: Sequence[Counter[int]], idf: np.ndarray) -> Any:
+    """The texts' tf-idf rows (:func:`weighted`) as one scipy sparse matrix, for training."""
+    from scipy.sparse import csr_matrix
+
+    rows = [weighted(c, idf) for c in counts]
+    indptr = np.cumsum([0] + [len(buckets) for buckets, _ in rows])
+    indices = np.concatenate([buckets for buckets, _ in rows]) if rows else np.zeros(0, np.int64)
+    data = np.concatenate([values for _, values in rows]) if rows else np.zeros(0, np.float32)
+    return csr_matrix((data, indices, indptr), shape=(len(counts), BUCKETS))

@@ -85,7 +85,9 @@ def read_work_questions(directory: Path = WORKS_DIR) -> list[WorkQuestion]:
             item = WorkQuestion(str(row["work"]), " ".join(str(row["question"]).split()))
             if row["voice"] not in VOICES or not item.question:
                 raise ValueError("voice unknown or question empty")
-        except (KeyError, TypeError, ValueError) as exc:
+            if row.get("intent", INTENTS[0]) not in INTENTS:  # labelled by a reader, as data to learn from
+                raise ValueError(f"intent {row['intent']!r} unknown")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ZoomqaError(f"{where}: not a work question ({exc})") from None
         found.append(item)
     return found

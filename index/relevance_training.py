@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -165,17 +164,6 @@ class _Fit:
     lexical_intercept: float
 
 
-def _lexical_matrix(counts: list[Counter[int]], idf: np.ndarray) -> Any:
-    """The texts' tf-idf rows (lexical.weighted) as one sparse matrix."""
-    from scipy.sparse import csr_matrix
-
-    rows = [lexical.weighted(c, idf) for c in counts]
-    indptr = np.cumsum([0] + [len(buckets) for buckets, _ in rows])
-    indices = np.concatenate([buckets for buckets, _ in rows]) if rows else np.zeros(0, np.int64)
-    data = np.concatenate([values for _, values in rows]) if rows else np.zeros(0, np.float32)
-    return csr_matrix((data, indices, indptr), shape=(len(counts), lexical.BUCKETS))
-
-
 def _fit(vectors: np.ndarray, counts: list[Counter[int]], labels: np.ndarray, weights: np.ndarray) -> _Fit:
     from sklearn.linear_model import LogisticRegression
 
@@ -188,7 +176,7 @@ def _fit(vectors: np.ndarray, counts: list[Counter[int]], labels: np.ndarray, we
 
     idf = lexical.smooth_idf(lexical.document_frequencies(counts), len(counts))
     words = LogisticRegression(C=LEXICAL_C, class_weight="balanced", max_iter=5000)
-    words.fit(_lexical_matrix(counts, idf), labels, sample_weight=weights)
+    words.fit(lexical.matrix(counts, idf), labels, sample_weight=weights)
     return _Fit(
         coef, float(model.intercept_[0]), words.coef_[0].astype(np.float32), idf, float(words.intercept_[0])
     )
@@ -198,7 +186,7 @@ def _logits(
     fit: _Fit, reference: np.ndarray, labels: np.ndarray, queries: np.ndarray, counts: list[Counter[int]]
 ) -> np.ndarray:
     features = np.hstack([queries, _neighbour_features(reference, labels, queries, self_rows=False)])
-    lexical_logits = _lexical_matrix(counts, fit.lexical_idf) @ fit.lexical_coef + fit.lexical_intercept
+    lexical_logits = lexical.matrix(counts, fit.lexical_idf) @ fit.lexical_coef + fit.lexical_intercept
     return features @ fit.coef + fit.intercept + LEXICAL_WEIGHT * lexical_logits
 
 

@@ -4,6 +4,7 @@ on questions held out, and a record it never learnt is read by the plain cosine.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from zoomqa.agent.compose.work_matching import (
 from zoomqa.agent.evaluation.work_matching_training import all_questions, training_digest
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import Embedder
-from zoomqa.index.matching import read_work_questions
+from zoomqa.index.matching import INTENTS, WORKS_DIR, read_work_questions
 from zoomqa.index.records import Record, read_bundled_corpus
 from zoomqa.index.results import Hit, SearchResult
 
@@ -35,6 +36,17 @@ def test_every_question_is_written_for_a_bundled_record_and_most_works_have_many
     assert {q.record for q in questions} <= set(work_of)
     per_work = Counter(work_of[q.record] for q in questions)
     assert len(per_work) >= 60 and min(per_work.values()) >= 5
+
+
+def test_every_written_question_carries_a_known_intent_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    rows = [json.loads(line) for path in sorted(WORKS_DIR.glob("questions-*.jsonl")) for line in path.open()]
+    assert all(row["intent"] in INTENTS for row in rows)
+    (tmp_path / "questions-0.jsonl").write_text(
+        json.dumps({"work": "paper:liif", "question": "why so smooth?", "voice": "lay", "intent": "vibes"})
+        + "\n"
+    )
+    with pytest.raises(ZoomqaError, match=r"questions-0.jsonl.*intent 'vibes' unknown"):
+        read_work_questions(tmp_path)
 
 
 def test_shipped_matcher_is_current_and_beats_the_embedder_on_held_out_questions(embedder: Embedder) -> None:
