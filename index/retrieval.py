@@ -46,7 +46,7 @@ from zoomqa.index.metadata import RowInfo
 from zoomqa.index.names import names_record
 from zoomqa.index.question_limits import MAX_QUESTION_CHARS as MAX_QUESTION_CHARS
 from zoomqa.index.question_limits import check_question
-from zoomqa.index.records import bundled_cards
+from zoomqa.index.records import Record, bundled_cards
 from zoomqa.index.relevance import SHIPPED_WEIGHTS, RelevanceModel, load_relevance
 from zoomqa.index.results import Hit, SearchResult
 from zoomqa.index.snapshot import IndexSnapshot, open_snapshot
@@ -165,6 +165,7 @@ class HybridRetriever(BaseRetriever):
     _sentence_owner: np.ndarray = PrivateAttr()  # per sentence, its card's position in _sentence_cards
     _sentence_vectors: np.ndarray = PrivateAttr()
     _ordinary_words: frozenset[str] | None = PrivateAttr(None)  # the embedder's whole-word vocabulary
+    _curated_records: tuple[Record, ...] = PrivateAttr(())
 
     @classmethod
     def open(
@@ -226,6 +227,7 @@ class HybridRetriever(BaseRetriever):
         # without bundled cards (a custom index), every record defines the topic
         self._curated_vectors = self._vectors_of(curated_rows) if len(curated_rows) else None
         records = snapshot.records.records_of(curated_rows.tolist())
+        self._curated_records = tuple(records.values())
         sentences = [(row, text) for row in curated_rows.tolist() for _, text in records[row].card_fields()]
         self._sentence_cards, self._sentence_owner = np.unique(
             np.asarray([row for row, _ in sentences], dtype=np.int64), return_inverse=True
@@ -308,7 +310,7 @@ class HybridRetriever(BaseRetriever):
         matched = self._best_sentences(query)
         keyword_scores = self._snapshot.keywords.scores(text)  # type: ignore[union-attr]
         named = self._named_rows(text, dense, keyword_scores)
-        if not named and not self._is_relevant(text, query, dense, matched):
+        if not named and not self._names_a_card(text) and not self._is_relevant(text, query, dense, matched):
             return SearchResult(question=question, relevant=False, nearest_topics=self._nearest_topics(query))
         ranked = self._fuse(query, dense, matched, keyword_scores, named)
         # A record the question names is what it asks about: first in its block, never cut.
@@ -345,6 +347,17 @@ class HybridRetriever(BaseRetriever):
             return False
         return self._classifier is None or self._classifier.is_relevant(query[0], text)
 
+    def _names_a_card(self, text: str) -> bool:
+        """Whether the question names a bundled work by its coined name ("how do I run
+        Real-ESRGAN on one jpg?"): it is about that work however it is worded."""
+        ordinary = self._ordinary()
+        return any(names_record(text, record, ordinary) for record in self._curated_records)
+
+    def _ordinary(self) -> frozenset[str]:
+        if self._ordinary_words is None:
+            self._ordinary_words = _vocabulary(self.embedder)
+        return self._ordinary_words
+
     def _named_rows(
         self, text: str, dense: dict[str, tuple[np.ndarray, np.ndarray]], keyword_scores: np.ndarray
     ) -> set[int]:
@@ -361,10 +374,8 @@ class HybridRetriever(BaseRetriever):
         ]
         if not rows:
             return set()
-        if self._ordinary_words is None:
-            self._ordinary_words = _vocabulary(self.embedder)
         records = self._snapshot.records.records_of(rows)
-        return {row for row, record in records.items() if names_record(text, record, self._ordinary_words)}
+        return {row for row, record in records.items() if names_record(text, record, self._ordinary())}
 
     def _relevance(
         self, query: np.ndarray, dense: dict[str, tuple[np.ndarray, np.ndarray]], matched: dict[int, float]

@@ -36,7 +36,7 @@ RELEVANCE = Path(__file__).with_name("relevance_holdout.jsonl")
 # Never trained on: 120 by a writer blind to the classifier and its texts (60 in-domain, 60
 # near-domain), run to decide on the word model and 300 more probe texts of that writer (now
 # training texts); 120 lay in-domain questions by another, run after the last texts joined;
-# and 119 by a third (50 in-domain, 69 near-domain over 41 families), run once.
+# and 118 by a third (49 in-domain, 69 near-domain over 41 families), run once.
 PROBE = Path(__file__).with_name("relevance_probe.jsonl")
 # Lay, expert and off-topic questions with anchors and nuggets by a writer who read only the
 # cards, run once after they were written; only reported.

@@ -69,6 +69,16 @@ def test_an_off_topic_question_is_refused_with_nearby_topics(retriever: HybridRe
     assert all(0 < len(topic) <= 80 for topic in result.nearest_topics)
 
 
+def test_a_question_naming_a_bundled_work_is_answered_whatever_its_wording(bundled_index: Path) -> None:
+    # With a floor no question reaches, only a name makes a question relevant: a coined one
+    # ("Real-ESRGAN", "CodeFormer"), not a word the embedder knows as ordinary.
+    with HybridRetriever.open(bundled_index, min_relevance=2.0) as strict:
+        assert strict.search("how do I get Real-ESRGAN going on windows, no python skills").relevant
+        assert strict.search("is codeformer free for my shop?").relevant
+        assert not strict.search("how do I upscale a blurry photo of my dog?").relevant
+        assert not strict.search("how much does a real estate agent charge?").relevant
+
+
 def test_a_name_the_embedder_does_not_know_reaches_its_card_through_the_card_sentences(
     retriever: HybridRetriever,
 ) -> None:
