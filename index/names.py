@@ -91,14 +91,25 @@ def name_positions(question: str, names: Iterable[str]) -> list[int]:
     return [m.start() for name in names for m in _pattern(name).finditer(text)]
 
 
-def names_record(question: str, record: Record, ordinary_words: Collection[str] = ()) -> bool:
-    """Whether ``question`` names ``record`` by one of its coined names (see :func:`coined_names`)."""
-    text = " ".join(question.split())
+def name_patterns(record: Record, ordinary_words: Collection[str] = ()) -> list[re.Pattern[str]]:
+    """What finds ``record``'s coined names (see :func:`coined_names`) in a question whose
+    whitespace is collapsed: a name that is also an ordinary word only as the title writes it."""
+    patterns = []
     for name, needs_capitals in coined_names(record, ordinary_words).items():
         if needs_capitals:
             written = next((n for n in _written_names(record) if n.lower() == name), name)
-            if _pattern(written).search(text):
-                return True
-        elif _pattern(name, re.IGNORECASE).search(text):
-            return True
-    return False
+            patterns.append(_pattern(written))
+        else:
+            patterns.append(_pattern(name, re.IGNORECASE))
+    return patterns
+
+
+def names_any(question: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    """Whether one of ``patterns`` (from :func:`name_patterns`) finds a name in ``question``."""
+    text = " ".join(question.split())
+    return any(pattern.search(text) for pattern in patterns)
+
+
+def names_record(question: str, record: Record, ordinary_words: Collection[str] = ()) -> bool:
+    """Whether ``question`` names ``record`` by one of its coined names (see :func:`coined_names`)."""
+    return names_any(question, name_patterns(record, ordinary_words))

@@ -24,6 +24,7 @@ its block.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ from zoomqa.index.generations import current_generation
 from zoomqa.index.manifest import Manifest
 from zoomqa.index.matching import SHIPPED_ADAPTER, load_adapter
 from zoomqa.index.metadata import RowInfo
-from zoomqa.index.names import names_record
+from zoomqa.index.names import name_patterns, names_any, names_record
 from zoomqa.index.question_limits import MAX_QUESTION_CHARS as MAX_QUESTION_CHARS
 from zoomqa.index.question_limits import check_question
 from zoomqa.index.records import Record, bundled_cards
@@ -166,6 +167,7 @@ class HybridRetriever(BaseRetriever):
     _sentence_vectors: np.ndarray = PrivateAttr()
     _ordinary_words: frozenset[str] | None = PrivateAttr(None)  # the embedder's whole-word vocabulary
     _curated_records: tuple[Record, ...] = PrivateAttr(())
+    _card_names: tuple[re.Pattern[str], ...] | None = PrivateAttr(None)  # the cards' coined names
 
     @classmethod
     def open(
@@ -228,6 +230,7 @@ class HybridRetriever(BaseRetriever):
         self._curated_vectors = self._vectors_of(curated_rows) if len(curated_rows) else None
         records = snapshot.records.records_of(curated_rows.tolist())
         self._curated_records = tuple(records.values())
+        self._card_names = None  # built at the first search that needs them
         sentences = [(row, text) for row in curated_rows.tolist() for _, text in records[row].card_fields()]
         self._sentence_cards, self._sentence_owner = np.unique(
             np.asarray([row for row, _ in sentences], dtype=np.int64), return_inverse=True
@@ -350,8 +353,10 @@ class HybridRetriever(BaseRetriever):
     def _names_a_card(self, text: str) -> bool:
         """Whether the question names a bundled work by its coined name ("how do I run
         Real-ESRGAN on one jpg?"): it is about that work however it is worded."""
-        ordinary = self._ordinary()
-        return any(names_record(text, record, ordinary) for record in self._curated_records)
+        if self._card_names is None:
+            ordinary = self._ordinary()
+            self._card_names = tuple(p for r in self._curated_records for p in name_patterns(r, ordinary))
+        return names_any(text, self._card_names)
 
     def _ordinary(self) -> frozenset[str]:
         if self._ordinary_words is None:
