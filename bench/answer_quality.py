@@ -31,8 +31,8 @@ SETS = {
     # Off-topic questions (near-domain and general) and in-domain ones that look off-topic, by a
     # writer blind to the rules and to the relevance training texts: refusals only.
     "relevance": REPO / "tests" / "relevance_holdout.jsonl",
-    # 180 in-domain (120 of them lay) and 60 near-domain questions by writers blind to the
-    # relevance texts, never trained on: refusals only.
+    # 229 in-domain (120 of them lay) and 129 near-domain questions by three writers blind to
+    # the relevance texts, never trained on: refusals only.
     "probe": REPO / "tests" / "relevance_probe.jsonl",
     # Lay, expert and off-topic questions with anchors and nuggets by a writer who read only
     # the cards.
