@@ -28,6 +28,9 @@ def _written_names(record: Record) -> set[str]:
     head = record.title.split(":")[0].strip().strip("{}")
     if len(head.split()) <= 3:
         names.add(head)
+    lead = record.title.split(" for ")[0].strip()  # "Local Texture Estimator for Implicit ..."
+    if ":" not in record.title and lead != record.title and 2 <= len(lead.split()) <= 4:
+        names.add(lead)
     first = record.title.split()[0].strip("(),:\"'{}")
     if any(_acronym(part) for part in first.split("-")):  # "Real-ESRGAN", "DualAug"; not "Photo-Realistic"
         names.add(first)
@@ -45,8 +48,9 @@ def _usable(name: str) -> bool:
 def record_names(record: Record) -> frozenset[str]:
     """The short names a person uses for a work: 'LIIF', 'Real-ESRGAN', 'DualAug', 'Set5'.
 
-    Taken from the id after its prefix, the title before a colon, and a leading capitalised
-    acronym of the title; lower-cased. Names of one or two letters are ignored (too ambiguous).
+    Taken from the id after its prefix, the title before a colon (or, in a title without one,
+    a short name before "for": "Local Texture Estimator"), and a leading capitalised acronym
+    of the title; lower-cased. Names of one or two letters are ignored (too ambiguous).
     """
     return frozenset(n.lower() for n in _written_names(record) if _usable(n))
 

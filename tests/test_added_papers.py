@@ -129,6 +129,15 @@ def test_question_analysis_reads_the_same_names() -> None:
     assert "sinsr" in record_names(paper("SinSR: Diffusion-Based Image Super-Resolution in a Single Step"))
 
 
+def test_a_short_name_before_for_names_the_work_but_a_long_one_does_not() -> None:
+    """Experts name "Local Texture Estimator for Implicit Representation Function" by its head."""
+    assert "local texture estimator" in record_names(
+        paper("Local Texture Estimator for Implicit Representation Function")
+    )
+    long_head = paper("A Very Deep and Wide Residual Network for Image Super-Resolution")
+    assert not any(" " in name for name in record_names(long_head))
+
+
 def test_the_retriever_reads_ordinary_words_from_the_embedders_vocabulary(embedder: Embedder) -> None:
     words = _vocabulary(embedder)
     assert {"gun", "ram", "cat"} <= words and "sinsr" not in words

@@ -553,3 +553,23 @@ def test_nothing_relevant_is_said_plainly_without_calling_a_model(index_embedder
 def test_the_situation_names_only_an_enlargement_as_one(question: str, said: str | None) -> None:
     sentence = situation(analyse(question), read_situation_phrases(None)) or ""
     assert (said in sentence) if said else "enlargement" not in sentence
+
+
+def test_a_card_summary_sentence_that_points_back_is_not_quoted_but_an_abstracts_is(
+    records: dict[str, Record],
+) -> None:
+    """Quoted among a card's fields, "It underlies many diffusion upscalers" does not say what
+    "it" is; in an added abstract, "it" is the one method the steps describe."""
+    from zoomqa.agent.compose.evidence import passages_of
+
+    sr3 = {p.text: p.quotable for p in passages_of(records["paper:sr3"], 1)}
+    pointing = [text for text in sr3 if text.startswith("It underlies")]
+    assert pointing and not any(sr3[text] for text in pointing)
+    assert any(q and text.startswith("SR3 adapts") for text, q in sr3.items())
+    abstract = Record(
+        id="arxiv:2501.00001", kind="paper", title="ZorbSR: a method", authors=["A"], year=2025,
+        arxiv_id="2501.00001",
+        summary="We propose ZorbSR for image super-resolution. It takes a small photo and returns a larger one.",
+    )  # fmt: skip
+    quoted = {p.text: p.quotable for p in passages_of(abstract, 1)}
+    assert quoted["It takes a small photo and returns a larger one."]

@@ -42,7 +42,7 @@ PROBE = Path(__file__).with_name("relevance_probe.jsonl")
 # cards, run once after they were written; only reported.
 FRESH = Path(__file__).with_name("holdout_fresh.jsonl")
 LIIF_ARXIV_ID = "2012.09161"
-FIXED_RECORD_ID = re.compile(r"^(dataset|metric):[a-z0-9]+$")
+FIXED_RECORD_ID = re.compile(r"^(dataset|metric|paper|tool):[a-z0-9-]+$")  # works without an arXiv id
 TOOL_KEYS = ("path", "scale", "width", "height")
 KINDS = (
     "lay",

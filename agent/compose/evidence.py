@@ -6,6 +6,7 @@ them and the evaluation counts support with them, so all three see the same evid
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,9 +73,21 @@ class Support:
     field: str | None = None
 
 
-def _quotable(text: str) -> bool:
-    """Rhetorical questions and fragments ("How to represent an image?") explain nothing."""
-    return not text.endswith("?") and len(text.split()) >= MIN_QUOTE_WORDS
+# A card's summary sentence that opens by pointing back ("It underlies many diffusion
+# upscalers", "This study shows...") names its subject in the sentence before it; quoted
+# alone, among the card's own fields, nobody can tell what "it" is. An abstract's sentences
+# are quoted as the steps of its one method, where "it" is that method.
+_POINTS_BACK = re.compile(r"^(It|Its|They|Their|These|Those|This|Such)\b")
+
+
+def _quotable(text: str, points_back_ok: bool = True) -> bool:
+    """Rhetorical questions and fragments ("How to represent an image?") explain nothing, nor,
+    unless ``points_back_ok``, a sentence whose subject is in the sentence before."""
+    return (
+        not text.endswith("?")
+        and len(text.split()) >= MIN_QUOTE_WORDS
+        and (points_back_ok or not _POINTS_BACK.match(text))
+    )
 
 
 def _card_passages(record: Record, number: int) -> list[Passage]:
@@ -107,7 +120,7 @@ def passages_of(record: Record, number: int) -> list[Passage]:
                 number,
                 frozenset(ids),
                 FIELD_SUMMARY,
-                keep and _quotable(sentence),
+                keep and _quotable(sentence, points_back_ok=not cards),
                 role,
                 fit,
                 stage,
@@ -115,7 +128,16 @@ def passages_of(record: Record, number: int) -> list[Passage]:
         )
         if len(clauses) > 1:
             passages.extend(
-                Passage(c, number, frozenset({cid}), FIELD_SUMMARY, keep and _quotable(c), role, fit, stage)
+                Passage(
+                    c,
+                    number,
+                    frozenset({cid}),
+                    FIELD_SUMMARY,
+                    keep and _quotable(c, not cards),
+                    role,
+                    fit,
+                    stage,
+                )
                 for c, cid in zip(clauses, ids, strict=True)
             )
     return passages
