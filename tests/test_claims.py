@@ -55,7 +55,7 @@ def test_an_invented_dataset_is_unsupported_although_the_sentence_is_close(evide
 def test_a_loss_the_cited_card_never_mentions_contradicts_it(evidence: Evidence) -> None:
     (verdict,) = ClaimChecker(evidence).check([("LIIF-EDSR was trained with an adversarial GAN loss.", (1,))])
     assert not verdict.supported
-    assert "adversarial" in verdict.judged.missing  # a term of the GAN cards, absent from LIIF-EDSR's
+    assert "GAN" in verdict.judged.missing  # a term of the GAN cards, absent from LIIF-EDSR's
 
 
 def test_a_faithful_sentence_keeps_its_citation(evidence: Evidence) -> None:
@@ -90,11 +90,11 @@ def test_a_negated_statement_and_a_reversed_comparison_say_the_opposite() -> Non
 
 
 def test_key_terms_are_names_numbers_and_words_the_cards_use_as_terms() -> None:
-    terms = key_terms("LIIF-EDSR took about 2 s on a 2-core CPU with native bf16, a huge adversarial win.",
+    terms = key_terms("LIIF-EDSR took about 2 s on a 2-core CPU with native bf16, a huge codebook win.",
                       bundled_vocabulary())  # fmt: skip
     assert {"LIIF-EDSR", "CPU", "bf16"} <= set(terms.names)
     assert "2" in terms.numbers
-    assert terms.words == ("adversarial",)  # "huge", "native", "took": plain prose, no term
+    assert terms.words == ("codebook",)  # "huge", "native", "took": plain prose, no term
 
 
 def answer_with(reply: str, evidence: Evidence, embedder: Embedder) -> Answer:
@@ -114,7 +114,7 @@ def test_one_weak_line_costs_its_part_not_the_answer(evidence: Evidence, embedde
         "Input: A low-resolution RGB photo plus the wanted output size, or a scale factor that fixes it [1].\n"
         "Model: For every output pixel a small MLP reads the four nearest feature vectors, the pixel's "
         "coordinate and its size, and predicts the colour [1].\n"
-        "Output: It was trained on ImageNet-21k with an adversarial loss [1]."
+        "Output: It was trained on ImageNet-21k with a codebook lookup [1]."
     )
     answer = answer_with(reply, evidence, embedder)
     assert answer.writer == "local" and answer.fallback_reason is None
@@ -122,7 +122,7 @@ def test_one_weak_line_costs_its_part_not_the_answer(evidence: Evidence, embedde
     assert texts[0].startswith("LIIF-EDSR enlarges a photo to any size, even 10x")
     assert not any("ImageNet-21k" in t for t in texts)
     notes = " ".join(answer.guard_notes)
-    assert "never mentions 'ImageNet-21k', 'adversarial'" in notes
+    assert "never mentions 'ImageNet-21k', 'codebook'" in notes
     assert "the output part had no supported sentence: it is taken from the extractive answer" in notes
     output = next(step for step in answer.steps if step.stage == "output")
     assert output.statements and output.statements[0].field == "SISR-Any-LIIF-EDSR:workflow.output"

@@ -4,7 +4,9 @@ Training pairs are (card sentence, written sentence) from ``data/entailment/clai
 its paraphrase is *entailed*, its contradiction *contradicted*, its fabrication *neutral*, and a
 paraphrase set against another sentence of the same card is *neutral* too (a sentence the
 passage does not speak to is not contradicted by it); each card sentence set against itself
-is *entailed*. Cards are held out whole to choose the
+is *entailed*. Contradiction goes both ways, so the contradiction is also set against the
+paraphrase and, as the passage, against the card sentence: the model then learns what was
+changed rather than how a card sentence is worded. Cards are held out whole to choose the
 epochs and to report (index/pair_training.py).
 """
 
@@ -26,6 +28,7 @@ from zoomqa.index.pair_training import LabelledPair, PairSettings, train_pair_cl
 
 SETTINGS = PairSettings()
 FIELDS = ("paraphrase", "contradiction", "fabrication")
+RECIPE = 2  # how pairs are made from the written claims (training_pairs); part of the digest
 _LABEL_OF = {"paraphrase": "entailed", "contradiction": "contradicted", "fabrication": "neutral"}
 
 
@@ -58,15 +61,17 @@ def training_digest(embedder: str, claims: Sequence[WrittenClaims] | None = None
     """What trained weights depend on: the written claims, the base model and the settings."""
     claims = read_written_claims() if claims is None else claims
     rows = [list(asdict(c).values()) for c in claims]
-    payload = json.dumps([embedder, asdict(SETTINGS), rows], ensure_ascii=False, sort_keys=True)
+    payload = json.dumps([embedder, asdict(SETTINGS), RECIPE, rows], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def training_pairs(claims: Sequence[WrittenClaims]) -> list[LabelledPair]:
     """(passage, sentence) for every written sentence; each card sentence against itself,
     entailed (the contradictions keep most of the source's words, and without these the model
-    learns that words shared means contradicted); and one neutral pair per card sentence: its
-    paraphrase set against another sentence of its card (chosen with the settings' seed)."""
+    learns that words shared means contradicted); the contradiction set against the paraphrase
+    and, the other way round, the card sentence against the contradiction; and one neutral pair
+    per card sentence: its paraphrase set against another sentence of its card (chosen with the
+    settings' seed)."""
     rng = random.Random(SETTINGS.seed)
     by_card: dict[str, list[WrittenClaims]] = {}
     for claim in claims:
@@ -81,6 +86,9 @@ def training_pairs(claims: Sequence[WrittenClaims]) -> list[LabelledPair]:
         for field in FIELDS:
             label = LABELS.index(_LABEL_OF[field])
             pairs.append(LabelledPair(claim.sentence, getattr(claim, field), label, claim.card))
+        contradicted = LABELS.index("contradicted")
+        pairs.append(LabelledPair(claim.paraphrase, claim.contradiction, contradicted, claim.card))
+        pairs.append(LabelledPair(claim.contradiction, claim.sentence, contradicted, claim.card))
         others = [c for c in by_card[claim.card] if c.sentence != claim.sentence]
         if others:
             pairs.append(LabelledPair(rng.choice(others).sentence, claim.paraphrase, neutral, claim.card))
