@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoomqa.agent.compose.entailment import SHIPPED_MODEL, shipped_model
+from zoomqa.agent.compose.entailment import LABELS, SHIPPED_MODEL, shipped_model
 from zoomqa.agent.evaluation import entailment_training
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.embedding import DEFAULT_EMBEDDER, Embedder
@@ -26,6 +26,22 @@ def test_every_written_claim_comes_from_a_card_sentence() -> None:
     assert len(claims) >= 1000
     assert all((c.card, c.sentence) in own for c in claims)
     assert all(len({c.sentence, c.paraphrase, c.contradiction, c.fabrication}) == 4 for c in claims)
+
+
+def test_contradiction_is_learnt_both_ways_and_a_card_sentence_entails_itself() -> None:
+    claim = entailment_training.WrittenClaims(
+        card="paper:edsr",
+        sentence="EDSR removes batch normalisation.",
+        paraphrase="EDSR drops batch norm layers.",
+        contradiction="EDSR keeps batch normalisation.",
+        fabrication="EDSR was trained on ImageNet.",
+    )
+    pairs = {(p.first, p.second): LABELS[p.label] for p in entailment_training.training_pairs([claim])}
+    assert pairs[(claim.sentence, claim.contradiction)] == "contradicted"
+    assert pairs[(claim.paraphrase, claim.contradiction)] == "contradicted"
+    assert pairs[(claim.contradiction, claim.sentence)] == "contradicted"
+    assert pairs[(claim.sentence, claim.sentence)] == "entailed"
+    assert pairs[(claim.sentence, claim.fabrication)] == "neutral"
 
 
 def test_shipped_entailment_model_is_current_and_small(embedder: Embedder) -> None:

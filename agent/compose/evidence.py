@@ -133,7 +133,7 @@ def passages_of(record: Record, number: int) -> list[Passage]:
                     number,
                     frozenset({cid}),
                     FIELD_SUMMARY,
-                    keep and _quotable(c, not cards),
+                    keep and _quotable(c, points_back_ok=not cards),
                     role,
                     fit,
                     stage,

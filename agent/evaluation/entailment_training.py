@@ -76,7 +76,7 @@ def training_pairs(claims: Sequence[WrittenClaims]) -> list[LabelledPair]:
     by_card: dict[str, list[WrittenClaims]] = {}
     for claim in claims:
         by_card.setdefault(claim.card, []).append(claim)
-    neutral = LABELS.index("neutral")
+    neutral, contradicted = LABELS.index("neutral"), LABELS.index("contradicted")
     pairs = []
     quoted: set[str] = set()  # a card sentence written from twice is set against itself once
     for claim in claims:
@@ -86,7 +86,6 @@ def training_pairs(claims: Sequence[WrittenClaims]) -> list[LabelledPair]:
         for field in FIELDS:
             label = LABELS.index(_LABEL_OF[field])
             pairs.append(LabelledPair(claim.sentence, getattr(claim, field), label, claim.card))
-        contradicted = LABELS.index("contradicted")
         pairs.append(LabelledPair(claim.paraphrase, claim.contradiction, contradicted, claim.card))
         pairs.append(LabelledPair(claim.contradiction, claim.sentence, contradicted, claim.card))
         others = [c for c in by_card[claim.card] if c.sentence != claim.sentence]
