@@ -327,6 +327,19 @@ def test_a_work_named_as_the_contrast_comes_last(corpus: tuple[Record, ...]) -> 
     ] == []
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how does meta-sr pick its weights per scale, and how does it compare with liif?",
+        "compared to liif, is meta-sr slower?",
+    ],
+)
+def test_a_work_the_question_compares_with_is_the_contrast(corpus: tuple[Record, ...], question: str) -> None:
+    records = tuple(r for r in corpus if r.id in {"paper:meta-sr", "paper:liif"})
+    ids = [r.id for r in records]
+    assert [ids[n - 1] for n in named_in(analyse(question), records, contrasts=False)] == ["paper:meta-sr"]
+
+
 def test_detail_that_must_be_true_prefers_the_psnr_oriented_methods(corpus: tuple[Record, ...]) -> None:
     faithful = "which model keeps the most original detail rather than inventing it?"
     assert analyse(faithful).constraints.faithful

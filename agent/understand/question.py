@@ -38,8 +38,12 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*")
 _PATH = re.compile(r"[^\s\"'`]*\w\.(jpe?g|png|webp|bmp|tiff?|gif|heic)\b")
 # "not a fixed 2x model", "instead of 4x": a factor the person rules out.
 _NEGATED = re.compile(r"\b(not|no|without|instead of|rather than|other than)\b[\w\s/-]{0,20}$", re.IGNORECASE)
-# "better than PSNR", "instead of ESRGAN": a work named as the contrast, not as the subject.
-_CONTRASTED = re.compile(r"\b(than|instead of|other than|besides|apart from|unlike)\s+$")
+# "better than PSNR", "instead of ESRGAN", "how does it compare with LIIF": a work named as the
+# contrast, not as the subject.
+_CONTRASTED = re.compile(
+    r"\b(than|instead of|other than|besides|apart from|unlike"
+    r"|compar(e|es|ed|ing)( it| them| this| that)? (with|to|against))\s+$"
+)
 
 
 @dataclass(frozen=True)
