@@ -164,6 +164,20 @@ def test_the_size_wanted_not_the_size_it_comes_from() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("want to make our old 480p camcorder videos look ok on the 4k tv", (3840, None)),
+        ("upscale 1080p to 4k", (3840, None)),
+        ("downscale 4k footage to 1080p", (None, 1080)),
+    ],
+)
+def test_two_resolution_names_are_two_sizes_and_the_later_is_wanted(
+    text: str, size: tuple[int | None, int | None]
+) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize(
     ("text", "scale", "size"),
     [
         ("make it go from 1x to 6x", 6.0, None),  # where it starts is not the factor

@@ -105,6 +105,9 @@ _LONG_SIDE_PATTERNS = tuple(
 )
 # Screen and video resolutions by name; 4K is 3840 wide whatever the picture's shape.
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
+# Two sides given by two resolution names ("our 480p videos ... on the 4k tv", "1080p to 4K")
+# are two sizes, not one: the later is the one wanted.
+_RESOLUTION_NAME = re.compile(r"(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)\b", re.IGNORECASE)
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\w|\.\d)", re.IGNORECASE)
 # ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
 # "make it", "make the image" (a named picture reads as IMAGE where sizes are looked for).
@@ -244,7 +247,8 @@ def find_size(text: str) -> FoundSize | None:
     """The size in pixels a text names, or None.
 
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
-    wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide.
+    wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide; of two
+    resolution names the later is the wish ("our 480p videos on a 4K TV" is 3840 wide).
     A WxH pair after "to"/"into"/"at"/"exactly"/"make it" wins; then a width or height ("blow my
     100x100 icon up to 1000 pixels wide"); then the last pair that is not the picture's present
     size ("from 640x480", "my 640x480 photo", "it is 640x480", "I've got a 640x480 one"); a
@@ -262,7 +266,11 @@ def find_size(text: str) -> FoundSize | None:
         return FoundSize(
             (int(last[1]), int(last[2])), last.start(), bool(_STATED.search(text[: last.start()]))
         )
-    sides = _wanted_side(_WIDTH_PATTERNS, text), _wanted_side(_HEIGHT_PATTERNS, text)
+    wide, tall = _wanted_side(_WIDTH_PATTERNS, text), _wanted_side(_HEIGHT_PATTERNS, text)
+    if wide and tall and wide[1] != tall[1]:
+        if _RESOLUTION_NAME.match(text, wide[1]) and _RESOLUTION_NAME.match(text, tall[1]):
+            wide, tall = (wide, None) if wide[1] > tall[1] else (None, tall)
+    sides = wide, tall
     if any(sides):
         width, height = (None if side is None else side[0] for side in sides)
         start = min(side[1] for side in sides if side is not None)
