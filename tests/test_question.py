@@ -409,3 +409,16 @@ def test_the_kind_of_work_is_read_from_a_cards_traits(corpus: tuple[Record, ...]
     # a record without traits (a paper added from arXiv) is read from its task labels
     added = by_id["paper:esrgan"].model_copy(update={"traits": None, "tasks": ["diffusion super-resolution"]})
     assert invents_detail(added) and not off_subject(enlarge, added)
+
+
+def test_a_video_is_explained_by_a_video_method_even_at_a_size_only_any_scale_models_make(
+    corpus: tuple[Record, ...],
+) -> None:
+    question = "want to make our old 480p camcorder videos look ok on the 4k tv, frame by frame or something smarter?"
+    assert analyse(question).constraints.video
+    ids = ["SISR-Any-LIIF-EDSR", "SISR-x4-Real-ESRGAN", "paper:basicvsr"]
+    assert explained(question, corpus, ids)[0] == "paper:basicvsr"
+    # a still photo is not a video, and a video card is a graphics card
+    assert explained("enlarge my 480p photo to 4k", corpus, ids)[0] == "SISR-Any-LIIF-EDSR"
+    assert not analyse("my video card is old, which upscaler runs on it?").constraints.video
+    assert not analyse("what resolution do CLIP-style encoders use?").constraints.video

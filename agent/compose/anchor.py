@@ -126,7 +126,7 @@ _SPECIALTIES = vocabulary().specialties
 
 
 def off_specialty(analysis: Analysis, record: Record) -> bool:
-    """The record's main task is a specialty (faces, JPEG, old photos, drawings) the question does not touch."""
+    """The record's main task is a specialty (faces, JPEG, old photos, drawings, video) the question does not touch."""
     if not record.tasks:
         return False
     main = record.tasks[0].lower()
@@ -136,6 +136,7 @@ def off_specialty(analysis: Analysis, record: Record) -> bool:
         "jpeg": "jpeg" in c.damage,
         "old_photo": bool({"old_photo", "scratches"} & c.damage),
         "illustration": c.illustration,
+        "video": c.video,
     }
     return any(fragment in main and not present[need] for fragment, need in _SPECIALTIES)
 
@@ -244,7 +245,7 @@ def anchor_features(
         named_weight = decay ** named_works.index(record.work) if number in named else 0.0
         measure = not measure_is_subject and is_measure(record)
         unnamed = number not in named
-        local = bool(record.tool)
+        local = bool(record.tool) and not c.video  # the local upscaler enlarges stills, not a video
         arbitrary = local and not c.cpu_only and c.needs_arbitrary_scale and not c.fast
         features = {
             "similarity": best_similarity[number - 1],
@@ -286,7 +287,7 @@ def _only_any_scale(analysis: Analysis, records: Sequence[Record]) -> bool:
     "3.7x"): nothing to repair, not speed first, no work named, not a question about data or a
     comparison."""
     c = analysis.constraints
-    plain = not (c.damage or c.fix_requested or c.faces or c.illustration or c.fast)
+    plain = not (c.damage or c.fix_requested or c.faces or c.illustration or c.video or c.fast)
     return (
         c.needs_arbitrary_scale
         and plain

@@ -65,7 +65,7 @@ ROLE_ORDER = (
 CONTRAST_INTENTS = ("compare", "which")
 SITUATION_NAMES = (
     "sentence", "scale", "scale_beyond", "size", "any_size", "jpeg", "noise", "blur", "scratches",
-    "old_photo", "faces", "illustration", "cpu_only", "fast",
+    "old_photo", "faces", "illustration", "video", "cpu_only", "fast",
 )  # fmt: skip
 
 
@@ -123,6 +123,7 @@ def situation(analysis: Analysis, phrases: dict[str, Template]) -> str | None:
         **{name: name in c.damage for name in ("jpeg", "noise", "blur", "scratches", "old_photo")},
         "faces": c.faces,
         "illustration": c.illustration,
+        "video": c.video,
         "cpu_only": c.cpu_only,
         "fast": c.fast,
     }

@@ -60,6 +60,7 @@ class Constraints:
     unknown_quality: bool = False  # JPEG of an unknown quality, or compressed more than once
     faces: bool = False
     illustration: bool = False
+    video: bool = False  # moving pictures, not one still
     cpu_only: bool = False  # no GPU, or a machine that rarely has a strong one (a laptop)
     no_gpu: bool = False  # says outright there is no GPU: a work that needs one cannot be the answer
     fast: bool = False  # speed (or cost) is what the person asks for
@@ -121,7 +122,8 @@ class Analysis:
         """Task-label fragments the explained work should carry, strongest first.
 
         A person with nothing to train on (one odd picture, an unusual camera) comes first: only
-        a method that learns from the picture itself fits. Then damage of several kinds (or of
+        a method that learns from the picture itself fits; then video, which a method made for
+        it enlarges with the detail of the neighbouring frames. Then damage of several kinds (or of
         an unknown cause), because only a blind,
         real-world method was trained on such a mix; then compression damage, because
         enlarging JPEG blocks only enlarges them (of an unknown quality or applied again and
@@ -133,6 +135,8 @@ class Analysis:
         c = self.constraints
         p = _VOCAB.preferred
         wanted: list[str] = list(p["no_training_data"]) if c.no_training_data else []
+        if c.video:
+            wanted += p["video"]
         repair = c.fix_requested or self.intent in ("which", "can")
         # Real-world damage, or the data of real-world models: only blind methods synthesise it.
         blind = c.real_world and (repair or bool(c.damage) or self.intent == "data")
@@ -211,7 +215,7 @@ def _factors(text: str) -> list[float]:
 
 
 def situation_terms(text: str) -> frozenset[str]:
-    """The kinds of picture, damage and demand a text speaks of ("faces", "jpeg", "illustration",
+    """The kinds of picture, damage and demand a text speaks of ("faces", "jpeg", "illustration", "video",
     "text" for writing in the picture, "cpu_only", "fast", "large_scale" and "non_integer" for factors the fixed models do not
     make): a point about the person's own kind of picture or zoom answers them better."""
     lowered = text.lower()
@@ -221,7 +225,7 @@ def situation_terms(text: str) -> frozenset[str]:
         terms.add("large_scale")
     if _NON_INTEGER_WORDS.search(lowered) or any(f != round(f) for f in factors):
         terms.add("non_integer")
-    for name in ("faces", "illustration", "text", "cpu_only", "fast"):
+    for name in ("faces", "illustration", "video", "text", "cpu_only", "fast"):
         if _VOCAB.condition(name).search(lowered):
             terms.add(name)
     return frozenset(terms)
@@ -251,6 +255,7 @@ def analyse(question: str) -> Analysis:
         unknown_quality=bool(_VOCAB.condition("unknown_quality").search(text)),
         faces=bool(_VOCAB.condition("faces").search(text)),
         illustration=bool(_VOCAB.condition("illustration").search(text)),
+        video=bool(_VOCAB.condition("video").search(text)),
         cpu_only=no_gpu or bool(_VOCAB.condition("cpu_only").search(text)),
         no_gpu=no_gpu,
         fast=_stated(_VOCAB.condition("fast"), text),
