@@ -61,6 +61,14 @@ def test_every_cited_source_stays_beyond_the_limit() -> None:
     assert [s.id for s in listed] == ["paper:rdn", "dataset:div2k", "dataset:set5", "metric:psnr"]
 
 
+def test_the_uncited_entries_kept_are_those_that_fit_the_question_best() -> None:
+    sources, records = _sources()
+    draft = Draft(task=(Statement(text="a", sources=(1,)),), steps=())
+    fit = [0.9, 0.1, 0.2, 0.3, 0.8, 0.1, 0.7, 0.1, 0.95]  # paper:fbcnn's fit carries its card's entry
+    _, listed = merge_sources(draft, sources, records, limit=4, fit=fit)
+    assert [s.id for s in listed] == ["SISR-Any-LIIF-EDSR", "JPEG-FBCNN", "paper:rdn", "dataset:set5"]
+
+
 def test_ask_lists_at_most_six_works_each_once(indexed_home: Path) -> None:
     completed = subprocess.run(
         [

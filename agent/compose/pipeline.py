@@ -85,7 +85,9 @@ class Answerer:
             draft, notes, fallback_reason = verdict.draft, verdict.notes, verdict.rejection
             if fallback_reason is not None:
                 draft, writer = self.fallback.write(evidence), self.fallback.name
-        draft, sources = merge_sources(draft, evidence.sources, evidence.records, self.max_sources)
+        draft, sources = merge_sources(
+            draft, evidence.sources, evidence.records, self.max_sources, evidence.anchor_scores
+        )
         finished = time.perf_counter()
         return Answer(
             question=result.question,
