@@ -8,6 +8,7 @@ from zoomqa.agent.understand.sizes import (
     all_scales,
     find_long_side,
     find_scale,
+    find_size,
     normalise_numbers,
     parse_scale,
     parse_size,
@@ -217,3 +218,9 @@ def test_all_scales_in_the_order_written() -> None:
     text = "make it 3 times bigger (it was 2x upscaled already)"
     assert [value for value, _ in all_scales(text)] == [3.0, 2.0]
     assert find_scale(text) is not None and find_scale(text)[0] == 2.0  # the first pattern's
+
+
+def test_a_side_given_as_a_setting_is_the_wish_a_side_described_is_not() -> None:
+    assert find_size("height: 1200px").stated
+    assert find_size("avatar.png, width 800").stated
+    assert find_size("its height is 1200px") is None  # the present size

@@ -129,6 +129,9 @@ _SOURCE_WORD = re.compile(
 
 
 _FROM = re.compile(r"\bfrom\s*$", re.IGNORECASE)
+# "width 800", "height: 1200px": a side given as a setting is the one wanted ("its height is
+# 1200" describes the picture).
+_SIDE_SETTING = re.compile(r"(?:width|height)\s*[:=]?\s*\d", re.IGNORECASE)
 
 
 # "so it's 3000 pixels wide", "until it is 4K": the size wanted, though "is" comes before it.
@@ -274,7 +277,8 @@ def find_size(text: str) -> FoundSize | None:
     if any(sides):
         width, height = (None if side is None else side[0] for side in sides)
         start = min(side[1] for side in sides if side is not None)
-        return FoundSize((width, height), start, bool(_STATED.search(text[:start])))
+        stated = bool(_STATED.search(text[:start]) or _SIDE_SETTING.match(text, start))
+        return FoundSize((width, height), start, stated)
     wanted = [m for m in pairs if not _is_present_size(text[: m.start()])]
     if wanted:
         return FoundSize((int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start(), False)
