@@ -31,11 +31,10 @@ from zoomqa.errors import ZoomqaError
 from zoomqa.prompts import load_prompt, read_template
 
 # Part 2's closing step: the points that answer this question, chosen among the method's cards.
-# Four points within 0.5 of the best, with the headline bonus below, convey more of the answer
-# questions' nuggets than three, or four within 0.3 (dev nuggets +0.01 for 2.5 words more).
-# Nugget recall: `zoomqa eval answers -q tests/questions.jsonl`.
+# Four points within 0.3 of the best, with the headline bonus below, convey more of the answer
+# questions' nuggets than three within 0.12. Nugget recall: `zoomqa eval answers -q tests/questions.jsonl`.
 MAX_POINTS = 4
-POINT_MARGIN = 0.5  # a further point must score within this of the best one
+POINT_MARGIN = 0.3  # a further point must score within this of the best one
 LEXICAL_WEIGHT = 0.25  # share of the question's content words (stems) a sentence repeats
 EXPLAINS_BONUS = 0.04  # "why" questions are answered by "why you saw X" sentences first
 SITUATION_BONUS = 0.1  # a sentence about the person's kind of picture or damage (anime, faces, JPEG...)
