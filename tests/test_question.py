@@ -147,6 +147,7 @@ def test_a_work_the_person_tried_and_asks_an_alternative_to_is_the_contrast_not_
     question = "GFPGAN changed my dad's face too much, anything more faithful?"
     analysis = analyse(question)
     assert analysis.constraints.alternative
+    assert analyse("tried GFPGAN but the eyes came out wrong, what else is there?").constraints.alternative
     assert named_in(analysis, (tried, other), contrasts=False) == []  # named only as the contrast
     assert list(tiers(analysis, [tried, other])) == [-CONSTRAINT_TIER, 0.0]
     scores = anchor_scores(analysis, [tried, other], [0.9, 0.4], [1.0, 0.5], [0.6, 0.0])
@@ -155,6 +156,7 @@ def test_a_work_the_person_tried_and_asks_an_alternative_to_is_the_contrast_not_
         "how does GFPGAN work?",  # no alternative asked
         "what else can GFPGAN do?",  # about the work itself
         "GFPGAN or CodeFormer: which is better for a tiny face?",  # a comparison of named works
+        "why does GFPGAN work on faces where other upscalers fail?",  # others as the contrast
     ):
         assert not analyse(asked).constraints.alternative or analyse(asked).intent == "compare", asked
         assert list(tiers(analyse(asked), [tried, other])) == list(

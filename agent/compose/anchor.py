@@ -233,9 +233,10 @@ def anchor_features(
     )  # a paper and its model cards: one work
     c = analysis.constraints
     measure_is_subject = _measure_is_subject(analysis)
-    # A person who wants their picture enlarged or repaired needs a method, not a test set or a score.
+    # A person who wants their picture enlarged or repaired, or another tool than the one that
+    # fell short, needs a method, not a test set or a score.
     wants_method = analysis.intent in ("how", "which", "can") and (
-        c.enlarging or c.fix_requested or bool(c.damage)
+        c.enlarging or c.fix_requested or bool(c.damage) or analysis.asks_alternative
     )
     runnable = analysis.intent in ("which", "can")
     enlarging = demonstrable(analysis, tuple(records))
