@@ -148,6 +148,10 @@ def test_a_work_the_person_tried_and_asks_an_alternative_to_is_the_contrast_not_
     analysis = analyse(question)
     assert analysis.constraints.alternative
     assert analyse("tried GFPGAN but the eyes came out wrong, what else is there?").constraints.alternative
+    assert analyse(
+        "LIIF zooms by any amount but looks soft. anything similar but sharper?"
+    ).constraints.alternative
+    assert analyse("liif is too heavy for our gpu budget. any cheaper variant?").constraints.alternative
     assert named_in(analysis, (tried, other), contrasts=False) == []  # named only as the contrast
     assert list(tiers(analysis, [tried, other])) == [-CONSTRAINT_TIER, 0.0]
     scores = anchor_scores(analysis, [tried, other], [0.9, 0.4], [1.0, 0.5], [0.6, 0.0])

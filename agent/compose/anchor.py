@@ -246,7 +246,8 @@ def anchor_features(
         named_weight = decay ** named_works.index(record.work) if number in named else 0.0
         measure = not measure_is_subject and is_measure(record)
         unnamed = number not in named
-        local = bool(record.tool) and not c.video  # the local upscaler enlarges stills, not a video
+        # the local upscaler enlarges stills, not a video, and is what a person asking for another tool has
+        local = bool(record.tool) and not c.video and not c.alternative
         arbitrary = local and not c.cpu_only and c.needs_arbitrary_scale and not c.fast
         features = {
             "similarity": best_similarity[number - 1],
