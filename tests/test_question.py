@@ -428,3 +428,12 @@ def test_a_video_is_explained_by_a_video_method_even_at_a_size_only_any_scale_mo
     assert explained("enlarge my 480p photo to 4k", corpus, ids)[0] == "SISR-Any-LIIF-EDSR"
     assert not analyse("my video card is old, which upscaler runs on it?").constraints.video
     assert not analyse("what resolution do CLIP-style encoders use?").constraints.video
+
+
+def test_a_fixed_scale_work_trained_for_the_asked_factor_can_make_it(corpus: tuple[Record, ...]) -> None:
+    by_id = {r.id: r for r in corpus}
+    records = [by_id["SISR-Any-LIIF-EDSR"], by_id["paper:lapsrn"], by_id["paper:edsr"]]
+    eight = analyse("my photo is tiny and i need it 8 times bigger, is there one built for that big a jump?")
+    assert list(tiers(eight, records)) == [0.0, 0.0, -CONSTRAINT_TIER]  # LapSRN was trained for 8x
+    odd = analyse("i need it 7 times bigger")
+    assert list(tiers(odd, records)) == [0.0, -CONSTRAINT_TIER, -CONSTRAINT_TIER]

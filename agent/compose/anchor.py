@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from zoomqa.agent.compose.local_method import demonstrable
-from zoomqa.agent.understand.question import Analysis, content_words, named_in, speaks_of_enlarging
+from zoomqa.agent.understand.question import (
+    Analysis,
+    Constraints,
+    content_words,
+    named_in,
+    speaks_of_enlarging,
+)
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.errors import ZoomqaError
 from zoomqa.index.records import Record
@@ -284,6 +290,16 @@ def makes_any_scale(record: Record) -> bool:
 _ANY_SCALE_LABELS = vocabulary().preferred["arbitrary_scale"]
 
 
+def makes_the_enlargement(record: Record, constraints: Constraints) -> bool:
+    """The work makes what is asked: any scale or size, or the asked factor is one it was trained
+    for (LapSRN's 8x: a factor beyond most fixed models, not beyond every one)."""
+    if makes_any_scale(record):
+        return True
+    c = constraints
+    fixed = record.traits.factors if record.traits is not None else []
+    return c.size is None and not c.any_size and c.scale is not None and c.scale in fixed
+
+
 def _only_any_scale(analysis: Analysis, records: Sequence[Record]) -> bool:
     """A plain enlargement to a size or factor no fixed-scale model makes ("4K from 1080p",
     "3.7x"): nothing to repair, not speed first, no work named, not a question about data or a
@@ -311,7 +327,7 @@ def tiers(analysis: Analysis, records: Sequence[Record]) -> np.ndarray:
         named = set(_named_in_order(analysis, records))
         offsets -= _below([n not in named and gpu_only(r) for n, r in enumerate(records, start=1)])
     if _only_any_scale(analysis, records):
-        offsets -= _below([not makes_any_scale(r) for r in records])
+        offsets -= _below([not makes_the_enlargement(r, analysis.constraints) for r in records])
     return offsets
 
 
