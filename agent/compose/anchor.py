@@ -253,7 +253,7 @@ def anchor_features(
         measure = not measure_is_subject and is_measure(record)
         unnamed = number not in named
         # the local upscaler enlarges stills, not a video, and is what a person asking for another tool has
-        local = bool(record.tool) and not c.video and not c.alternative
+        local = bool(record.tool) and not c.video and not analysis.asks_alternative
         arbitrary = local and not c.cpu_only and c.needs_arbitrary_scale and not c.fast
         features = {
             "similarity": best_similarity[number - 1],
