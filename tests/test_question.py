@@ -437,3 +437,6 @@ def test_a_fixed_scale_work_trained_for_the_asked_factor_can_make_it(corpus: tup
     assert list(tiers(eight, records)) == [0.0, 0.0, -CONSTRAINT_TIER]  # LapSRN was trained for 8x
     odd = analyse("i need it 7 times bigger")
     assert list(tiers(odd, records)) == [0.0, -CONSTRAINT_TIER, -CONSTRAINT_TIER]
+    textures = analyse("the textures are 64x64 and i want 512x512, what makes that in one go?")
+    assert textures.constraints.size_factor == 8
+    assert list(tiers(textures, records)) == [0.0, 0.0, -CONSTRAINT_TIER]  # 64 -> 512 is LapSRN's 8x

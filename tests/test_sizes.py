@@ -7,6 +7,7 @@ import pytest
 from zoomqa.agent.understand.sizes import (
     all_scales,
     find_long_side,
+    find_present_size,
     find_scale,
     find_size,
     normalise_numbers,
@@ -224,3 +225,9 @@ def test_a_side_given_as_a_setting_is_the_wish_a_side_described_is_not() -> None
     assert find_size("height: 1200px").stated
     assert find_size("avatar.png, width 800").stated
     assert find_size("its height is 1200px") is None  # the present size
+
+
+def test_the_size_a_picture_has_now() -> None:
+    assert find_present_size("the textures are 64x64 and i want 512x512") == (64, 64)
+    assert find_present_size("make my 640x480 photo 1280x960") == (640, 480)
+    assert find_present_size("make it 1280x960") is None

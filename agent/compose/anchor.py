@@ -291,13 +291,15 @@ _ANY_SCALE_LABELS = vocabulary().preferred["arbitrary_scale"]
 
 
 def makes_the_enlargement(record: Record, constraints: Constraints) -> bool:
-    """The work makes what is asked: any scale or size, or the asked factor is one it was trained
-    for (LapSRN's 8x: a factor beyond most fixed models, not beyond every one)."""
+    """The work makes what is asked: any scale or size, or the asked factor (or the factor from
+    the picture's size to the wanted one) is one it was trained for (LapSRN's 8x: a factor
+    beyond most fixed models, not beyond every one)."""
     if makes_any_scale(record):
         return True
     c = constraints
+    factor = c.size_factor if c.size is not None else c.scale
     fixed = record.traits.factors if record.traits is not None else []
-    return c.size is None and not c.any_size and c.scale is not None and c.scale in fixed
+    return not c.any_size and factor is not None and factor in fixed
 
 
 def _only_any_scale(analysis: Analysis, records: Sequence[Record]) -> bool:

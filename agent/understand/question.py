@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 
 import snowballstemmer
 
-from zoomqa.agent.understand.sizes import find_scale, parse_size
+from zoomqa.agent.understand.sizes import find_present_size, find_scale, parse_size
 from zoomqa.agent.understand.vocabulary import vocabulary
 from zoomqa.index.names import name_positions, record_names
 from zoomqa.index.records import Record
@@ -52,6 +52,8 @@ class Constraints:
 
     scale: float | None = None
     size: tuple[int | None, int | None] | None = None
+    # the wanted size over the present one, where both are given and agree ("64x64 ... want 512x512": 8)
+    size_factor: float | None = None
     any_size: bool = False
     damage: frozenset[Damage] = field(default_factory=frozenset)
     fix_requested: bool = False
@@ -231,6 +233,14 @@ def situation_terms(text: str) -> frozenset[str]:
     return frozenset(terms)
 
 
+def _size_factor(size: tuple[int | None, int | None] | None, present: tuple[int, int] | None) -> float | None:
+    """How many times larger the wanted size is than the present one, when every side given agrees."""
+    if size is None or present is None:
+        return None
+    ratios = {round(wanted / now, 3) for wanted, now in zip(size, present, strict=True) if wanted}
+    return ratios.pop() if len(ratios) == 1 else None
+
+
 @lru_cache(maxsize=256)
 def analyse(question: str) -> Analysis:
     """Intent and constraints of ``question`` (deterministic: the same text, the same reading,
@@ -244,9 +254,11 @@ def analyse(question: str) -> Analysis:
     found = find_scale(question)
     no_gpu = bool(_VOCAB.condition("no_gpu").search(text))
     scale = None if found is None or _NEGATED.search(question[: found[1][0]]) else found[0]
+    size = parse_size(question)
     constraints = Constraints(
         scale=scale,
-        size=parse_size(question),
+        size=size,
+        size_factor=_size_factor(size, find_present_size(question)),
         any_size=bool(_VOCAB.condition("any_size").search(text)),
         damage=damage,
         fix_requested=bool(_VOCAB.condition("fix").search(text)),

@@ -258,11 +258,7 @@ def find_size(text: str) -> FoundSize | None:
     present size alone is no wanted size. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels")
     or naming a part of the picture ("8x8 blocks", "64x64 patches") are not image sizes.
     """
-    pairs = [
-        m
-        for m in _PAIR.finditer(text)
-        if min(int(m[1]), int(m[2])) >= MIN_SIDE and not _PART_OF_PICTURE.match(text[m.end() :])
-    ]
+    pairs = _picture_sizes(text)
     targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
     if targets:
         last = targets[-1]
@@ -283,6 +279,21 @@ def find_size(text: str) -> FoundSize | None:
     if wanted:
         return FoundSize((int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start(), False)
     return None
+
+
+def _picture_sizes(text: str) -> list[re.Match[str]]:
+    """The WxH pairs of a text that can be a picture's size (not "3x3 kernels", "8x8 blocks")."""
+    return [
+        m
+        for m in _PAIR.finditer(text)
+        if min(int(m[1]), int(m[2])) >= MIN_SIDE and not _PART_OF_PICTURE.match(text[m.end() :])
+    ]
+
+
+def find_present_size(text: str) -> tuple[int, int] | None:
+    """The WxH size the picture has now ("my 640x480 photo", "the textures are 64x64"), or None."""
+    present = (m for m in _picture_sizes(text) if _is_present_size(text[: m.start()]))
+    return next(((int(m[1]), int(m[2])) for m in present), None)
 
 
 def find_long_side(text: str, *, bare: bool = True) -> tuple[int, int] | None:
