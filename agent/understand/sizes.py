@@ -107,13 +107,14 @@ _LONG_SIDE_PATTERNS = tuple(
 _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080}
 # Two sides given by two resolution names ("our 480p videos ... on the 4k tv", "1080p to 4K")
 # are two sizes, not one: the later is the one wanted.
-_RESOLUTION_NAME = re.compile(r"(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)\b", re.IGNORECASE)
+_RESOLUTION_NAMES = r"(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)"
+_RESOLUTION_NAME = re.compile(rf"{_RESOLUTION_NAMES}\b", re.IGNORECASE)
 _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\w|\.\d)", re.IGNORECASE)
 # ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
 # "make it", "make the image" (a named picture reads as IMAGE where sizes are looked for).
 _MAKE_IT = r"make\s+(?:it|them|this|that|(?:the\s+|my\s+)?(?:image|picture|photo|pic))"
 # A size named and then spelt out in brackets is one wish: "to 4K (3840x2160)".
-_NAMED_THEN = r"(?:\s*(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)\s*\()?"
+_NAMED_THEN = rf"(?:\s*{_RESOLUTION_NAMES}\s*\()?"
 _STATED = re.compile(rf"(?:\b(?:to|into|exact|exactly|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$", re.IGNORECASE)
 _TARGET_WORD = re.compile(
     rf"(?:\b(?:to|into|at|as|of|exact|exactly|need|want|get|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$",
