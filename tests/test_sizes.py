@@ -122,6 +122,9 @@ def test_sizes(text: str, size: tuple[int | None, int | None]) -> None:
         "8x8-pixel blocks",
         "cut into 48x48 patches for training",
         "attention inside 16x16 windows",
+        "printed at 10x15 cm it looked awful",  # a print's size, not pixels
+        'an 8x10" frame',
+        "8x10 in prints",
     ],
 )
 def test_not_sizes(text: str) -> None:
@@ -225,6 +228,12 @@ def test_a_side_given_as_a_setting_is_the_wish_a_side_described_is_not() -> None
     assert find_size("height: 1200px").stated
     assert find_size("avatar.png, width 800").stated
     assert find_size("its height is 1200px") is None  # the present size
+
+
+def test_a_side_stated_as_the_wish_wins_over_a_pair_that_describes_something_else() -> None:
+    text = "the projector runs at 1920x1200. Could you upscale the image to a width of 1600 pixels?"
+    assert parse_size(text) == (1600, None)
+    assert parse_size("enlarge it to 1920x1080 at 300 dpi") == (1920, 1080)
 
 
 def test_the_size_a_picture_has_now() -> None:

@@ -48,6 +48,8 @@ _WINDOWS_NAME = r'[^<>:"/\\|?*\n]'  # a character Windows allows in a file or fo
 _PATH = re.compile(
     rf"""(?:"(?P<dq>[^"\n]+?\.(?:{_EXTENSIONS}))"|'(?P<sq>[^'\n]+?\.(?:{_EXTENSIONS}))'"""  # quoted: spaces allowed
     rf"""|`(?P<bq>[^`\n]+?\.(?:{_EXTENSIONS}))`"""
+    # typographic quotes, as phones and word processors write them
+    rf"""|“(?P<cdq>[^”\n]+?\.(?:{_EXTENSIONS}))”|‘(?P<csq>[^’\n]+?\.(?:{_EXTENSIONS}))’"""
     # A Windows path from a drive letter: its folders and name may hold spaces, unquoted.
     rf"""|(?<![\w/.~-])(?P<drive>[a-z]:\\(?:{_WINDOWS_NAME}+\\)*{_WINDOWS_NAME}*?\.(?:{_EXTENSIONS}))"""
     rf"""|(?<![\w/\\.~@+-])(?P<bare>[\w~./\\@+-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",  # icon@2x.png
@@ -65,7 +67,8 @@ _NOT_IN_A_NAME = frozenset(
     {"a", "an", "the", "my", "your", "this", "that", "file", "and", "or", "to", "please"}
 )
 _QUESTION_START = re.compile(
-    r"^\W*(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do|did|should|shall|has|have|had|"
+    # "do" opens a question, not "do cover.png at 2x" (the named picture reads as IMAGE)
+    r"^\W*(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do(?!\s+(?-i:IMAGE)\b)|did|should|shall|has|have|had|"
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
     re.IGNORECASE,
 )
@@ -353,13 +356,17 @@ def parse_request(message: str, attachments: Sequence[Path] = ()) -> list[ImageR
     if not _asks_to_enlarge(text, size, scale, long_side):
         return []
     # A size and a factor both written: one that comments on the other ("2.5x, that should make
-    # it about 3000 wide") gives way; else a size stated as the wish ("to 1920x1080") wins, else
-    # the later one does; the earlier describes the picture ("pano.jpg came out at 4000x1000;
-    # make it twice as big").
+    # it about 3000 wide") gives way; one taken back gives way to the later ("at 2x... no wait,
+    # make it 1600x1600"); else a size stated as the wish ("to 1920x1080") wins, else the later
+    # one does; the earlier describes the picture ("pano.jpg came out at 4000x1000; make it
+    # twice as big").
     if size is not None and scale is not None:
         size_comments, scale_comments = _commentary(text, size.start), _commentary(text, scale[1][0])
+        first, later = sorted((size.start, scale[1][0]))
         if size_comments != scale_comments:
             size, scale = (None, scale) if size_comments else (size, None)
+        elif _patterns().correction.search(text, first, later):  # "to 1200 wide. scratch that, 4x"
+            size, scale = (size, None) if size.start == later else (None, scale)
         else:
             size, scale = (size, None) if size.stated or size.start > scale[1][0] else (None, scale)
     width, height = size.value if size is not None else (None, None)

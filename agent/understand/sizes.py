@@ -34,6 +34,11 @@ _MULTIPLIER = "|".join(_MULTIPLIERS)
 _BARE_SCALE_LIMIT = 64
 # Sides below this are kernel sizes ("a 3x3 convolution"), not image sizes.
 MIN_SIDE = 8
+# "10x15 cm", "8x10 in prints", '8x10"': a print's size, not the picture's in pixels.
+_PHYSICAL_UNIT = re.compile(
+    r"""^\s*(?:cm|mm|inch(?:es)?\b|in\.|in\b(?=\s*(?:prints?|photos?|frames?|posters?|canvas|[.,;!?)]|$))|["″]|ft\b|feet\b)""",
+    re.IGNORECASE,
+)
 # "8x8 blocks", "16x16 patches", "8x8 windows": parts of a picture, not its size.
 _PART_OF_PICTURE = re.compile(
     r"^[\s-]*(?:pixels?[\s-]+)?(?:blocks?|squares?|grids?|patch(?:es)?|tiles?|kernels?|windows?|cells?|filters?)\b",
@@ -115,7 +120,10 @@ _PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\w|\.\d)",
 _MAKE_IT = r"make\s+(?:it|them|this|that|(?:the\s+|my\s+)?(?:image|picture|photo|pic))"
 # A size named and then spelt out in brackets is one wish: "to 4K (3840x2160)".
 _NAMED_THEN = rf"(?:\s*{_RESOLUTION_NAMES}\s*\()?"
-_STATED = re.compile(rf"(?:\b(?:to|into|exact|exactly|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$", re.IGNORECASE)
+# "to a width of 1600 pixels": an article may stand between the word and the size.
+_STATED = re.compile(
+    rf"(?:\b(?:to|into|exact|exactly|{_MAKE_IT})(?:\s+(?:a|an|the))?{_NAMED_THEN}|->|→|=>)\s*$", re.IGNORECASE
+)
 _TARGET_WORD = re.compile(
     rf"(?:\b(?:to|into|at|as|of|exact|exactly|need|want|get|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$",
     re.IGNORECASE,
@@ -261,33 +269,46 @@ def find_size(text: str) -> FoundSize | None:
     """
     pairs = _picture_sizes(text)
     targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
+    sides = _side_size(text)
     if targets:
         last = targets[-1]
-        return FoundSize(
+        pair = FoundSize(
             (int(last[1]), int(last[2])), last.start(), bool(_STATED.search(text[: last.start()]))
         )
-    wide, tall = _wanted_side(_WIDTH_PATTERNS, text), _wanted_side(_HEIGHT_PATTERNS, text)
-    if wide and tall and wide[1] != tall[1]:
-        if _RESOLUTION_NAME.match(text, wide[1]) and _RESOLUTION_NAME.match(text, tall[1]):
-            wide, tall = (wide, None) if wide[1] > tall[1] else (None, tall)
-    sides = wide, tall
-    if any(sides):
-        width, height = (None if side is None else side[0] for side in sides)
-        start = min(side[1] for side in sides if side is not None)
-        stated = bool(_STATED.search(text[:start]) or _SIDE_SETTING.match(text, start))
-        return FoundSize((width, height), start, stated)
+        # "the projector runs at 1920x1200 ... upscale it to a width of 1600": a side stated as
+        # the wish wins over a pair that only "at" or "of" brings
+        return sides if sides is not None and sides.stated and not pair.stated else pair
+    if sides is not None:
+        return sides
     wanted = [m for m in pairs if not _is_present_size(text[: m.start()])]
     if wanted:
         return FoundSize((int(wanted[-1][1]), int(wanted[-1][2])), wanted[-1].start(), False)
     return None
 
 
+def _side_size(text: str) -> FoundSize | None:
+    """The width and height named on their own ("1920 wide", "height: 1200px", "4K"), or None."""
+    wide, tall = _wanted_side(_WIDTH_PATTERNS, text), _wanted_side(_HEIGHT_PATTERNS, text)
+    if wide and tall and wide[1] != tall[1]:
+        if _RESOLUTION_NAME.match(text, wide[1]) and _RESOLUTION_NAME.match(text, tall[1]):
+            wide, tall = (wide, None) if wide[1] > tall[1] else (None, tall)
+    sides = [side for side in (wide, tall) if side is not None]
+    if not sides:
+        return None
+    start = min(side[1] for side in sides)
+    stated = bool(_STATED.search(text[:start]) or _SIDE_SETTING.match(text, start))
+    return FoundSize((wide and wide[0], tall and tall[0]), start, stated)
+
+
 def _picture_sizes(text: str) -> list[re.Match[str]]:
-    """The WxH pairs of a text that can be a picture's size (not "3x3 kernels", "8x8 blocks")."""
+    """The WxH pairs of a text that can be a picture's size in pixels (not "3x3 kernels", "8x8
+    blocks", a "10x15 cm" print)."""
     return [
         m
         for m in _PAIR.finditer(text)
-        if min(int(m[1]), int(m[2])) >= MIN_SIDE and not _PART_OF_PICTURE.match(text[m.end() :])
+        if min(int(m[1]), int(m[2])) >= MIN_SIDE
+        and not _PART_OF_PICTURE.match(text[m.end() :])
+        and not _PHYSICAL_UNIT.match(text[m.end() :])
     ]
 
 
