@@ -67,8 +67,10 @@ _NOT_IN_A_NAME = frozenset(
     {"a", "an", "the", "my", "your", "this", "that", "file", "and", "or", "to", "please"}
 )
 _QUESTION_START = re.compile(
-    # "do" opens a question, not "do cover.png at 2x" (the named picture reads as IMAGE)
-    r"^\W*(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do(?!\s+(?-i:IMAGE)\b)|did|should|shall|has|have|had|"
+    # after a greeting or a lead-in ("hey,", "quick q:", "btw"); "do" opens a question, not "do
+    # cover.png at 2x" (the named picture reads as IMAGE)
+    r"^\W*(?:(?:hey|hi|hello|ok(?:ay)?|so|btw|(?:quick\s+)?q(?:uestion)?\s*:)\W+)?"
+    r"(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do(?!\s+(?-i:IMAGE)\b)|did|should|shall|has|have|had|"
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
     re.IGNORECASE,
 )
