@@ -261,11 +261,13 @@ def find_size(text: str) -> FoundSize | None:
     "1920x1080", "1920 by 1080", "to 1920 wide", "1080 px tall", "width 800", "1080p", "4K" (3840
     wide). A side after "from" is the picture's present size: "4K from 1080p" is 3840 wide; of two
     resolution names the later is the wish ("our 480p videos on a 4K TV" is 3840 wide).
-    A WxH pair after "to"/"into"/"at"/"exactly"/"make it" wins; then a width or height ("blow my
-    100x100 icon up to 1000 pixels wide"); then the last pair that is not the picture's present
-    size ("from 640x480", "my 640x480 photo", "it is 640x480", "I've got a 640x480 one"); a
-    present size alone is no wanted size. Pairs with a side under ``MIN_SIDE`` ("3x3 kernels")
-    or naming a part of the picture ("8x8 blocks", "64x64 patches") are not image sizes.
+    A WxH pair after "to"/"into"/"at"/"exactly"/"make it" wins (after "at" or "of", not over a
+    width or height stated as the wish: "runs at 1920x1200 ... to a width of 1600"); then a width
+    or height ("blow my 100x100 icon up to 1000 pixels wide"); then the last pair that is not
+    the picture's present size ("from 640x480", "my 640x480 photo", "it is 640x480", "I've got a
+    640x480 one"); a present size alone is no wanted size. Pairs with a side under ``MIN_SIDE``
+    ("3x3 kernels"), naming a part of the picture ("8x8 blocks", "64x64 patches") or in a
+    physical unit ("10x15 cm") are not image sizes.
     """
     pairs = _picture_sizes(text)
     targets = [m for m in pairs if _TARGET_WORD.search(text[: m.start()])]
