@@ -89,6 +89,21 @@ def test_a_negated_statement_and_a_reversed_comparison_say_the_opposite() -> Non
     )
 
 
+def test_a_sentence_that_gives_its_subject_the_other_side_of_a_contrast_says_the_opposite() -> None:
+    passage = (
+        "SR3 trains its diffusion model from scratch, whereas later diffusion upscalers such as "
+        "StableSR and DiffBIR reuse a pre-trained Stable Diffusion model."
+    )
+    assert opposite("SR3 builds on a pre-trained Stable Diffusion model.", passage)
+    assert not opposite("StableSR reuses a pre-trained Stable Diffusion model.", passage)
+    assert not opposite("SR3 trains its diffusion model from scratch.", passage)
+    # a sentence that states both sides itself is judged by the other tests
+    assert not opposite(
+        "FBCNN-D fixes the quality factor on its own, while FBCNN-A is trained with double JPEG.",
+        "FBCNN-D corrects the quality factor automatically, while FBCNN-A is trained with double JPEG.",
+    )
+
+
 def test_key_terms_are_names_numbers_and_words_the_cards_use_as_terms() -> None:
     terms = key_terms("LIIF-EDSR took about 2 s on a 2-core CPU with native bf16, a huge codebook win.",
                       bundled_vocabulary())  # fmt: skip
