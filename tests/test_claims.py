@@ -82,6 +82,16 @@ def test_a_negated_statement_and_a_reversed_comparison_say_the_opposite() -> Non
     assert opposite("BSRNet looks crisper than BSRGAN.", "BSRGAN looks crisper than BSRNet.")
     assert opposite("It reports 37% more training FLOPs.", "It reports 37% fewer training FLOPs.")
     assert not opposite("LIIF enlarges a photo to any size.", "LIIF blows a photo up to any size.")
+    # a ranking on one scale turned round, in other words than the source's
+    assert opposite(
+        "Meta-SR beats LIIF at large, unseen scales.",
+        "Meta-SR matches LIIF at the training scales but falls behind at larger, unseen scales.",
+    )
+    assert opposite(
+        "CiaoSR is cheaper per output pixel than LIIF.",
+        "CiaoSR costs more computation per output pixel than LIIF because of its attention modules.",
+    )
+    assert not opposite("LIIF stays ahead of bicubic at x30.", "LIIF outperforms bicubic at x30.")
     # a negation about something the sentence never speaks of neither affirms nor denies it
     assert not opposite(
         "The encoder turns the photo into a grid of feature vectors.",
