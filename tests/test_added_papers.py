@@ -15,6 +15,8 @@ import pytest
 from added_papers import read_added_records, write_records
 from typer.testing import CliRunner
 
+from zoomqa.agent.compose.anchor import invents_detail, makes_any_scale, off_subject, task_labels
+from zoomqa.agent.understand.question import analyse
 from zoomqa.cli import app
 from zoomqa.config import get_settings
 from zoomqa.errors import ZoomqaError
@@ -208,6 +210,23 @@ def test_an_added_paper_named_in_the_question_is_explained_by_role(
     assert "However, they blur" not in said  # the field before the paper explains other works
 
 
+def test_an_added_paper_is_read_from_its_title_where_it_has_no_task_labels() -> None:
+    """An arXiv record carries no task labels: its title says what it does, so an any-scale
+    diffusion upscaler is neither off the subject of an enlargement nor below the any-scale tier."""
+    record = Record(
+        id="arxiv:2512.04699",
+        kind="paper",
+        title="OmniScaleSR: Scale-Controlled Diffusion Prior for Arbitrary-Scale Image Super-Resolution",
+        authors=["A. Author"],
+        year=2025,
+        summary="A diffusion model enlarges images to any scale.",
+    )
+    question = analyse("how can I enlarge my photo 7.5x with realistic detail?")
+    assert task_labels(record) == [record.title.lower()]
+    assert makes_any_scale(record) and invents_detail(record)
+    assert not off_subject(question, record)
+
+
 def test_an_added_paper_does_not_make_off_topic_questions_relevant(
     invented_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,6 +262,16 @@ def added_home(bundled_home: Path, shared_dir: Path, tmp_path_factory: pytest.Te
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     return home
+
+
+def test_an_added_paper_is_explained_for_a_question_that_describes_it_without_its_name(
+    added_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = (
+        "is there a super-resolution network that enlarges the picture gradually in several "
+        "small upsampling steps instead of all at once?"
+    )
+    assert explained(ask_json(added_home, question, monkeypatch)) == "arxiv:1703.04244"  # GUN
 
 
 @pytest.mark.parametrize("arxiv_id", list(E2E))

@@ -9,7 +9,7 @@ whole work to the question mapped towards the works that answer such questions
 mismatches (a face restorer for a licence plate, data augmentation for an enlargement...).
 What kind of work a card is comes from its typed traits (:mod:`zoomqa.index.traits`: a
 dataset or metric, a generative model, one that does not enlarge); a record without traits
-(added from arXiv) is read from its task labels.
+(added from arXiv) is read from its title, which names its task (`task_labels`).
 The score is their weighted sum; the weights are data (``data/anchor_weights.json``), fitted
 as a conditional logit on the development questions by ``zoomqa eval fit-anchor``
 (:mod:`zoomqa.agent.evaluation.anchor_fit`), with their cross-validation report.
@@ -114,10 +114,17 @@ SUBJECT_TIER = 10.0
 CONSTRAINT_TIER = 5.0
 
 
+def task_labels(record: Record) -> list[str]:
+    """What the record is about, lower-cased: its task labels, or for a paper added from arXiv,
+    which has none, its title ("... for Faithful and Realistic Arbitrary-Scale Image
+    Super-Resolution"), which names its task the same way."""
+    return [t.lower() for t in (record.tasks or [record.title])]
+
+
 def preference(analysis: Analysis, record: Record) -> float:
     """How well the record's task labels meet the constraints: 1 for the strongest preferred
     task, less for later ones, 0 when none applies."""
-    labels = [t.lower() for t in record.tasks]
+    labels = task_labels(record)
     for i, fragment in enumerate(analysis.preferred_tasks):
         if any(fragment in label for label in labels):
             return float(PREFERENCE_DECAY**i)
@@ -133,9 +140,7 @@ _SPECIALTIES = vocabulary().specialties
 
 def off_specialty(analysis: Analysis, record: Record) -> bool:
     """The record's main task is a specialty (faces, JPEG, old photos, drawings, video) the question does not touch."""
-    if not record.tasks:
-        return False
-    main = record.tasks[0].lower()
+    main = task_labels(record)[0]
     c = analysis.constraints
     present = {
         "faces": c.faces,
@@ -153,7 +158,7 @@ def off_subject(analysis: Analysis, record: Record) -> bool:
     whose own subject the question names ("upsample ViT features for segmentation") is not."""
     c = analysis.constraints
     wants_picture = c.enlarging or bool(c.damage) or c.fix_requested
-    labels = " ".join(record.tasks).lower()
+    labels = " ".join(task_labels(record))
     if not wants_picture or is_measure(record):  # a metric judges any restoration
         return False
     named_subject = [w for w in content_words(labels) & analysis.words if not speaks_of_enlarging(w)]
@@ -166,7 +171,7 @@ def off_subject(analysis: Analysis, record: Record) -> bool:
         if record.traits.role not in IMAGE_ROLES:
             return record.traits.role != "concept"  # the perception-distortion trade-off judges any result
         return only_enlarging and record.traits.scale == "none"
-    # A record without traits (added from arXiv) is read from its task labels. A dataset only
+    # A record without traits (added from arXiv) is read from its title. A dataset only
     # counts when it is one for restoration (DIV2K, Set5), not a classification benchmark that
     # talks about zooming (ImageNet-Hard).
     wanted = _LABELS["enlarges"] if only_enlarging else _LABELS["restores"]
@@ -196,7 +201,7 @@ def invents_detail(record: Record) -> bool:
     for a person who asks for the original detail."""
     if record.traits is not None:
         return record.traits.output == "generative"
-    labels = " ".join(record.tasks).lower()
+    labels = " ".join(task_labels(record))
     return any(f in labels for f in _LABELS["generates"])
 
 
@@ -204,7 +209,7 @@ def is_measure(record: Record) -> bool:
     """A metric or a benchmark dataset: what results are measured with or on."""
     if record.traits is not None:
         return record.traits.role in ("dataset", "metric")
-    return any(f in t.lower() for t in record.tasks for f in _LABELS["measures"])
+    return any(f in t for t in task_labels(record) for f in _LABELS["measures"])
 
 
 def _named_in_order(analysis: Analysis, records: Sequence[Record]) -> list[int]:
@@ -283,7 +288,7 @@ def makes_any_scale(record: Record) -> bool:
     """The work decodes any scale or size (its traits; a record without them, its task labels)."""
     if record.traits is not None:
         return record.traits.scale == "any"
-    labels = " ".join(record.tasks).lower()
+    labels = " ".join(task_labels(record))
     return any(f in labels for f in _ANY_SCALE_LABELS)
 
 
