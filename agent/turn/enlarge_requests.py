@@ -52,7 +52,8 @@ _PATH = re.compile(
     rf"""|“(?P<cdq>[^”\n]+?\.(?:{_EXTENSIONS}))”|‘(?P<csq>[^’\n]+?\.(?:{_EXTENSIONS}))’"""
     # A Windows path from a drive letter: its folders and name may hold spaces, unquoted.
     rf"""|(?<![\w/.~-])(?P<drive>[a-z]:\\(?:{_WINDOWS_NAME}+\\)*{_WINDOWS_NAME}*?\.(?:{_EXTENSIONS}))"""
-    rf"""|(?<![\w/\\.~@+-])(?P<bare>[\w~./\\@+-]*[\w-]\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",  # icon@2x.png
+    # a copy's mark as browsers and file managers add it: "IMG_2041 (1).jpg", "receipt (copy).png"
+    rf"""|(?<![\w/\\.~@+-])(?P<bare>[\w~./\\@+-]*[\w-](?: ?\([\w -]{{1,20}}\))?\.(?:{_EXTENSIONS})))(?!\w|\.\w)""",  # icon@2x.png
     re.IGNORECASE,
 )
 # "landscapes/lake at dusk.jpg", "shots/Screen Shot 2023-04-01 at 10.22.31.png", "~/old

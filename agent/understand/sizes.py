@@ -64,6 +64,7 @@ _SCALE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # 50% bigger, 20 % larger, add 50%: the picture plus that share of it (1.5, 1.2)
         rf"(?<![\w.]){_NUMBER}\s?%\s+(?:bigger|larger)\b",
         rf"\badd\s+{_NUMBER}\s?%",
+        rf"\b(?:bigger|larger)\s+by\s+{_NUMBER}\s?%",  # bigger by 50%: also 1.5
         # by 300%, to 250 %, at 400%, scale it up 350%, 175% of its size
         rf"\b(?:by|to|at|up)\s+{_NUMBER}\s?%",
         rf"(?<![\w.]){_NUMBER}\s?%\s+of\s+(?:its|the|their)\b",
@@ -114,7 +115,10 @@ _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080
 # are two sizes, not one: the later is the one wanted.
 _RESOLUTION_NAMES = r"(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)"
 _RESOLUTION_NAME = re.compile(rf"{_RESOLUTION_NAMES}\b", re.IGNORECASE)
-_PAIR = re.compile(r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\w|\.\d)", re.IGNORECASE)
+_PAIR = re.compile(
+    r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\.\d)(?:(?=px\b|pixels?\b)|(?!\w))",  # 2400×1600px
+    re.IGNORECASE,
+)
 # ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
 # "make it", "make the image" (a named picture reads as IMAGE where sizes are looked for).
 _MAKE_IT = r"make\s+(?:it|them|this|that|(?:the\s+|my\s+)?(?:image|picture|photo|pic))"
@@ -152,7 +156,7 @@ _TARGET_CLAUSE = re.compile(
 )
 
 
-_MORE = re.compile(r"(?:bigger|larger)$|^add\b", re.IGNORECASE)
+_MORE = re.compile(r"(?:bigger|larger)$|^(?:add|bigger|larger)\b", re.IGNORECASE)
 
 
 # "1 920", "1,920", "1 920" (a thin space): thousands written in groups.
@@ -197,7 +201,7 @@ def find_scale(text: str) -> tuple[float, tuple[int, int]] | None:
     """The enlargement factor a text names and where it is written (start, end), or None.
 
     "3x", "x2.5", "10 times", "two and a half times", "threefold", "twice as big", "scale of 4",
-    "by 300%" (3.0), "50% bigger" and "add 50%" (1.5), "enlarge by 4". Sizes such as "1920x1080"
+    "by 300%" (3.0), "50% bigger", "bigger by 50%" and "add 50%" (1.5), "enlarge by 4". Sizes such as "1920x1080"
     or "3x3" are not scales. A factor no enlargement
     has ("0x", "0.5x", "1x") is read as written, so that the upscaler refuses it (the scale must
     be greater than 1) instead of a request falling back to its default amount.
