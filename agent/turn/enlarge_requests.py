@@ -218,6 +218,7 @@ def find_named_files(message: str) -> list[str]:
     return found
 
 
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
 _PLACEHOLDER = "IMAGE"  # where a named picture was, in the text the request words are read from
 
 
@@ -305,7 +306,15 @@ def _asks_to_enlarge(
     )
     if reported and not verb and not request:
         return False
-    if words.intention.search(text) and not request:  # "I'll enlarge holiday.jpg later"
+    # "I'll enlarge holiday.jpg later", but not "enlarge a.jpg to 5000px. I'll send the rest later"
+    if not request and any(
+        words.intention.search(sentence)
+        for sentence in _SENTENCE_END.split(text)
+        if _PLACEHOLDER in sentence
+        or words.verb.search(sentence)
+        or find_scale(sentence)
+        or find_size(sentence)
+    ):
         return False
     # Another edit and no enlarge verb: the amount is that edit's ("crop headshot.jpg to
     # 800x800") unless a verb that asks for a size comes between ("rotate it and make it 2000 wide").

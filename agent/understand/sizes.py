@@ -84,6 +84,8 @@ _WIDTH_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         rf"\bwidth{_SIDE_IS}",
+        r"\bw\s*[=:]\s*(\d{2,5})\b",  # w=1600
+        r"\b(\d{3,5})w\b",  # 1600w, as image sizes are listed for the web
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:wide|across|(?:in|of)\s+width|width)\b",
         r"\b(4k|8k|uhd)\b",
     )
@@ -92,6 +94,7 @@ _HEIGHT_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
         rf"\bheight{_SIDE_IS}",
+        r"\bh\s*[=:]\s*(\d{2,5})\b",  # h: 900
         rf"\b(\d{{2,5}}){_PX}[\s-]*(?:tall|high|(?:in|of)\s+height|height)\b",
         r"\b(\d{3,4})p\b",  # 1080p, 720p
         r"\b(full[- ]?hd|fhd)\b",
@@ -116,7 +119,7 @@ _NAMED_SIDES = {"4k": 3840, "uhd": 3840, "8k": 7680, "fullhd": 1080, "fhd": 1080
 _RESOLUTION_NAMES = r"(?:4k|8k|uhd|full[- ]?hd|fhd|\d{3,4}p)"
 _RESOLUTION_NAME = re.compile(rf"{_RESOLUTION_NAMES}\b", re.IGNORECASE)
 _PAIR = re.compile(
-    r"(?<![\w.])(\d{1,5})\s*(?:[x×]|by)\s*(\d{1,5})(?!\.\d)(?:(?=px\b|pixels?\b)|(?!\w))",  # 2400×1600px
+    r"(?<![\w.])(\d{1,5})\s*(?:[x×*]|by)\s*(\d{1,5})(?!\.\d)(?:(?=px\b|pixels?\b)|(?!\w))",  # 2400×1600px
     re.IGNORECASE,
 )
 # ... of which these leave no doubt that the size is the one wanted ("at" may describe the picture).
@@ -126,7 +129,9 @@ _MAKE_IT = r"make\s+(?:it|them|this|that|(?:the\s+|my\s+)?(?:image|picture|photo
 _NAMED_THEN = rf"(?:\s*{_RESOLUTION_NAMES}\s*\()?"
 # "to a width of 1600 pixels": an article may stand between the word and the size.
 _STATED = re.compile(
-    rf"(?:\b(?:to|into|exact|exactly|{_MAKE_IT})(?:\s+(?:a|an|the))?{_NAMED_THEN}|->|→|=>)\s*$", re.IGNORECASE
+    rf"(?:\b(?:to|into|exact|exactly|{_MAKE_IT})(?:\s+(?:a|an|the))?{_NAMED_THEN}|->|→|=>"
+    r"|\btarget(?:\s+(?:size|resolution))?\s*[:=])\s*$",  # "- target: 1080p"
+    re.IGNORECASE,
 )
 _TARGET_WORD = re.compile(
     rf"(?:\b(?:to|into|at|as|of|exact|exactly|need|want|get|{_MAKE_IT}){_NAMED_THEN}|->|→|=>)\s*$",
@@ -164,10 +169,18 @@ _GROUPED_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,2})[ ,\u2009\u202f](\d{3})(?!
 _PERCENT_WORD = re.compile(r"(?<=\d)\s*(?:percent|per\s+cent)\b", re.IGNORECASE)
 
 
+# "a square of 2000px", "2000 px square": both sides
+_SQUARE = re.compile(
+    r"\bsquare\s+(?:of\s+)?(\d{2,5})(?=\s*(?:px|pixels?)?\b)|\b(\d{2,5})\s*(?:px|pixels?)?\s+square\b",
+    re.IGNORECASE,
+)
+
+
 def normalise_numbers(text: str) -> str:
     """The text with numbers written in groups of thousands ("1 920 × 1 080 px") as one
-    number, and "300 percent" as "300%"."""
-    return _PERCENT_WORD.sub("%", _GROUPED_THOUSANDS.sub(r"\1\2", text))
+    number, "300 percent" as "300%" and "a square of 2000px" as "2000x2000"."""
+    text = _PERCENT_WORD.sub("%", _GROUPED_THOUSANDS.sub(r"\1\2", text))
+    return _SQUARE.sub(lambda m: "{0}x{0}".format(m[1] or m[2]), text)
 
 
 def _is_present_size(before: str) -> bool:
