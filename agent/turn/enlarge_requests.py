@@ -70,7 +70,7 @@ _NOT_IN_A_NAME = frozenset(
 _QUESTION_START = re.compile(
     # after a greeting or a lead-in ("hey,", "quick q:", "btw"); "do" opens a question, not "do
     # cover.png at 2x" (the named picture reads as IMAGE)
-    r"^\W*(?:(?:hey|hi|hello|ok(?:ay)?|so|btw|(?:quick\s+)?q(?:uestion)?\s*:)\W+)?"
+    r"^\W*(?:(?:hey|hi|hello|ok(?:ay)?|so|btw|zoomqa|(?:quick\s+)?q(?:uestion)?\s*:)\W+)?"
     r"(?:how|why|what|which|when|where|who|whose|is|are|was|were|does|do(?!\s+(?-i:IMAGE)\b)|did|should|shall|has|have|had|"
     r"would\s+it|could\s+it|can\s+it|will\s+it|isn'?t|doesn'?t)\b",
     re.IGNORECASE,
@@ -147,6 +147,7 @@ class _RequestWords:
     correction: re.Pattern[str]  # takes back the amount before it: "no wait", "actually"
     other_edit: re.Pattern[str]  # asks for another edit: "crop", "rotate", "flip"
     intention: re.Pattern[str]  # puts one off: "I'll enlarge it later"
+    cancel: re.Pattern[str]  # takes one back: "never mind", "cancel the upscale"
     request: re.Pattern[str]  # "please", "can you"
     sized: re.Pattern[str]  # "make", "enhance": a request when a wanted size follows
     object_of_verb: re.Pattern[str]  # ends where the file an enlarge verb acts on starts
@@ -168,6 +169,7 @@ def _patterns() -> _RequestWords:
         commentary=re.compile(rf"(?:\b(?:{'|'.join(words['commentary'])})\b|~)", re.IGNORECASE),
         correction=re.compile(rf"\b(?:{'|'.join(words['corrections'])})\b", re.IGNORECASE),
         intention=re.compile(rf"\b(?:{'|'.join(words['intention'])})(?!\w)", re.IGNORECASE),
+        cancel=re.compile(rf"\b(?:{'|'.join(words['cancel'])})(?!\w)", re.IGNORECASE),
         request=re.compile(rf"\b(?:{'|'.join(words['polite'])})\b", re.IGNORECASE),
         sized=re.compile(rf"\b(?:{'|'.join(words['sized'])})\b", re.IGNORECASE),
         object_of_verb=re.compile(
@@ -305,6 +307,13 @@ def _asks_to_enlarge(
         any(words.past.search(_clause(text, at)[1]) for at in amounts) if amounts else words.past.search(text)
     )
     if reported and not verb and not request:
+        return False
+    cancelled = [m.end() for m in words.cancel.finditer(text)]
+    if cancelled and not (
+        words.verb.search(text, cancelled[-1])
+        or find_scale(text[cancelled[-1] :])
+        or find_size(text[cancelled[-1] :])
+    ):  # "upscale beach2.jpg 2x... actually never mind"
         return False
     # "I'll enlarge holiday.jpg later", but not "enlarge a.jpg to 5000px. I'll send the rest later"
     if not request and any(

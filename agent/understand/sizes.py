@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from text_to_num import alpha2digit
+
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _WORDS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -176,9 +178,30 @@ _SQUARE = re.compile(
 )
 
 
+# Numbers in words up to this stay words: the factor patterns read "three times", and "one" is
+# also a pronoun ("the 4x one"); larger ones ("twenty four hundred pixels wide") become digits.
+NUMBER_WORDS_KEPT = 20
+
+
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_TWO_DIGITS = (
+    rf"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+    rf"|(?:{_TENS})(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
+)
+# "nineteen twenty by ten eighty": a number said as two two-digit halves, as sizes are read out
+_PAIRED_WORDS = re.compile(rf"\b({_TWO_DIGITS}) ({_TWO_DIGITS})\b", re.IGNORECASE)
+
+
+def _digits(words: str) -> str:
+    return alpha2digit(words, "en", threshold=0)
+
+
 def normalise_numbers(text: str) -> str:
-    """The text with numbers written in groups of thousands ("1 920 × 1 080 px") as one
-    number, "300 percent" as "300%" and "a square of 2000px" as "2000x2000"."""
+    """The text with numbers in words above NUMBER_WORDS_KEPT, decimals ("one point five") and
+    numbers said in halves ("nineteen twenty") in digits, numbers written in groups of thousands ("1 920 × 1 080 px") as one number, "300
+    percent" as "300%" and "a square of 2000px" as "2000x2000"."""
+    text = _PAIRED_WORDS.sub(lambda m: _digits(m[1]) + _digits(m[2]).zfill(2), text)
+    text = alpha2digit(text, "en", threshold=NUMBER_WORDS_KEPT)
     text = _PERCENT_WORD.sub("%", _GROUPED_THOUSANDS.sub(r"\1\2", text))
     return _SQUARE.sub(lambda m: "{0}x{0}".format(m[1] or m[2]), text)
 

@@ -48,6 +48,7 @@ REQUEST_WORDS = (
     "other_edits",
     "polite",
     "intention",
+    "cancel",
     "results",
     "size_reference",
     "picture_reference",
