@@ -510,6 +510,23 @@ def test_of_a_size_and_a_factor_the_stated_wish_wins_else_the_later() -> None:
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
+        ("upscale beach.jpg 2x... actually never mind, leave it as is", []),
+        ("Cancel the upscale of scan_007.tiff, I changed my mind.", []),
+        ("never mind, make a.png 4x", [ImageRequest("a.png", scale=4.0)]),
+        ("cancel that and upscale b.png 3x instead", [ImageRequest("b.png", scale=3.0)]),
+        ("upscale a.png 3x, never mind the noise", [ImageRequest("a.png", scale=3.0)]),
+        ("upscale a.png 2x. I changed my mind, make it 4x instead", [ImageRequest("a.png", scale=4.0)]),
+        ("enlarge a.jpeg to 5000px. I'll send the other 2 later", [ImageRequest("a.jpeg", long_side=5000)]),
+        ("I'll enlarge holiday.jpg later", []),
+    ],
+)
+def test_a_request_taken_back_or_put_off_asks_for_nothing(message: str, expected: list[ImageRequest]) -> None:
+    assert parse_request(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
         ("enlrage cat.png 3 tims", ImageRequest("cat.png", scale=3.0)),
         ("upsclae scan.jpg x4 pleas", ImageRequest("scan.jpg", scale=4.0)),
         ("make logo.png biger, 1200 wide", ImageRequest("logo.png", width=1200)),

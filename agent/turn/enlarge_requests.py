@@ -79,7 +79,7 @@ _QUESTION_START = re.compile(
 _ARROW = re.compile(r"(?:->|→|=>|\bfrom\s+\S+\s+to)\s*$", re.IGNORECASE)
 # Where a clause ends: a sentence's end (not the point of "2.5x"), a semicolon, a dash, brackets.
 _CLAUSE_END = re.compile(r"[.!?;](?=\s|$)|[()—–]|\s-\s")
-_NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|not|no\s+need\s+to|stop)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never(?!\s*mind)|not|no\s+need\s+to|stop)\b", re.IGNORECASE)
 # Any file name or path, quoted (spaces allowed) or bare ...
 _ANY_FILE = re.compile(
     r"""(?:"(?P<dq>[^"\n]+)"|'(?P<sq>[^'\n]+)'|`(?P<bq>[^`\n]+)`|(?<![\w/.~:-])(?P<bare>[\w~./-]*[\w~/]))"""
@@ -220,6 +220,8 @@ def find_named_files(message: str) -> list[str]:
     return found
 
 
+# What a cancel takes back runs to the end of its phrase: "cancel [the upscale of IMAGE], ..."
+_CANCELLED_OBJECT = re.compile(r"^.*?(?:[,.;:!?\n]|\band\b|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
 _PLACEHOLDER = "IMAGE"  # where a named picture was, in the text the request words are read from
 
@@ -308,13 +310,13 @@ def _asks_to_enlarge(
     )
     if reported and not verb and not request:
         return False
-    cancelled = [m.end() for m in words.cancel.finditer(text)]
-    if cancelled and not (
-        words.verb.search(text, cancelled[-1])
-        or find_scale(text[cancelled[-1] :])
-        or find_size(text[cancelled[-1] :])
-    ):  # "upscale beach2.jpg 2x... actually never mind"
-        return False
+    # "upscale beach2.jpg 2x... actually never mind", "cancel the upscale of scan.tiff": taken
+    # back, unless a new wish follows in another clause ("never mind, make it 4x")
+    cancels = list(words.cancel.finditer(text))
+    if cancels:
+        after = _CANCELLED_OBJECT.sub("", text[cancels[-1].end() :], count=1)
+        if not (words.verb.search(after) or find_scale(after) or find_size(after)):
+            return False
     # "I'll enlarge holiday.jpg later", but not "enlarge a.jpg to 5000px. I'll send the rest later"
     if not request and any(
         words.intention.search(sentence)
