@@ -245,14 +245,19 @@ def opposite(sentence: str, passage: str) -> bool:
     )
 
 
+def _phrases(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{'|'.join(phrases)})\b")
+
+
+_RANKING_PATTERNS = tuple((_phrases(ahead), _phrases(behind)) for ahead, behind in _RANKINGS)
+
+
 def _ranks(text: str) -> list[tuple[bool, bool]]:
     """Per scale of _RANKINGS, whether ``text`` puts its subject ahead, and behind."""
     lowered = " ".join(_WORDS.findall(text.lower()))
-
-    def says(phrases: tuple[str, ...]) -> bool:
-        return any(re.search(rf"\b{p}\b", lowered) for p in phrases)
-
-    return [(says(ahead), says(behind)) for ahead, behind in _RANKINGS]
+    return [
+        (bool(ahead.search(lowered)), bool(behind.search(lowered))) for ahead, behind in _RANKING_PATTERNS
+    ]
 
 
 def _ranked_the_other_way(sentence: str, passage: str) -> bool:
