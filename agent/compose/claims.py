@@ -11,9 +11,9 @@ passage), so each sentence is judged against the passages and the text of the so
 3. *not the opposite*: against the closest passages, no negation on one side only ("cannot run
    on a CPU" / "runs on a CPU"), no "more" where the source says "fewer" (higher/lower,
    adds/removes, "beats"/"falls behind", "cheaper"/"costs more"...), no comparison turned round
-   ("BSRNet looks crisper than BSRGAN"), and no
-   work given what a contrasting passage says of another ("SR3 builds on Stable Diffusion"
-   against "SR3 trains from scratch, whereas StableSR reuses Stable Diffusion").
+   ("BSRNet looks crisper than BSRGAN"), and no work given what a contrasting passage says of
+   another ("SR3 builds on Stable Diffusion" against "SR3 trains from scratch, whereas StableSR
+   reuses Stable Diffusion").
 
 Domain words are learnt from the bundled cards when first needed, never listed by hand: a word
 that a few cards use, and use again and again ("codebook": 3 of 77 cards, 20 times) or name as

@@ -176,13 +176,9 @@ _SQUARE = re.compile(
     r"\bsquare\s+(?:of\s+)?(\d{2,5})(?=\s*(?:px|pixels?)?\b)|\b(\d{2,5})\s*(?:px|pixels?)?\s+square\b",
     re.IGNORECASE,
 )
-
-
 # Numbers in words up to this stay words: the factor patterns read "three times", and "one" is
 # also a pronoun ("the 4x one"); larger ones ("twenty four hundred pixels wide") become digits.
 NUMBER_WORDS_KEPT = 20
-
-
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 _TWO_DIGITS = (
     rf"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
@@ -198,8 +194,9 @@ def _digits(words: str) -> str:
 
 def normalise_numbers(text: str) -> str:
     """The text with numbers in words above NUMBER_WORDS_KEPT, decimals ("one point five") and
-    numbers said in halves ("nineteen twenty") in digits, numbers written in groups of thousands ("1 920 × 1 080 px") as one number, "300
-    percent" as "300%" and "a square of 2000px" as "2000x2000"."""
+    numbers said in halves ("nineteen twenty") in digits; numbers written in groups of thousands
+    ("1 920 × 1 080 px") as one number; "300 percent" as "300%"; "a square of 2000px" as
+    "2000x2000"."""
     text = _PAIRED_WORDS.sub(lambda m: _digits(m[1]) + _digits(m[2]).zfill(2), text)
     text = alpha2digit(text, "en", threshold=NUMBER_WORDS_KEPT)
     text = _PERCENT_WORD.sub("%", _GROUPED_THOUSANDS.sub(r"\1\2", text))
